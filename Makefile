@@ -1,0 +1,33 @@
+# udl: two commands for a newcomer — `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.udl-installed
+
+.PHONY: demo test slow lint bench install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)  ## run the tour suite (quick presets) and print the report path
+	$(VENV)/bin/udl reproduce --suite tour
+
+test: $(STAMP)  ## fast tier: unit, reference and smoke tests
+	$(PY) -m pytest -n 2 -q
+
+slow: $(STAMP)  ## quick preset of every experiment with its claims asserted
+	$(PY) -m pytest -n 2 -q -m slow
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy src
+
+bench: $(STAMP)
+	@for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
