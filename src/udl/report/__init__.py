@@ -1,1 +1,5 @@
-"""report"""
+"""Run directories, figures and HTML reports (the only place besides the CLI that touches the file system)."""
+
+from udl.report._run import Claim, Run
+
+__all__ = ["Claim", "Run"]

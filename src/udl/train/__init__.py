@@ -1,1 +1,19 @@
-"""train"""
+"""Training: the shared loop, seeding and checkpoints."""
+
+from udl.train._loop import FitResult, NullRun, RunLike, classification_metrics, fit
+from udl.train._seed import global_rng_state, seed_everything, set_global_rng_state
+from udl.train.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
+
+__all__ = [
+    "FitResult",
+    "NullRun",
+    "RunLike",
+    "checkpoint_exists",
+    "classification_metrics",
+    "fit",
+    "global_rng_state",
+    "load_checkpoint",
+    "save_checkpoint",
+    "seed_everything",
+    "set_global_rng_state",
+]

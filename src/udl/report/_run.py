@@ -1,0 +1,224 @@
+"""The ``Run`` object an experiment writes through: metrics, figures, claims, progress and checkpoints.
+
+A run lives in one directory (ARCHITECTURE.md, "Runs, results, reports"):
+
+```
+config.json    resolved config, preset, versions, device, seed      (written by the runner)
+metrics.jsonl  one JSON object per run.log() call: {"step": s, "<name>": value, ...}
+result.json    written by the runner when run() returns (schema in udl.report.runner)
+figures/*.png  one per run.figure()
+checkpoints/   <key>.safetensors + <key>.json per run.save_state()
+```
+
+Resume works by deterministic replay: the experiment's ``run()`` is executed again from the top with the same
+seed; ``run.log`` counts its calls and skips writing the lines already on disk; loading a checkpoint (the
+training loop's ``run.load_state``) restores the call count saved with it, so a phase that is skipped because
+its checkpoint says "done" still keeps the count right. On resume, metrics.jsonl is first cut back to the
+number of lines the newest checkpoint had seen, so lines logged after it (and a torn last line) are redone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from matplotlib.figure import Figure
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from udl.train import checkpoint as ckpt
+from udl.train._loop import ProgressLike
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values: tensors and numpy scalars become Python numbers; non-finite floats become None."""
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
+    if hasattr(value, "item") and not isinstance(value, (list, tuple, dict)):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A statement from the book turned into a measured check."""
+
+    id: str
+    statement: str
+    holds: bool
+    measured: Any
+    expected: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+class _RichProgress:
+    def __init__(self, progress: Progress, task: Any) -> None:
+        self._progress, self._task = progress, task
+
+    def update(self, completed: int, **fields: float) -> None:
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in fields.items())
+        self._progress.update(self._task, completed=completed, metrics=shown)
+
+
+class _NullProgress:
+    def update(self, completed: int, **fields: float) -> None:
+        pass
+
+
+class Run:
+    """The handle ``run(cfg, run)`` receives. Only the runner creates it.
+
+    Attributes:
+        directory: the (temporary) run directory being written.
+        device: the torch device the experiment should use.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        device: torch.device,
+        console: Console | None = None,
+        resume: bool = False,
+    ) -> None:
+        self.directory = directory
+        self.device = device
+        self._console = console
+        self._metrics_path = directory / "metrics.jsonl"
+        self._checkpoints = directory / "checkpoints"
+        self._log_calls = 0
+        self._lines_on_disk = 0
+        self._last: dict[str, Any] = {}
+        self._summary: dict[str, Any] = {}
+        self.claims: list[Claim] = []
+        self.figures: list[str] = []
+        if resume:
+            self._prepare_resume()
+
+    # -- metrics -------------------------------------------------------------------------------------------
+    def log(self, step: int, **metrics: Any) -> None:
+        """Append ``{"step": step, **metrics}`` to metrics.jsonl (values: numbers, or lists of numbers)."""
+        values = {k: _jsonable(v) for k, v in metrics.items()}
+        self._last.update(values)
+        self._log_calls += 1
+        if self._log_calls <= self._lines_on_disk:
+            return  # replaying a resumed run: this line is already on disk
+        line = json.dumps({"step": int(step), **values}, allow_nan=False)
+        with self._metrics_path.open("a") as f:
+            f.write(line + "\n")
+        self._lines_on_disk = self._log_calls
+
+    def summary(self, **metrics: Any) -> None:
+        """Record final metrics for result.json (they override the last logged value of the same name)."""
+        self._summary.update({k: _jsonable(v) for k, v in metrics.items()})
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """result.json's metrics: the last logged value of every name, then the summary values."""
+        return {**self._last, **self._summary}
+
+    # -- figures and claims ---------------------------------------------------------------------------------
+    def figure(self, name: str, fig: Figure) -> None:
+        """Save ``fig`` as figures/<name>.png (the report shows figures in the order they were saved)."""
+        if not _NAME.match(name):
+            raise ValueError(f"figure name {name!r} must be letters, digits, '-', '_' or '.'")
+        path = self.directory / "figures" / f"{name}.png"
+        path.parent.mkdir(exist_ok=True)
+        fig.savefig(path, dpi=110, metadata={"Software": None})
+        rel = f"figures/{name}.png"
+        if rel not in self.figures:
+            self.figures.append(rel)
+
+    def claim(self, id: str, statement: str, *, holds: bool, measured: Any, expected: Any) -> None:
+        """Record a claim: the book's ``statement``, whether it ``holds``, what was measured and expected."""
+        if not _NAME.match(id):
+            raise ValueError(f"claim id {id!r} must be letters, digits, '-', '_' or '.'")
+        if any(c.id == id for c in self.claims):
+            raise ValueError(f"claim {id!r} was recorded twice")
+        self.claims.append(Claim(id, statement, bool(holds), _jsonable(measured), _jsonable(expected)))
+
+    # -- progress -------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def progress(self, total: int, description: str) -> Iterator[ProgressLike]:
+        """A progress bar (step, metrics, elapsed, ETA) on the console; silent without one."""
+        if self._console is None:
+            yield _NullProgress()
+            return
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=self._console, transient=True) as progress:
+            task = progress.add_task(description, total=total, metrics="")
+            yield _RichProgress(progress, task)
+
+    # -- checkpoints ----------------------------------------------------------------------------------------
+    def save_state(self, key: str, tree: Any) -> None:
+        """Checkpoint ``tree`` under ``key`` (overwriting), together with the log-call count."""
+        if not _NAME.match(key):
+            raise ValueError(f"checkpoint key {key!r} must be letters, digits, '-', '_' or '.'")
+        ckpt.save_checkpoint(self._checkpoints / key, {"log_calls": self._log_calls, "tree": tree})
+
+    def load_state(self, key: str) -> Any | None:
+        """The tree last saved under ``key``, or None; restores the log-call count saved with it."""
+        stem = self._checkpoints / key
+        if not ckpt.checkpoint_exists(stem):
+            return None
+        saved = ckpt.load_checkpoint(stem)
+        try:
+            self._log_calls = int(saved["log_calls"])
+            return saved["tree"]
+        except (KeyError, TypeError, ValueError):
+            raise ckpt.CheckpointError(f"corrupt checkpoint {stem}.json: missing log_calls/tree") from None
+
+    def _prepare_resume(self) -> None:
+        """Cut metrics.jsonl back to what the newest checkpoint had seen, and reload the last values."""
+        keep = 0
+        if self._checkpoints.is_dir():
+            for meta in sorted(self._checkpoints.glob("*.json")):
+                saved = ckpt.load_checkpoint(meta.with_suffix(""))
+                keep = max(keep, int(saved.get("log_calls", 0)) if isinstance(saved, dict) else 0)
+        lines = self._metrics_path.read_text().splitlines() if self._metrics_path.exists() else []
+        if len(lines) < keep:
+            raise ckpt.CheckpointError(
+                f"{self._metrics_path} has {len(lines)} lines but the checkpoints recorded {keep}"
+            )
+        lines = lines[:keep]
+        self._metrics_path.write_text("".join(line + "\n" for line in lines))
+        for number, line in enumerate(lines, 1):
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                raise ckpt.CheckpointError(f"{self._metrics_path} line {number} is not JSON") from None
+            entry.pop("step", None)
+            self._last.update(entry)
+        self._lines_on_disk = keep
