@@ -78,7 +78,6 @@ def _run_args_class(config_class: type, default: Any, presets: Sequence[str]) ->
 
     preset_type = Literal[tuple(presets)]  # type: ignore[valid-type]
 
-    @dataclass(frozen=True)
     class RunArgs:
         config: Annotated[config_class, tyro.conf.OmitArgPrefixes, tyro.conf.arg(name="")] = default  # type: ignore[valid-type]
         preset: preset_type = "quick"  # type: ignore[valid-type]
@@ -91,7 +90,16 @@ def _run_args_class(config_class: type, default: Any, presets: Sequence[str]) ->
         resume: Path | None = None
         """continue the killed run in this directory (its .partial directory) to the same final result"""
 
-    return RunArgs
+    # This module uses postponed annotations (strings), which tyro would resolve in the module's globals, where
+    # the local names config_class and preset_type do not exist: give it the evaluated types instead.
+    RunArgs.__annotations__ = {
+        "config": Annotated[config_class, tyro.conf.OmitArgPrefixes, tyro.conf.arg(name="")],  # type: ignore[valid-type]
+        "preset": preset_type,
+        "out": Path | None,
+        "device": Literal["auto", "cpu", "cuda"],
+        "resume": Path | None,
+    }
+    return dataclass(frozen=True)(RunArgs)
 
 
 def _condense(text: str) -> str:

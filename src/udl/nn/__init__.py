@@ -1,1 +1,16 @@
-"""nn"""
+"""Modules of the book: activations as modules, the shallow network (ch. 3), the deep MLP (ch. 4)."""
+
+from udl.nn._activations import Activation, Heaviside, activation_module
+from udl.nn._batched import BatchedShallowNetwork
+from udl.nn._mlp import MLP, count_parameters, sawtooth_mlp
+from udl.nn._shallow import ShallowNetwork
+
+__all__ = [
+    "MLP",
+    "Activation",
+    "BatchedShallowNetwork",     "Heaviside",
+    "ShallowNetwork",
+    "activation_module",
+    "count_parameters",
+    "sawtooth_mlp",
+]

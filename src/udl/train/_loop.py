@@ -168,7 +168,7 @@ def fit(
                 loss = loss_fn(model(x[idx]), y[idx])
                 result.steps += 1
                 if not bool(torch.isfinite(loss)):
-                    raise DivergenceError("training loss", result.steps, float(loss))
+                    raise DivergenceError("training loss", result.steps, float(loss.detach()))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 _check_gradients(model, result.steps)
