@@ -6,7 +6,8 @@ The sweep of the shallow-networks experiment (widths 1..128, 4 replicas each, fu
 - ``per-width``: one ``BatchedShallowNetwork`` per width holding its 4 replicas (what the experiment does);
 - ``padded``: a single ``BatchedShallowNetwork`` holding all 32, padded to width 128.
 
-All three compute the same fits (checked: same final predictions to float32 rounding). Run: python benchmarks/shallow_sweep.py
+All three compute the same fits (checked: same final predictions to float32 rounding).
+Run: python benchmarks/shallow_sweep.py
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def train(modules: list[torch.nn.Module], x: torch.Tensor, y: torch.Tensor) -> l
 def build(kind: str) -> list[torch.nn.Module]:
     g = torch.Generator().manual_seed(0)
     if kind == "loop":
-        return [BatchedShallowNetwork(1, [w], 1, generator=g).member(0) for w in WIDTHS for _ in range(REPLICAS)]
+        return [
+            BatchedShallowNetwork(1, [w], 1, generator=g).member(0) for w in WIDTHS for _ in range(REPLICAS)
+        ]
     if kind == "per-width":
         return [BatchedShallowNetwork(1, [w] * REPLICAS, 1, generator=g) for w in WIDTHS]
     return [BatchedShallowNetwork(1, [w for w in WIDTHS for _ in range(REPLICAS)], 1, generator=g)]
@@ -57,8 +60,10 @@ def main() -> None:
     for kind in ("per-width", "padded"):
         diff = float((results[kind] - results["loop"]).abs().max())
         assert diff < 1e-3, f"{kind} disagrees with the loop by {diff}"
-    print(f"shallow width sweep: {len(WIDTHS)} widths x {REPLICAS} replicas, {STEPS} Adam steps, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"shallow width sweep: {len(WIDTHS)} widths x {REPLICAS} replicas, {STEPS} Adam steps, "
+        f"{torch.get_num_threads()} threads"
+    )
     for kind, seconds in times.items():
         print(f"  {kind:10s} {seconds:7.2f} s   speed-up vs loop {times['loop'] / seconds:5.1f}x")
 

@@ -21,7 +21,11 @@ def udl(*args: str | Path, cwd: Path | None = None, timeout: float = 300) -> sub
     env = dict(os.environ, COLUMNS="200", PYTHONWARNINGS="ignore")
     return subprocess.run(
         [sys.executable, "-m", "udl", *map(str, args)],
-        capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
     )
 
 

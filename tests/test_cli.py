@@ -126,7 +126,9 @@ def test_killed_run_never_looks_finished_and_resumes_to_the_same_result(cli, tmp
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     proc = subprocess.Popen(
         [sys.executable, "-m", "udl", "run", *args, "--out", str(killed)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     # kill once the second model (mlp) has saved a checkpoint: the first model is done, the second half-way
     deadline = time.monotonic() + 120

@@ -48,7 +48,7 @@ exit codes: 0 every claim held · 1 a claim failed or a run failed · 2 bad inpu
 class _Parser(argparse.ArgumentParser):
     """argparse that reports bad input as one UsageError line instead of usage + message."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise UsageError(f"{self.prog}: {message}")
 
 
@@ -93,7 +93,7 @@ def _run_args_class(config_class: type, default: Any, presets: Sequence[str]) ->
     # This module uses postponed annotations (strings), which tyro would resolve in the module's globals, where
     # the local names config_class and preset_type do not exist: give it the evaluated types instead.
     RunArgs.__annotations__ = {
-        "config": Annotated[config_class, tyro.conf.OmitArgPrefixes, tyro.conf.arg(name="")],  # type: ignore[valid-type]
+        "config": Annotated[config_class, tyro.conf.OmitArgPrefixes, tyro.conf.arg(name="")],
         "preset": preset_type,
         "out": Path | None,
         "device": Literal["auto", "cpu", "cuda"],
@@ -104,12 +104,12 @@ def _run_args_class(config_class: type, default: Any, presets: Sequence[str]) ->
 
 def _condense(text: str) -> str:
     """One line from tyro's boxed error message: the lines of its first section, joined."""
-    lines = []
+    lines: list[str] = []
     for raw in text.splitlines():
         line = raw.strip().strip("│╭╮╰╯─ ").strip()
         if set(raw.strip()) <= set("│─ ") and lines:
             break  # the box's separator: the message proper ends here
-        if line and not line.startswith(("Value error", "Unrecognized options", "Parsing error")) or (
+        if (line and not line.startswith(("Value error", "Unrecognized options", "Parsing error"))) or (
             line and lines
         ):
             lines.append(line)
@@ -135,15 +135,18 @@ def _parse_run(name: str, argv: Sequence[str]) -> Any:
     args_class = _run_args_class(exp.config_class, exp.presets[preset], list(exp.presets))
     captured = io.StringIO()
     old_columns = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = "1000"  # keep tyro's messages on one line each so they condense cleanly
+    if not {"-h", "--help"} & set(argv):
+        os.environ["COLUMNS"] = "1000"  # keep tyro's error messages on one line each so they condense cleanly
     try:
         with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
-            parsed = tyro.cli(args_class, args=list(argv), prog=f"udl run {name}")
+            parsed: Any = tyro.cli(args_class, args=list(argv), prog=f"udl run {name}")
     except SystemExit as e:
         if e.code in (0, None):  # --help
             print(captured.getvalue(), end="")
             raise
-        raise UsageError(f"udl run {name}: {_condense(captured.getvalue())} (see udl run {name} --help)") from None
+        raise UsageError(
+            f"udl run {name}: {_condense(captured.getvalue())} (see udl run {name} --help)"
+        ) from None
     except (ValueError, TypeError) as e:  # a Config.__post_init__ rejected a value
         raise UsageError(f"udl run {name}: {e}") from None
     finally:
@@ -161,7 +164,10 @@ def _print_claims(console: Console, outcome: Any) -> None:
         table.add_column(col)
     for c in result["claims"]:
         table.add_row(
-            "[green]✓[/]" if c["holds"] else "[red]✗[/]", c["statement"], _short(c["measured"]), _short(c["expected"])
+            "[green]✓[/]" if c["holds"] else "[red]✗[/]",
+            c["statement"],
+            _short(c["measured"]),
+            _short(c["expected"]),
         )
     console.print(table)
     if result["status"] != "ok":
@@ -180,9 +186,12 @@ def cmd_run(argv: Sequence[str]) -> int:
 
     if not argv or argv[0].startswith("-"):
         if argv and argv[0] in ("-h", "--help"):
-            print("usage: udl run NAME [--preset smoke|quick|full] [--out DIR] [--device auto|cpu|cuda] "
-                  "[--resume DIR] [FIELD ...]\n\nexperiments: " + ", ".join(experiment_names()) +
-                  "\n\n`udl run NAME --help` lists NAME's fields.")
+            print(
+                "usage: udl run NAME [--preset smoke|quick|full] [--out DIR] [--device auto|cpu|cuda] "
+                "[--resume DIR] [FIELD ...]\n\nexperiments: "
+                + ", ".join(experiment_names())
+                + "\n\n`udl run NAME --help` lists NAME's fields."
+            )
             return EXIT_OK
         raise UsageError("udl run needs an experiment name; valid: " + ", ".join(experiment_names()))
     name, rest = argv[0], list(argv[1:])
@@ -203,9 +212,7 @@ def cmd_run(argv: Sequence[str]) -> int:
             f"[bold]udl run {name}[/] preset {parsed.preset} · seed {cfg.seed} · device "
             f"{runner.resolve_device(parsed.device)} → {final}"
         )
-        outcome = runner.execute(
-            exp, cfg, parsed.preset, final=final, device=parsed.device, console=console
-        )
+        outcome = runner.execute(exp, cfg, parsed.preset, final=final, device=parsed.device, console=console)
     _print_claims(console, outcome)
     return outcome.exit_code
 
@@ -217,7 +224,7 @@ def cmd_list(argv: Sequence[str]) -> int:
     parser = _Parser(prog="udl list", description="List every experiment.")
     parser.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
     args = parser.parse_args(argv)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": e.name, "chapter": e.chapter, "summary": e.summary, "presets": list(e.presets)}
         for e in all_experiments()
     ]
@@ -263,7 +270,9 @@ def cmd_reproduce(argv: Sequence[str]) -> int:
     for o in outcomes:
         for c in o.result["claims"]:
             if not c["holds"]:
-                console.print(f"[red]✗ {o.result['experiment']}: {c['statement']}[/] measured {_short(c['measured'])}")
+                console.print(
+                    f"[red]✗ {o.result['experiment']}: {c['statement']}[/] measured {_short(c['measured'])}"
+                )
     console.print(f"report: {root / 'index.html'}")
     return EXIT_OK if all(o.exit_code == 0 for o in outcomes) else EXIT_CLAIM_FAILED
 

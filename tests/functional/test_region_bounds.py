@@ -28,7 +28,9 @@ def test_closed_forms() -> None:
 @pytest.mark.parametrize(("width", "depth"), [(2, 4), (3, 3), (5, 2)])
 def test_measured_counts_never_exceed_it(width: int, depth: int) -> None:
     bound = deep_max_regions_upper_bound(1, [width] * depth)
-    assert count_regions_1d(sawtooth_mlp(width, depth, dtype=torch.float64), 1e-9, 1 - 1e-9, num=50_000) <= bound
+    assert (
+        count_regions_1d(sawtooth_mlp(width, depth, dtype=torch.float64), 1e-9, 1 - 1e-9, num=50_000) <= bound
+    )
     g = torch.Generator().manual_seed(0)
     for _ in range(5):
         net = MLP(1, [width] * depth, 1, init="torch", generator=g, dtype=torch.float64)

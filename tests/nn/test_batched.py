@@ -13,7 +13,9 @@ F64 = torch.float64
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "gelu"])
 def test_members_match_stand_alone_networks(activation: str) -> None:
     widths = [1, 3, 7, 2]
-    nets = BatchedShallowNetwork(2, widths, 3, activation, generator=torch.Generator().manual_seed(0), dtype=F64)
+    nets = BatchedShallowNetwork(
+        2, widths, 3, activation, generator=torch.Generator().manual_seed(0), dtype=F64
+    )
     x = torch.randn(11, 2, dtype=F64, generator=torch.Generator().manual_seed(1))
     out = nets(x)
     assert out.shape == (4, 11, 3)
@@ -50,7 +52,7 @@ def test_padding_gets_no_gradient_and_training_matches_separate_training() -> No
         assert nets.theta.grad is not None
         assert torch.all(nets.theta.grad[0, :, 2:] == 0) and torch.all(nets.phi.grad[0, 2:] == 0)
         opt.step()
-        for net, o in zip(alone, opts):
+        for net, o in zip(alone, opts, strict=False):
             o.zero_grad()
             (net(x) - y).pow(2).mean().backward()
             o.step()

@@ -11,8 +11,7 @@ import torch
 
 from udl.errors import UsageError
 from udl.experiments import Experiment
-from udl.report import Run
-from udl.report import runner
+from udl.report import Run, runner
 from udl.report.figures import subplots
 from udl.report.html import render_index, render_run, verdict
 
@@ -57,9 +56,19 @@ def test_execute_writes_a_complete_run_directory(tmp_path: Path) -> None:
     outcome = _execute(tmp_path)
     d = outcome.directory
     assert d == tmp_path / "out" and not (tmp_path / "out.partial").exists()
-    assert {p.name for p in d.iterdir()} >= {"config.json", "metrics.jsonl", "result.json", "report.html", "figures"}
+    assert {p.name for p in d.iterdir()} >= {
+        "config.json",
+        "metrics.jsonl",
+        "result.json",
+        "report.html",
+        "figures",
+    }
     result = json.loads((d / "result.json").read_text())
-    assert result["status"] == "ok" and result["experiment"] == "toy" and result["figures"] == ["figures/values.png"]
+    assert (
+        result["status"] == "ok"
+        and result["experiment"] == "toy"
+        and result["figures"] == ["figures/values.png"]
+    )
     lines = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == list(range(5))
     assert result["metrics"]["value"] == lines[-1]["value"] and "mean" in result["metrics"]
@@ -90,7 +99,9 @@ def test_usage_error_inside_the_experiment_leaves_nothing(tmp_path: Path) -> Non
 
 def test_a_bug_is_a_failed_run_with_its_traceback(tmp_path: Path) -> None:
     outcome = _execute(tmp_path, ToyConfig(crash="bug"))
-    assert outcome.result["status"] == "failed" and "RuntimeError: an experiment bug" in outcome.result["error"]
+    assert (
+        outcome.result["status"] == "failed" and "RuntimeError: an experiment bug" in outcome.result["error"]
+    )
     assert "Traceback" in (outcome.directory / "traceback.txt").read_text()
     assert outcome.exit_code == 1
     assert "run failed" in (outcome.directory / "report.html").read_text()
@@ -107,8 +118,12 @@ def test_report_escapes_text_and_embeds_figures(tmp_path: Path) -> None:
 
 def test_verdict_and_index() -> None:
     ok = {"experiment": "a", "preset": "quick", "status": "ok", "claims": [{"id": "x", "holds": True}]}
-    bad = {"experiment": "b", "preset": "quick", "status": "ok",
-           "claims": [{"id": "y", "holds": True}, {"id": "z", "holds": False}]}
+    bad = {
+        "experiment": "b",
+        "preset": "quick",
+        "status": "ok",
+        "claims": [{"id": "y", "holds": True}, {"id": "z", "holds": False}],
+    }
     assert verdict(ok) == (1, 1) and verdict(bad) == (1, 2)
     page = render_index("suite", [("a", ok), ("b", bad)])
     assert "1/2 experiments" in page and "href='b/report.html'" in page and ">z<" in page
@@ -147,7 +162,11 @@ def test_names_are_checked(tmp_path: Path, bad: str) -> None:
 def test_non_finite_metrics_are_written_as_null(tmp_path: Path) -> None:
     run = Run(tmp_path, device=torch.device("cpu"))
     run.log(0, loss=float("nan"), values=torch.tensor([1.0, float("inf")]))
-    assert json.loads((tmp_path / "metrics.jsonl").read_text()) == {"step": 0, "loss": None, "values": [1.0, None]}
+    assert json.loads((tmp_path / "metrics.jsonl").read_text()) == {
+        "step": 0,
+        "loss": None,
+        "values": [1.0, None],
+    }
 
 
 def test_config_from_json_rejects_unknown_fields() -> None:
@@ -164,4 +183,3 @@ def test_resolve_device() -> None:
     assert runner.resolve_device("cpu") == torch.device("cpu")
     with pytest.raises(UsageError, match="valid"):
         runner.resolve_device("tpu")
-

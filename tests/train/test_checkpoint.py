@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from udl.errors import CheckpointError
-from udl.train import global_rng_state, load_checkpoint, save_checkpoint, seed_everything, set_global_rng_state
+from udl.train import (
+    global_rng_state,
+    load_checkpoint,
+    save_checkpoint,
+    seed_everything,
+    set_global_rng_state,
+)
 
 
 def _trained_optimizer():
@@ -37,7 +43,7 @@ def test_round_trip_keeps_structure_types_and_bits(tmp_path):
     # optimizer state keys are ints and betas a tuple: torch must accept the loaded dict as is
     assert set(back["optimizer"]["state"]) == {0, 1}
     assert back["optimizer"]["param_groups"][0]["betas"] == (0.8, 0.95)
-    model2, opt2 = _trained_optimizer()
+    _model2, opt2 = _trained_optimizer()
     opt2.load_state_dict(back["optimizer"])
     for a, b in zip(opt.state.values(), opt2.state.values(), strict=True):
         assert torch.equal(a["exp_avg"], b["exp_avg"])

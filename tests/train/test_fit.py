@@ -54,14 +54,23 @@ def _train(run, epochs=7):
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
     gen = torch.Generator().manual_seed(5)
     res = fit(
-        model, nn.functional.cross_entropy, opt, (x, y), epochs=epochs, batch_size=32, scheduler=sched,
-        generator=gen, evaluate=lambda m: classification_metrics(m, x, y), run=run, checkpoint_every=2,
+        model,
+        nn.functional.cross_entropy,
+        opt,
+        (x, y),
+        epochs=epochs,
+        batch_size=32,
+        scheduler=sched,
+        generator=gen,
+        evaluate=lambda m: classification_metrics(m, x, y),
+        run=run,
+        checkpoint_every=2,
     )
     return model, res
 
 
 def test_fit_without_run_learns():
-    model, res = _train(None)
+    _model, res = _train(None)
     assert len(res.history) == 7 and res.steps == 7 * 7  # ceil(203 / 32) = 7 batches per epoch
     assert res.history[-1]["error"] < res.history[0]["error"]
     assert res.history[-1]["loss"] < res.history[0]["loss"]
@@ -85,7 +94,7 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path):
 def test_finished_checkpoint_skips_training(tmp_path):
     _train(DirRun(tmp_path))
     run = DirRun(tmp_path)
-    model, res = _train(run)
+    _model, res = _train(run)
     assert run.logged == [] and res.resumed_from_epoch == 7 and len(res.history) == 7
 
 

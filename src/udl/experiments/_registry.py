@@ -52,7 +52,13 @@ class Experiment:
         if "seed" not in {f.name for f in dataclasses.fields(module.Config)}:
             raise TypeError(f"experiment {name}'s Config has no seed field")
         return cls(
-            name, module.CHAPTER, module.SUMMARY, module.CONTEXT, module.Config, dict(module.PRESETS), module.run
+            name,
+            module.CHAPTER,
+            module.SUMMARY,
+            module.CONTEXT,
+            module.Config,
+            dict(module.PRESETS),
+            module.run,
         )
 
 

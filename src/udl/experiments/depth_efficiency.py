@@ -33,15 +33,19 @@ from udl.report import Run
 from udl.report.figures import PALETTE, subplots
 
 CHAPTER = 4
-SUMMARY = "At equal parameter counts, deeper ReLU nets make more linear regions than shallow ones (figs 4.1-4.7)"
+SUMMARY = (
+    "At equal parameter counts, deeper ReLU nets make more linear regions than shallow ones (figs 4.1-4.7)"
+)
 CONTEXT = (
     "Chapter 4 composes networks: each layer can fold the input space onto itself, so the number of linear "
     "regions can grow exponentially with depth, while a shallow network's grows only polynomially with its "
     "parameters. Figure 4.7 shows the maximum numbers of regions at equal parameter counts."
 )
 
-EDGE = 1e-9
-"""The segment counted for the constructions is [EDGE, 1 − EDGE]: at x = 0 (and 1) a pre-activation is exactly 0."""
+SEGMENT = (1e-9, 1 - 1.7e-9)
+"""The constructions' regions are counted on this segment: at x = 0 (and 1) a pre-activation is exactly 0, and
+unequal margins keep the samples off the breakpoints m/W^K (with symmetric ends an odd sample count would put
+one exactly at 1/2)."""
 
 
 @dataclass(frozen=True)
@@ -94,14 +98,16 @@ def run(cfg: Config, run: Run) -> None:
                 params = count_parameters(deep)
                 expected = width**depth
                 num = max(100_000, cfg.samples_per_region * expected)
-                deep_regions = count_regions_1d(deep, EDGE, 1 - EDGE, num=num)
+                deep_regions = count_regions_1d(deep, *SEGMENT, num=num)
                 units = shallow_units(params)
                 # The best shallow net: D joints evenly spread inside (0, 1) (slopes alternate so none cancel).
                 joints = (torch.arange(units, dtype=f64) + 0.5) / units
                 theta = torch.stack([-joints, torch.ones(units, dtype=f64)], dim=1)
-                phi = torch.cat([torch.zeros(1, dtype=f64), (-1.0) ** torch.arange(units, dtype=f64)]).unsqueeze(0)
+                phi = torch.cat(
+                    [torch.zeros(1, dtype=f64), (-1.0) ** torch.arange(units, dtype=f64)]
+                ).unsqueeze(0)
                 shallow = ShallowNetwork.from_parameters(theta.to(dev), phi.to(dev))
-                shallow_regions = count_regions_1d(shallow, EDGE, 1 - EDGE, num=max(100_000, 64 * units))
+                shallow_regions = count_regions_1d(shallow, *SEGMENT, num=max(100_000, 64 * units))
                 random_deep, random_shallow = [], []
                 for _ in range(cfg.random_nets):
                     net = MLP(1, (width,) * depth, 1, init="torch", generator=generator, dtype=f64).to(dev)
@@ -120,7 +126,9 @@ def run(cfg: Config, run: Run) -> None:
                     "shallow_regions": shallow_regions,
                     "shallow_bound": zaslavsky_max_regions(1, units),
                     "random_deep_mean": sum(random_deep) / len(random_deep) if random_deep else None,
-                    "random_shallow_mean": sum(random_shallow) / len(random_shallow) if random_shallow else None,
+                    "random_shallow_mean": sum(random_shallow) / len(random_shallow)
+                    if random_shallow
+                    else None,
                     "random_deep_max": max(random_deep, default=None),
                 }
                 rows.append(row)
@@ -152,14 +160,21 @@ def run(cfg: Config, run: Run) -> None:
         "parameters rises with every added layer",
         holds=not not_growing,
         measured={
-            "ratios": {f"W={w}": [round(ratio[(w, k)], 2) for k in range(1, cfg.max_depth + 1)] for w in cfg.widths},
+            "ratios": {
+                f"W={w}": [round(ratio[(w, k)], 2) for k in range(1, cfg.max_depth + 1)] for w in cfg.widths
+            },
             "not_rising": [f"W={w},K={k}" for w, k in not_growing],
         },
         expected="strictly rising in K for every W",
     )
-    mismatched = [r for r in rows if r["deep_regions"] != r["deep_expected"] or r["shallow_regions"] != r["shallow_bound"]]
+    mismatched = [
+        r
+        for r in rows
+        if r["deep_regions"] != r["deep_expected"] or r["shallow_regions"] != r["shallow_bound"]
+    ]
     over = [
-        r for r in rows
+        r
+        for r in rows
         if r["deep_regions"] > r["deep_upper_bound"]
         or (r["random_deep_max"] is not None and r["random_deep_max"] > r["deep_upper_bound"])
     ]
@@ -188,16 +203,37 @@ def run(cfg: Config, run: Run) -> None:
     for i, width in enumerate(cfg.widths):
         mine = [r for r in rows if r["width"] == width]
         color = PALETTE[i % len(PALETTE)]
-        ax.semilogy([r["parameters"] for r in mine], [r["deep_regions"] for r in mine], "o-", color=color,
-                    label=f"deep, W = {width} (measured)")
-        ax.semilogy([r["parameters"] for r in mine], [r["deep_lower_bound"] for r in mine], ":", color=color,
-                    alpha=0.7)
+        ax.semilogy(
+            [r["parameters"] for r in mine],
+            [r["deep_regions"] for r in mine],
+            "o-",
+            color=color,
+            label=f"deep, W = {width} (measured)",
+        )
+        ax.semilogy(
+            [r["parameters"] for r in mine],
+            [r["deep_lower_bound"] for r in mine],
+            ":",
+            color=color,
+            alpha=0.7,
+        )
         if cfg.random_nets:
-            ax.semilogy([r["parameters"] for r in mine], [r["random_deep_mean"] for r in mine], "x--", color=color,
-                        alpha=0.7)
-    params = sorted({r["parameters"] for r in rows})
-    ax.semilogy(params, [shallow_units(p) + 1 for p in params], "-", color="black", linewidth=2,
-                label="shallow maximum D + 1")
+            ax.semilogy(
+                [r["parameters"] for r in mine],
+                [r["random_deep_mean"] for r in mine],
+                "x--",
+                color=color,
+                alpha=0.7,
+            )
+    param_counts = sorted({r["parameters"] for r in rows})
+    ax.semilogy(
+        param_counts,
+        [shallow_units(p) + 1 for p in param_counts],
+        "-",
+        color="black",
+        linewidth=2,
+        label="shallow maximum D + 1",
+    )
     ax.plot([], [], ":", color="gray", label="deep lower bound (W+1)^K")
     if cfg.random_nets:
         ax.plot([], [], "x--", color="gray", label="deep, random init (mean)")

@@ -107,12 +107,19 @@ def run(cfg: Config, run: Run) -> None:
         "The least-squares loss is a convex bowl: its Hessian 2XᵀX is positive definite and the gradient "
         "vanishes at the closed-form solution",
         holds=float(eigenvalues.min()) > 0 and grad_norm < 1e-9,
-        measured={"min_eigenvalue_of_2XtX": 2 * float(eigenvalues.min()), "gradient_norm_at_phi_star": grad_norm},
+        measured={
+            "min_eigenvalue_of_2XtX": 2 * float(eigenvalues.min()),
+            "gradient_norm_at_phi_star": grad_norm,
+        },
         expected="eigenvalue > 0, gradient < 1e-9",
     )
     run.summary(
-        phi0_closed_form=float(phi_star[0]), phi1_closed_form=float(phi_star[1]),
-        phi0_gd=float(phi_gd[0]), phi1_gd=float(phi_gd[1]), distance=distance, lr=lr,
+        phi0_closed_form=float(phi_star[0]),
+        phi1_closed_form=float(phi_star[1]),
+        phi0_gd=float(phi_gd[0]),
+        phi1_gd=float(phi_gd[1]),
+        distance=distance,
+        lr=lr,
         final_loss=float(least_squares_loss(phi_gd, x, y)),
     )
 

@@ -82,7 +82,9 @@ PRESETS = {
 
 def run(cfg: Config, run: Run) -> None:
     # -- data ------------------------------------------------------------------------------------------------
-    data = load_mnist1d(MNIST1DConfig(num_samples=cfg.num_samples, train_split=cfg.train_split, seed=cfg.data_seed))
+    data = load_mnist1d(
+        MNIST1DConfig(num_samples=cfg.num_samples, train_split=cfg.train_split, seed=cfg.data_seed)
+    )
     dev = run.device
     x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
     x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)
@@ -123,17 +125,25 @@ def run(cfg: Config, run: Run) -> None:
     # -- claims ---------------------------------------------------------------------------------------------
     per_seed = {name: [100.0 * (1.0 - h[-1]["test_error"]) for h in runs] for name, runs in histories.items()}
     accuracy = {name: sum(a) / len(a) for name, a in per_seed.items()}
-    spread = {name: (sum((v - accuracy[name]) ** 2 for v in a) / max(1, len(a) - 1)) ** 0.5
-              for name, a in per_seed.items()}
-    for name, label in (("logistic", "Logistic regression"), ("mlp", f"The MLP 40-{'-'.join(map(str, cfg.hidden))}-10")):
+    spread = {
+        name: (sum((v - accuracy[name]) ** 2 for v in a) / max(1, len(a) - 1)) ** 0.5
+        for name, a in per_seed.items()
+    }
+    for name, label in (
+        ("logistic", "Logistic regression"),
+        ("mlp", f"The MLP 40-{'-'.join(map(str, cfg.hidden))}-10"),
+    ):
         published = PUBLISHED_ACCURACY[name]
         run.claim(
             f"{name}-accuracy",
             f"{label} reaches about {published:.0f}% test accuracy on MNIST-1D (published), within "
             f"{TOLERANCE_POINTS:.0f} points (mean of {cfg.seeds} runs)",
             holds=abs(accuracy[name] - published) <= TOLERANCE_POINTS,
-            measured={"mean": round(accuracy[name], 2), "std": round(spread[name], 2),
-                      "per_seed": [round(a, 2) for a in per_seed[name]]},
+            measured={
+                "mean": round(accuracy[name], 2),
+                "std": round(spread[name], 2),
+                "per_seed": [round(a, 2) for a in per_seed[name]],
+            },
             expected=f"{published - TOLERANCE_POINTS:.0f}–{published + TOLERANCE_POINTS:.0f}",
         )
     train_error = max(h[-1]["train_error"] for h in histories["mlp"])

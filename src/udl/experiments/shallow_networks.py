@@ -79,10 +79,18 @@ class Config:
 
 
 PRESETS = {
-    "smoke": Config(widths=(1, 4, 16), replicas=2, steps=50, max_units_2d=4, nets_per_size_2d=2, resolution=128),
+    "smoke": Config(
+        widths=(1, 4, 16), replicas=2, steps=50, max_units_2d=4, nets_per_size_2d=2, resolution=128
+    ),
     "quick": Config(),
-    "full": Config(widths=(1, 2, 4, 8, 16, 32, 64, 128, 256), replicas=8, steps=6000, max_units_2d=24,
-                   nets_per_size_2d=8, resolution=1024),
+    "full": Config(
+        widths=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+        replicas=8,
+        steps=6000,
+        max_units_2d=24,
+        nets_per_size_2d=8,
+        resolution=1024,
+    ),
 }
 
 
@@ -122,17 +130,24 @@ def run(cfg: Config, run: Run) -> None:
 
     # -- 1b. trained networks: all replicas of a width in one batched module ----------------------------------
     generator = torch.Generator().manual_seed(cfg.seed)
-    x_in, x_test_in = (2 * x - 1).float().to(dev), (2 * x_test - 1).float().to(dev)  # inputs rescaled to [−1, 1]
+    x_in, x_test_in = (
+        (2 * x - 1).float().to(dev),
+        (2 * x_test - 1).float().to(dev),
+    )  # inputs rescaled to [−1, 1]
     y_in, y_test_in = y.float().to(dev), y_test.float().to(dev)
     trained_error: list[list[float]] = []
     best_curves: dict[int, Tensor] = {}
     with run.progress(len(cfg.widths) * cfg.steps, "training shallow networks") as bar:
         for i, width in enumerate(cfg.widths):
-            nets = BatchedShallowNetwork(1, [width] * cfg.replicas, 1, cfg.activation, generator=generator).to(dev)
+            nets = BatchedShallowNetwork(
+                1, [width] * cfg.replicas, 1, cfg.activation, generator=generator
+            ).to(dev)
             optimizer = torch.optim.Adam(nets.parameters(), lr=cfg.lr)
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps)
             for step in range(cfg.steps):
-                loss = (nets(x_in) - y_in).pow(2).mean(dim=(1, 2)).sum()  # sum over replicas: independent fits
+                loss = (
+                    (nets(x_in) - y_in).pow(2).mean(dim=(1, 2)).sum()
+                )  # sum over replicas: independent fits
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -171,14 +186,17 @@ def run(cfg: Config, run: Run) -> None:
         counts.append(row)
         run.log(d, regions_2d_max=max(row), zaslavsky_2d=zaslavsky_max_regions(2, d))
     bounds = [zaslavsky_max_regions(2, d) for d in sizes]
-    excess = [(d, c) for d, row, b in zip(sizes, counts, bounds) for c in row if c > b]
-    attained = sum(c == b for row, b in zip(counts, bounds) for c in row)
+    excess = [(d, c) for d, row, b in zip(sizes, counts, bounds, strict=False) for c in row if c > b]
+    attained = sum(c == b for row, b in zip(counts, bounds, strict=False) for c in row)
     total = sum(len(row) for row in counts)
 
     # -- claims -----------------------------------------------------------------------------------------------
     widths = list(cfg.widths)
-    rises = [(widths[i], widths[i + 1]) for i in range(len(widths) - 1)
-             if construction_fit_error[i + 1] > construction_fit_error[i] * (1 + 1e-9)]
+    rises = [
+        (widths[i], widths[i + 1])
+        for i in range(len(widths) - 1)
+        if construction_fit_error[i + 1] > construction_fit_error[i] * (1 + 1e-9)
+    ]
     ratio_construction = construction_fit_error[-1] / construction_fit_error[0]
     wide_enough = widths[0] == 1 and widths[-1] >= 64
     run.claim(
@@ -186,8 +204,12 @@ def run(cfg: Config, run: Run) -> None:
         f"Universal approximation: with evenly spaced joints, the best {cfg.activation} network's fitting error "
         f"never rises as hidden units grow from {widths[0]} to {widths[-1]} and falls below 1% of the 1-unit error",
         holds=wide_enough and not rises and ratio_construction < 0.01,
-        measured={"rms_first": construction_fit_error[0], "rms_last": construction_fit_error[-1],
-                  "ratio": ratio_construction, "rises": len(rises)},
+        measured={
+            "rms_first": construction_fit_error[0],
+            "rms_last": construction_fit_error[-1],
+            "ratio": ratio_construction,
+            "rises": len(rises),
+        },
         expected="no rise; ratio < 0.01; widths from 1 to >= 64",
     )
     rho = _spearman(widths, best)
@@ -228,7 +250,9 @@ def run(cfg: Config, run: Run) -> None:
     ax = axes[0, 1]
     ax.loglog(widths, construction_error, "o-", label="construction (least squares)")
     ax.loglog(widths, best, "s-", label=f"trained, best of {cfg.replicas}")
-    ax.loglog(widths, [sorted(e)[len(e) // 2] for e in trained_error], "s--", alpha=0.6, label="trained, median")
+    ax.loglog(
+        widths, [sorted(e)[len(e) // 2] for e in trained_error], "s--", alpha=0.6, label="trained, median"
+    )
     ax.set(xlabel="hidden units D", ylabel="RMS error", title="Universal approximation")
     ax.legend(fontsize=8)
     run.figure("universal-approximation", fig)
@@ -239,11 +263,14 @@ def run(cfg: Config, run: Run) -> None:
         d, labels = example
         shuffled = torch.randperm(int(labels.max()) + 1, generator=torch.Generator().manual_seed(1))[labels]
         ax.imshow(shuffled, origin="lower", extent=(*box, *box), cmap="tab20", interpolation="nearest")
-        ax.set(xlabel="x₁", ylabel="x₂",
-               title=f"D = {d}: {int(labels.max()) + 1} regions (bound {zaslavsky_max_regions(2, d)})")
+        ax.set(
+            xlabel="x₁",
+            ylabel="x₂",
+            title=f"D = {d}: {int(labels.max()) + 1} regions (bound {zaslavsky_max_regions(2, d)})",
+        )
         ax.grid(False)
     ax = axes[0, 1]
-    for d, row in zip(sizes, counts):
+    for d, row in zip(sizes, counts, strict=False):
         ax.plot([d] * len(row), row, "o", color="#3b5ba5", alpha=0.5)
     ax.plot(sizes, bounds, "-", color="#e07b39", label="Zaslavsky bound")
     ax.plot(sizes, [d + 1 for d in sizes], ":", color="#6b7280", label="1-D input: D + 1")

@@ -85,7 +85,9 @@ def deep_max_regions_lower_bound(in_features: int, width: int, depth: int) -> in
     if in_features < 1 or depth < 1:
         raise ValueError(f"in_features and depth must be >= 1, got {in_features} and {depth}")
     if width < in_features:
-        raise ValueError(f"the bound needs width >= in_features, got width={width} < in_features={in_features}")
+        raise ValueError(
+            f"the bound needs width >= in_features, got width={width} < in_features={in_features}"
+        )
     folds = (width // in_features + 1) ** (in_features * (depth - 1))
     return folds * zaslavsky_max_regions(in_features, width)
 
@@ -189,7 +191,9 @@ def count_regions_1d(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     a, b = _as_point(start), _as_point(end)
     if a.shape != b.shape or a.dim() != 1:
-        raise ValueError(f"start and end must both have shape (D_i,), got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"start and end must both have shape (D_i,), got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     dtype, device = _dtype_device(model, a)
     a, b = a.to(dtype=dtype, device=device), b.to(dtype=dtype, device=device)
     pattern = _pattern_fn(model)

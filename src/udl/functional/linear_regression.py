@@ -132,7 +132,8 @@ def gradient_descent_linear_regression(
     r"""Full-batch gradient descent on the least-squares loss (UDL eq. 6.3, fig. 6.1).
 
     .. math:: \boldsymbol\phi \leftarrow \boldsymbol\phi - \alpha \frac{\partial L}{\partial \boldsymbol\phi},
-              \qquad \frac{\partial L}{\partial \boldsymbol\phi} = 2\,\mathbf{X}^T(\mathbf{X}\boldsymbol\phi - \mathbf{y})
+              \qquad \frac{\partial L}{\partial \boldsymbol\phi}
+              = 2\,\mathbf{X}^T(\mathbf{X}\boldsymbol\phi - \mathbf{y})
 
     Because L is the *sum* of squared residuals (eq. 2.5), the iteration converges exactly when
     :math:`0 < \alpha < 1/\lambda_{\max}(\mathbf{X}^T\mathbf{X})`; a larger ``lr`` diverges.
@@ -195,11 +196,4 @@ def loss_surface(x: Tensor, y: Tensor, phi0_grid: Tensor, phi1_grid: Tensor) -> 
     phi0, phi1 = torch.meshgrid(phi0_grid, phi1_grid, indexing="xy")  # each (P1, P0)
     n = x.shape[0]
     sx, sy, sxx, syy, sxy = x.sum(), y.sum(), (x * x).sum(), (y * y).sum(), (x * y).sum()
-    return (
-        n * phi0**2
-        + sxx * phi1**2
-        + syy
-        + 2.0 * phi0 * phi1 * sx
-        - 2.0 * phi0 * sy
-        - 2.0 * phi1 * sxy
-    )
+    return n * phi0**2 + sxx * phi1**2 + syy + 2.0 * phi0 * phi1 * sx - 2.0 * phi0 * sy - 2.0 * phi1 * sxy

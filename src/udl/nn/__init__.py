@@ -8,7 +8,8 @@ from udl.nn._shallow import ShallowNetwork
 __all__ = [
     "MLP",
     "Activation",
-    "BatchedShallowNetwork",     "Heaviside",
+    "BatchedShallowNetwork",
+    "Heaviside",
     "ShallowNetwork",
     "activation_module",
     "count_parameters",

@@ -55,6 +55,8 @@ class BatchedShallowNetwork(nn.Module):
         input (N, D_i) shared by all members, or (B, N, D_i) one batch per member -> output (B, N, D_o).
     """
 
+    mask: Tensor  # (B, 1, D): 1 for the member's real units, 0 for padding
+
     def __init__(
         self,
         in_features: int,
@@ -72,23 +74,28 @@ class BatchedShallowNetwork(nn.Module):
         if not widths or min(widths) < 1:
             raise ValueError(f"widths must be a non-empty sequence of integers >= 1, got {widths}")
         if in_features < 1 or out_features < 1:
-            raise ValueError(f"in_features and out_features must be >= 1, got {in_features} and {out_features}")
+            raise ValueError(
+                f"in_features and out_features must be >= 1, got {in_features} and {out_features}"
+            )
         self.in_features, self.out_features, self.widths = in_features, out_features, widths
         self.activation_name = activation
         self.activation = activation_module(activation)
         b, d = len(widths), max(widths)
-        factory = {"device": device, "dtype": dtype}
-        theta0 = torch.zeros(b, 1, d, **factory)
-        theta = torch.zeros(b, in_features, d, **factory)
-        phi0 = torch.zeros(b, 1, out_features, **factory)
-        phi = torch.zeros(b, d, out_features, **factory)
+        theta0 = torch.zeros(b, 1, d, device=device, dtype=dtype)
+        theta = torch.zeros(b, in_features, d, device=device, dtype=dtype)
+        phi0 = torch.zeros(b, 1, out_features, device=device, dtype=dtype)
+        phi = torch.zeros(b, d, out_features, device=device, dtype=dtype)
         for i, w in enumerate(widths):  # draw on the CPU like ShallowNetwork, then copy into the padded slots
-            net = ShallowNetwork(in_features, w, out_features, activation, init=init, generator=generator, dtype=dtype)
+            net = ShallowNetwork(
+                in_features, w, out_features, activation, init=init, generator=generator, dtype=dtype
+            )
             theta0[i, 0, :w] = net.hidden.bias.detach()
             theta[i, :, :w] = net.hidden.weight.detach().T
             phi0[i, 0] = net.output.bias.detach()
             phi[i, :w] = net.output.weight.detach().T
-        mask = torch.arange(d, device=theta.device) < torch.tensor(widths, device=theta.device).unsqueeze(1)  # (B, D)
+        mask = torch.arange(d, device=theta.device) < torch.tensor(widths, device=theta.device).unsqueeze(
+            1
+        )  # (B, D)
         self.theta0, self.theta = nn.Parameter(theta0), nn.Parameter(theta)
         self.phi0, self.phi = nn.Parameter(phi0), nn.Parameter(phi)
         self.register_buffer("mask", mask.unsqueeze(1).to(theta.dtype))  # (B, 1, D)
@@ -101,7 +108,9 @@ class BatchedShallowNetwork(nn.Module):
             return x.unsqueeze(0).expand(len(self), -1, -1)
         if x.dim() == 3 and x.shape[0] == len(self):
             return x
-        raise ValueError(f"x must be (N, {self.in_features}) or ({len(self)}, N, {self.in_features}), got {tuple(x.shape)}")
+        raise ValueError(
+            f"x must be (N, {self.in_features}) or ({len(self)}, N, {self.in_features}), got {tuple(x.shape)}"
+        )
 
     def pre_activations(self, x: Tensor) -> Tensor:
         """θ_0 + Θx for every member: (B, N, D), padding columns 0."""

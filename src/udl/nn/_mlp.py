@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -118,7 +118,7 @@ class MLP(nn.Module):
         if device is None:
             device = torch.get_default_device()  # skip_init would otherwise leave the parameters on "meta"
         layers = []
-        for d_in, d_out in zip(self.widths[:-1], self.widths[1:]):
+        for d_in, d_out in zip(self.widths[:-1], self.widths[1:], strict=False):
             # skip_init: allocate without torch's default init, which would consume the global RNG.
             layer = nn.utils.skip_init(nn.Linear, d_in, d_out, device=device, dtype=dtype)
             _initialize(layer, init, bias_init, generator)
@@ -143,14 +143,19 @@ class MLP(nn.Module):
         return len(self.widths) - 2
 
     @property
+    def linears(self) -> list[nn.Linear]:
+        """The K + 1 ``nn.Linear`` layers, ``linears[k]`` holding β_k and Ω_k."""
+        return [cast(nn.Linear, layer) for layer in self.layers]
+
+    @property
     def betas(self) -> list[Tensor]:
         """The biases β_0, ..., β_K (UDL eq. 4.15)."""
-        return [layer.bias for layer in self.layers]
+        return [layer.bias for layer in self.linears]
 
     @property
     def omegas(self) -> list[Tensor]:
         """The weight matrices Ω_0, ..., Ω_K (UDL eq. 4.15), Ω_k of shape (D_{k+1}, D_k)."""
-        return [layer.weight for layer in self.layers]
+        return [layer.weight for layer in self.linears]
 
     def forward(self, x: Tensor) -> Tensor:
         h = x
@@ -229,7 +234,8 @@ def sawtooth_mlp(
     In hidden layer k the unit i is active where g^{k−1}(x) > i/D, so the activation pattern changes exactly at
     the D^K − 1 interior breakpoints m/D^K of g^K (unit i = 0 of layers ≥ 2 also touches 0, without changing
     sign, at some breakpoints). Sample strictly inside (0, 1) when counting regions, since exactly at x = 0 (and
-    x = 1 for even D) a pre-activation is 0 and the pattern differs from its neighbours'.
+    x = 1 for even D) a pre-activation is 0 and the pattern differs from its neighbours'; and keep samples off
+    the breakpoints m/D^K (symmetric endpoints with an odd sample count put one exactly at 1/2).
 
     Args:
         width: D >= 1 (D = 1 is the identity, one piece).
@@ -247,13 +253,12 @@ def sawtooth_mlp(
     c = torch.tensor([float(D)] + [(-1.0) ** j * 2.0 * D for j in range(1, D)])  # (D,)
     offsets = -torch.arange(D, dtype=torch.float64) / D  # (D,) −j/D
     with torch.no_grad():
-        first = net.layers[0]
+        first, *middle, last = net.linears
         first.weight.fill_(1.0)
         first.bias.copy_(offsets)
-        for layer in net.layers[1:-1]:
+        for layer in middle:
             layer.weight.copy_(c.expand(D, D))
             layer.bias.copy_(offsets)
-        last = net.layers[-1]
         last.weight.copy_(c.unsqueeze(0))
         last.bias.zero_()
     return net

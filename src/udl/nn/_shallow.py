@@ -104,7 +104,9 @@ class ShallowNetwork(nn.Module):
             theta.shape[0],
             phi.shape[0],
             activation,
-            generator=torch.Generator(device=theta.device),  # overwritten below; keeps the global RNG untouched
+            generator=torch.Generator(
+                device=theta.device
+            ),  # overwritten below; keeps the global RNG untouched
             device=theta.device,
             dtype=theta.dtype,
         )
@@ -186,7 +188,9 @@ class ShallowNetwork(nn.Module):
                 (relu, leaky_relu, heaviside).
         """
         if self.in_features != 1:
-            raise ValueError(f"joints() needs a 1-D input network, this one has in_features={self.in_features}")
+            raise ValueError(
+                f"joints() needs a 1-D input network, this one has in_features={self.in_features}"
+            )
         if self.activation_name not in _PIECEWISE_LINEAR:
             raise ValueError(
                 f"joints() needs a piecewise-linear activation ({', '.join(_PIECEWISE_LINEAR)}), "

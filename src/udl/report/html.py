@@ -103,7 +103,8 @@ def render_run(directory: Path) -> str:
         )
         parts.append(f"<h2>Final metrics</h2><table>{rows}</table>")
     rows = "".join(
-        f"<tr><td><code>{_e(k)}</code></td><td class='num'>{_e(v)}</td></tr>" for k, v in config["config"].items()
+        f"<tr><td><code>{_e(k)}</code></td><td class='num'>{_e(v)}</td></tr>"
+        for k, v in config["config"].items()
     )
     parts.append(f"<h2>Config</h2><table>{rows}</table>")
     parts.append(
@@ -128,12 +129,12 @@ def render_index(title: str, entries: list[tuple[str, dict[str, Any]]]) -> str:
             f"<td class='num'>{state}</td><td>{_e(failed)}</td>"
             f"<td class='num'>{float(result.get('seconds', 0.0)):.1f}</td></tr>"
         )
-    n_ok = sum(
-        r.get("status") == "ok" and verdict(r)[0] == verdict(r)[1] for _, r in entries
-    )
+    n_ok = sum(r.get("status") == "ok" and verdict(r)[0] == verdict(r)[1] for _, r in entries)
     body = (
         f"<h1>{html.escape(title)}</h1><p class='meta'>{n_ok}/{len(entries)} experiments with every claim "
         "holding. Click a name for its report.</p><table><tr><th></th><th>experiment</th><th>chapter</th>"
-        "<th>preset</th><th>claims</th><th>failed claims</th><th>seconds</th></tr>" + "".join(rows) + "</table>"
+        "<th>preset</th><th>claims</th><th>failed claims</th><th>seconds</th></tr>"
+        + "".join(rows)
+        + "</table>"
     )
     return _page(title, body)

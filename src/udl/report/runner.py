@@ -73,7 +73,9 @@ def config_from_json(config_class: type, data: dict[str, Any]) -> Any:
     names = {f.name for f in dataclasses.fields(config_class)}
     unknown = set(data) - names
     if unknown:
-        raise UsageError(f"config.json has fields {sorted(unknown)} that {config_class.__module__} does not know")
+        raise UsageError(
+            f"config.json has fields {sorted(unknown)} that {config_class.__module__} does not know"
+        )
     try:
         return config_class(**{k: _coerce(v, hints[k]) for k, v in data.items()})
     except (TypeError, ValueError) as e:
@@ -299,7 +301,9 @@ def reproduce(
             continue
         resume = _partial(final).is_dir()
         outcomes.append(
-            execute(exp, exp.presets[preset], preset, final=final, device=device, resume=resume, console=console)
+            execute(
+                exp, exp.presets[preset], preset, final=final, device=device, resume=resume, console=console
+            )
         )
     write_index(out, f"udl reproduce --suite {suite_name}")
     return out, outcomes

@@ -26,7 +26,7 @@ def seed_everything(seed: int) -> torch.Generator:
 def global_rng_state() -> dict[str, Any]:
     """The global RNG states of Python, numpy and torch (CPU), as a checkpointable tree."""
     py_version, py_state, py_gauss = random.getstate()
-    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()  # type: ignore[misc]
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
     return {
         "python": {"version": py_version, "state": list(py_state), "gauss": py_gauss},
         "numpy": {
