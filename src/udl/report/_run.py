@@ -164,8 +164,8 @@ class Run:
     # -- progress -------------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def progress(self, total: int, description: str) -> Iterator[ProgressLike]:
-        """A progress bar (step, metrics, elapsed, ETA) on the console; silent without one."""
-        if self._console is None:
+        """A progress bar (step, metrics, elapsed, ETA) on a terminal; silent otherwise (logs, pipes, tests)."""
+        if self._console is None or not self._console.is_terminal:
             yield _NullProgress()
             return
         columns = (
