@@ -9,26 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reference import F64, REFERENCE_ACTIVATIONS
+from reference import gen as _gen
 from udl.functional import count_regions_1d
 from udl.nn import MLP, Activation, Heaviside, activation_module, count_parameters, sawtooth_mlp
-
-F64 = torch.float64
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-REFERENCE_ACTIVATIONS = {
-    "relu": torch.relu,
-    "leaky_relu": F.leaky_relu,
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "heaviside": lambda z: torch.heaviside(z, torch.zeros((), dtype=z.dtype)),
-    "linear": lambda z: z,
-    "softplus": F.softplus,
-    "gelu": F.gelu,
-}
 
 
 def _manual_forward(net: MLP, x: torch.Tensor, act) -> torch.Tensor:

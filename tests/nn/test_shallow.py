@@ -7,28 +7,11 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
+from reference import F64, REFERENCE_ACTIVATIONS
+from reference import gen as _gen
 from udl.functional import ACTIVATIONS, count_regions_1d
 from udl.nn import ShallowNetwork
-
-F64 = torch.float64
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-REFERENCE_ACTIVATIONS = {
-    "relu": torch.relu,
-    "leaky_relu": F.leaky_relu,
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "heaviside": lambda z: torch.heaviside(z, torch.zeros((), dtype=z.dtype)),
-    "linear": lambda z: z,
-    "softplus": F.softplus,
-    "gelu": F.gelu,
-}
 
 # UDL fig. 3.3-style parameters: joints at 0.3, 0.5 and 0.5 / 0.65 ~ 0.769 inside [0, 1].
 FIG_3_3_THETA = torch.tensor([[0.3, -1.0], [-1.0, 2.0], [-0.5, 0.65]], dtype=F64)

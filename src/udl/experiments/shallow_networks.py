@@ -86,7 +86,8 @@ PRESETS = {
     "full": Config(
         widths=(1, 2, 4, 8, 16, 32, 64, 128, 256),
         replicas=8,
-        steps=6000,
+        steps=4000,
+        num_train=1024,
         max_units_2d=24,
         nets_per_size_2d=8,
         resolution=1024,
