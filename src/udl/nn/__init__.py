@@ -1,5 +1,7 @@
-"""Modules of the book: activations as modules, the shallow network (ch. 3), the deep MLP (ch. 4)."""
+"""Modules of the book: activations as modules, the shallow network (ch. 3), the deep MLP (ch. 4);
+``udl.nn.init`` holds the initializations (ch. 7)."""
 
+from udl.nn import init
 from udl.nn._activations import Activation, Heaviside, activation_module
 from udl.nn._batched import BatchedShallowNetwork
 from udl.nn._mlp import MLP, count_parameters, sawtooth_mlp
@@ -13,5 +15,6 @@ __all__ = [
     "ShallowNetwork",
     "activation_module",
     "count_parameters",
+    "init",
     "sawtooth_mlp",
 ]

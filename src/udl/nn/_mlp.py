@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from udl.nn._activations import activation_module
+from udl.nn.init import he_normal_, xavier_normal_
 
 __all__ = ["MLP", "count_parameters", "sawtooth_mlp"]
 
@@ -41,18 +42,15 @@ def count_parameters(model: nn.Module) -> int:
 
 @torch.no_grad()
 def _initialize(layer: nn.Linear, init: Init, bias_init: float, generator: torch.Generator | None) -> None:
-    d_in, d_out = layer.in_features, layer.out_features
     if init == "he":
-        # UDL eq. 7.32: σ² = 2 / D_in keeps the pre-activations' variance constant through ReLU layers.
-        layer.weight.normal_(0.0, math.sqrt(2.0 / d_in), generator=generator)
+        he_normal_(layer.weight, generator=generator)  # UDL eq. 7.32: σ² = 2 / D_in
         layer.bias.fill_(bias_init)
     elif init == "xavier":
-        # Glorot & Bengio (2010), normal form: σ² = 2 / (D_in + D_out).
-        layer.weight.normal_(0.0, math.sqrt(2.0 / (d_in + d_out)), generator=generator)
+        xavier_normal_(layer.weight, generator=generator)  # Glorot & Bengio (2010): σ² = 2 / (D_in + D_out)
         layer.bias.fill_(bias_init)
     else:
         # torch's nn.Linear default, U(−1/√D_in, 1/√D_in) for weights and biases, drawn from `generator`.
-        bound = 1.0 / math.sqrt(d_in)
+        bound = 1.0 / math.sqrt(layer.in_features)
         layer.weight.uniform_(-bound, bound, generator=generator)
         layer.bias.uniform_(-bound, bound, generator=generator)
 
