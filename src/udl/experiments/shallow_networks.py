@@ -154,7 +154,9 @@ def run(cfg: Config, run: Run) -> None:
                 optimizer.step()
                 scheduler.step()
                 if step % 100 == 0 or step == cfg.steps - 1:
-                    bar.update(i * cfg.steps + step + 1, width=width, loss=float(loss.detach()) / cfg.replicas)
+                    bar.update(
+                        i * cfg.steps + step + 1, width=width, loss=float(loss.detach()) / cfg.replicas
+                    )
             with torch.no_grad():
                 prediction = nets(x_test_in)
                 errors = _rms(prediction, y_test_in).cpu()
