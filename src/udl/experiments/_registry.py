@@ -22,6 +22,7 @@ NAMES: tuple[str, ...] = (
     "linear_regression",
     "shallow_networks",
     "depth_efficiency",
+    "loss_functions",
     "initialization",
     "mnist1d_baselines",
 )
