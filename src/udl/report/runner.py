@@ -179,6 +179,7 @@ def execute(
     else:
         check_fresh_target(final)
         partial.mkdir(parents=True)
+        (partial / "metrics.jsonl").touch()  # every run directory has one, even if the experiment logs nothing
         _write_json(
             partial / "config.json",
             {
