@@ -23,6 +23,7 @@ NAMES: tuple[str, ...] = (
     "shallow_networks",
     "depth_efficiency",
     "loss_functions",
+    "backprop",
     "initialization",
     "mnist1d_baselines",
 )
