@@ -1,0 +1,230 @@
+r"""RMSprop (Tieleman & Hinton, 2012), an adaptive method of the notes to UDL ch. 6 and a precursor of Adam.
+
+RMSprop is the second half of Adam (UDL eq. 6.15, second line) on its own: keep a moving average of the squared
+gradient and divide each gradient component by its root,
+
+.. math::
+    \mathbf{v}_t = \alpha\,\mathbf{v}_{t-1} + (1-\alpha)\,\mathbf{g}_t^2, \qquad
+    \boldsymbol\phi_t = \boldsymbol\phi_{t-1} - \gamma\,\frac{\mathbf{g}_t}{\sqrt{\mathbf{v}_t}+\epsilon},
+
+with no first-moment average and no bias correction (so the first steps are large: :math:`\mathbf{v}_1 =
+(1-\alpha)\mathbf{g}_1^2`). Note the name clash: torch's (and this module's) ``alpha`` is the smoothing constant,
+and the learning rate is ``lr`` (γ here, α in the book).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.optim.optimizer import ParamsT
+
+from udl.optim._common import (
+    BookOptimizer,
+    as_real,
+    check_flag,
+    check_nonnegative,
+    device_dtype_groups,
+    pick,
+    states_of,
+)
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(BookOptimizer):
+    r"""RMSprop, optionally centered and with momentum; the rule of ``torch.optim.RMSprop``.
+
+    With :math:`\mathbf{g}_t = \pm\nabla L + \lambda\boldsymbol\phi_{t-1}` (``-`` for ``maximize``, λ the L2
+    ``weight_decay``):
+
+    .. math::
+        \mathbf{v}_t &= \alpha\,\mathbf{v}_{t-1} + (1-\alpha)\,\mathbf{g}_t^2, \qquad
+        \bar{\mathbf{g}}_t = \alpha\,\bar{\mathbf{g}}_{t-1} + (1-\alpha)\,\mathbf{g}_t \;\text{(centered only)} \\
+        \mathbf{d}_t &= \sqrt{\mathbf{v}_t} + \epsilon \quad\text{or, centered,}\quad
+            \sqrt{\mathbf{v}_t - \bar{\mathbf{g}}_t^2} + \epsilon \\
+        \mathbf{b}_t &= \mu\,\mathbf{b}_{t-1} + \mathbf{g}_t / \mathbf{d}_t, \qquad
+        \boldsymbol\phi_t = \boldsymbol\phi_{t-1} - \gamma\,\mathbf{b}_t
+            \quad\text{(with μ = 0: } \boldsymbol\phi_t = \boldsymbol\phi_{t-1} - \gamma\,\mathbf{g}_t/\mathbf{d}_t)
+
+    Centering divides by an estimate of the gradient's standard deviation instead of its root mean square.
+
+    Args:
+        params: parameters, or dicts defining parameter groups (each may override any hyperparameter below).
+        lr: learning rate γ.
+        alpha: smoothing constant α >= 0 of the averages.
+        eps: ε >= 0, added to the denominator.
+        weight_decay: L2 penalty λ >= 0.
+        momentum: μ >= 0 (0 disables the momentum buffer).
+        centered: normalize by the estimated standard deviation of the gradient.
+        maximize: ascend the objective instead of descending it.
+        foreach: ``True``: update all tensors of a group with ``torch._foreach_*`` kernels; ``False``: one tensor at
+            a time; ``None``: multi-tensor when all parameters with a gradient share one device.
+
+    State (per parameter, tensors): ``step`` (0-dim int64 count of updates), ``square_avg`` :math:`\mathbf{v}_t`,
+    ``grad_avg`` :math:`\bar{\mathbf{g}}_t` when centered, ``momentum_buffer`` :math:`\mathbf{b}_t` when μ > 0.
+
+    Raises:
+        ValueError: a negative ``lr``, ``alpha``, ``eps``, ``weight_decay`` or ``momentum``, a non-finite value.
+        RuntimeError (at ``step``): a sparse gradient.
+    """
+
+    _name = "RMSprop"
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+    ) -> None:
+        defaults: dict[str, Any] = {
+            "lr": lr,
+            "alpha": alpha,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "momentum": momentum,
+            "centered": centered,
+            "foreach": foreach,
+            "maximize": maximize,
+        }
+        self._check_hyperparameters(defaults)
+        super().__init__(params, defaults)
+
+    @classmethod
+    def _check_hyperparameters(cls, group: dict[str, Any]) -> None:
+        check_nonnegative("lr", group["lr"])
+        check_nonnegative("alpha", group["alpha"])
+        check_nonnegative("eps", group["eps"])
+        check_nonnegative("weight_decay", group["weight_decay"])
+        check_nonnegative("momentum", group["momentum"])
+        check_flag("centered", group["centered"])
+        check_flag("maximize", group["maximize"])
+        check_flag("foreach", group["foreach"], optional=True)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("momentum", 0.0)
+            group.setdefault("centered", False)
+            group.setdefault("foreach", None)
+            group.setdefault("maximize", False)
+
+    def _update_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
+        momentum = float(group["momentum"])
+        centered = bool(group["centered"])
+        states = states_of(self, params)
+        for p, state in zip(params, states, strict=True):
+            if "step" not in state:
+                state["step"] = torch.zeros((), dtype=torch.int64)
+                state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            if momentum > 0 and "momentum_buffer" not in state:
+                state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            if centered and "grad_avg" not in state:
+                state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        real_params = [as_real(p) for p in params]
+        real_grads = [as_real(g) for g in grads]
+        square_avgs = [as_real(s["square_avg"]) for s in states]
+        grad_avgs = [as_real(s["grad_avg"]) for s in states] if centered else None
+        buffers = [as_real(s["momentum_buffer"]) for s in states] if momentum > 0 else None
+        steps = [s["step"] for s in states]
+        hyper: dict[str, Any] = {
+            "lr": float(group["lr"]),
+            "alpha": float(group["alpha"]),
+            "eps": float(group["eps"]),
+            "weight_decay": float(group["weight_decay"]),
+            "momentum": momentum,
+            "maximize": bool(group["maximize"]),
+        }
+        if self._use_foreach(group["foreach"], params):
+            for idx in device_dtype_groups(real_params):
+                _rmsprop_multi_tensor(
+                    pick(real_params, idx),
+                    pick(real_grads, idx),
+                    pick(square_avgs, idx),
+                    None if grad_avgs is None else pick(grad_avgs, idx),
+                    None if buffers is None else pick(buffers, idx),
+                    pick(steps, idx),
+                    **hyper,
+                )
+        else:
+            _rmsprop_single_tensor(real_params, real_grads, square_avgs, grad_avgs, buffers, steps, **hyper)
+
+
+def _rmsprop_single_tensor(
+    params: list[Tensor],
+    grads: list[Tensor],
+    square_avgs: list[Tensor],
+    grad_avgs: list[Tensor] | None,
+    buffers: list[Tensor] | None,
+    steps: list[Tensor],
+    *,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    momentum: float,
+    maximize: bool,
+) -> None:
+    for i, (phi, grad, v, step) in enumerate(zip(params, grads, square_avgs, steps, strict=True)):
+        step += 1
+        g = grad.neg() if maximize else grad
+        if weight_decay != 0:
+            g = g.add(phi, alpha=weight_decay)
+        v.mul_(alpha).addcmul_(g, g, value=1.0 - alpha)  # v ← α v + (1-α) g²
+        if grad_avgs is not None:
+            g_bar = grad_avgs[i].lerp_(g, 1.0 - alpha)  # ḡ ← α ḡ + (1-α) g
+            denom = v.addcmul(g_bar, g_bar, value=-1.0).sqrt_().add_(eps)  # sqrt(v - ḡ²) + ε
+        else:
+            denom = v.sqrt().add_(eps)
+        if buffers is not None:
+            buffers[i].mul_(momentum).addcdiv_(g, denom)  # b ← μ b + g / d
+            phi.add_(buffers[i], alpha=-lr)
+        else:
+            phi.addcdiv_(g, denom, value=-lr)
+
+
+def _rmsprop_multi_tensor(
+    params: list[Tensor],
+    grads: list[Tensor],
+    square_avgs: list[Tensor],
+    grad_avgs: list[Tensor] | None,
+    buffers: list[Tensor] | None,
+    steps: list[Tensor],
+    *,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    momentum: float,
+    maximize: bool,
+) -> None:
+    g: list[Tensor] = list(torch._foreach_neg(grads)) if maximize else grads
+    torch._foreach_add_(steps, 1)
+    if weight_decay != 0:
+        if maximize:  # g is already a fresh copy
+            torch._foreach_add_(g, params, alpha=weight_decay)
+        else:
+            g = list(torch._foreach_add(g, params, alpha=weight_decay))
+    torch._foreach_mul_(square_avgs, alpha)
+    torch._foreach_addcmul_(square_avgs, g, g, value=1.0 - alpha)
+    if grad_avgs is not None:
+        torch._foreach_lerp_(grad_avgs, g, 1.0 - alpha)
+        denom = torch._foreach_addcmul(square_avgs, grad_avgs, grad_avgs, value=-1.0)
+        torch._foreach_sqrt_(denom)
+    else:
+        denom = torch._foreach_sqrt(square_avgs)
+    torch._foreach_add_(denom, eps)
+    if buffers is not None:
+        torch._foreach_mul_(buffers, momentum)
+        torch._foreach_addcdiv_(buffers, g, denom)
+        torch._foreach_add_(params, buffers, alpha=-lr)
+    else:
+        torch._foreach_addcdiv_(params, g, denom, value=-lr)
