@@ -23,6 +23,7 @@ NAMES: tuple[str, ...] = (
     "shallow_networks",
     "depth_efficiency",
     "loss_functions",
+    "optimizers",
     "backprop",
     "initialization",
     "mnist1d_baselines",
@@ -31,7 +32,13 @@ NAMES: tuple[str, ...] = (
 PRESET_NAMES: tuple[str, ...] = ("smoke", "quick", "full")
 
 # The tour: flagships at their quick preset, under 10 minutes in all on 2 CPU cores.
-TOUR: tuple[str, ...] = ("linear-regression", "shallow-networks", "depth-efficiency", "mnist1d-baselines")
+TOUR: tuple[str, ...] = (
+    "linear-regression",
+    "shallow-networks",
+    "depth-efficiency",
+    "optimizers",
+    "mnist1d-baselines",
+)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ CONTEXT = (
     "depend on the gradients' scale."
 )
 
-OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any]]] = {
+OPTIMIZERS: dict[str, tuple[Callable[..., torch.optim.Optimizer], dict[str, Any]]] = {
     "gd": (SGD, {}),
     "momentum": (SGD, {"momentum": 0.9}),
     "nesterov": (SGD, {"momentum": 0.9, "nesterov": True}),
@@ -177,7 +177,7 @@ def run(cfg: Config, run: Run) -> None:
         idx = order[step][: cfg.gabor_batch]
         return ((gabor(x[idx], phi).squeeze(1) - y[idx]) ** 2).sum() * (cfg.gabor_points / cfg.gabor_batch)
 
-    start = torch.tensor([-1.5, 5.0], dtype=f64)
+    start = torch.tensor([2.5, 20.0], dtype=f64)  # in the global minimum's valley, far up its slope
     gabor_lr = {"gd": 0.01, "sgd": 0.01, "momentum": 0.002, "nesterov": 0.002, "rmsprop": 0.05, "adam": 0.1}
     paths = {}
     for name, lr in gabor_lr.items():
@@ -242,7 +242,11 @@ def run(cfg: Config, run: Run) -> None:
     for s in range(cfg.saddle_seeds):
         g = torch.Generator().manual_seed(cfg.seed * 1000 + s)
         batches = [torch.randint(cfg.saddle_points, (4,), generator=g) for _ in range(cfg.saddle_steps)]
-        path = optimize("sgd", saddle_start, lambda p, t, b=batches: saddle(p, b[t]), cfg.saddle_steps, 0.05)
+
+        def minibatch(p: Tensor, t: int, b: list[Tensor] = batches) -> Tensor:
+            return saddle(p, b[t])
+
+        path = optimize("sgd", saddle_start, minibatch, cfg.saddle_steps, 0.05)
         sgd_paths.append(path)
         sgd_finals.append(float(saddle(path[-1])))
     run.claim(
@@ -259,7 +263,11 @@ def run(cfg: Config, run: Run) -> None:
         reference = optimize(name, start, gabor_loss, 100, lr)
         worst = 0.0
         for scale in (1e-3, 1e3):
-            scaled = optimize(name, start, lambda p, t, k=scale: k * gabor_loss(p, t), 100, lr)
+
+            def scaled_loss(p: Tensor, t: int, k: float = scale) -> Tensor:
+                return k * gabor_loss(p, t)
+
+            scaled = optimize(name, start, scaled_loss, 100, lr)
             finite = torch.isfinite(scaled).all()
             worst = max(worst, float((scaled - reference).abs().max()) if finite else float("inf"))
         deviation[name] = worst
@@ -319,7 +327,15 @@ def run(cfg: Config, run: Run) -> None:
     surface = ((gabor(x.T, grid) - y) ** 2).sum(-1)  # (G, N) residuals summed over the data
     ax.contourf(g0, g1, surface.reshape(121, 121).log(), levels=30, cmap="viridis")
     for i, (name, path) in enumerate(paths.items()):
-        ax.plot(path[:, 0], path[:, 1], "-", color=PALETTE[i % len(PALETTE)], linewidth=1.2, label=name)
+        final = float(gabor_loss(path[-1], 0))
+        ax.plot(
+            path[:, 0],
+            path[:, 1],
+            "-",
+            color=PALETTE[i % len(PALETTE)],
+            linewidth=1.2,
+            label=f"{name}: L = {final:.2f}",
+        )
     ax.plot(*start.tolist(), "o", color="white")
     ax.set(
         xlabel="φ0", ylabel="φ1", title="Gabor model: log loss and paths", xlim=(-10, 10), ylim=(2.5, 22.5)
