@@ -1,0 +1,359 @@
+r"""The sweep engine: train M independent MLPs in one batched computation (UDL chapter 8's model sweeps).
+
+Chapter 8's experiments train dozens of models that differ only in width or in their data. Trained one after
+another, each small model spends most of its time in Python and kernel-launch overhead; here the M models of a
+*bucket* are stacked — member m's layer-k weights are the slice ``weights[k][m]`` of one (M, D_in, D_out) tensor,
+padded to the bucket's widest member and masked — so every layer of every member is one ``torch.baddbmm``:
+
+.. math:: \mathbf{f}^{(m)}_k = \boldsymbol\beta^{(m)}_{k-1} + \mathbf{h}^{(m)}_{k-1}\boldsymbol\Omega^{(m)T}_{k-1},
+          \qquad \mathbf{h}^{(m)}_k = \mathrm{a}[\mathbf{f}^{(m)}_k] \odot \mathbf{m}^{(m)}_k
+
+The loss is the sum of the members' own mean losses, so each member's gradient is exactly the gradient it would
+get alone, and any optimizer whose update is elementwise (SGD with momentum, Adam) applied to the stacked
+parameters updates every member exactly as it would update it alone. Padded units have zero weights, zero
+pre-activations (masked) and zero gradients, so they stay zero. Members are initialized exactly as
+``udl.nn.MLP`` would initialize them from their own seed, and each can see its own data order.
+
+Widths are grouped into buckets by :func:`plan_buckets`, which trades padding (wasted multiply-adds) against the
+fixed per-step cost of one more bucket; buckets with too many parameters are split into chunks, so memory stays
+bounded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from udl.errors import DivergenceError
+from udl.nn import MLP
+from udl.nn._activations import activation_module
+from udl.nn._mlp import Init
+from udl.optim import SGD, Adam
+from udl.train._loop import NullRun, RunLike
+
+__all__ = ["StackedMLP", "SweepResult", "error_rates", "plan_buckets", "train_sweep"]
+
+
+class StackedMLP(nn.Module):
+    r"""M MLPs with the same depth K and input/output sizes, possibly different hidden widths, stacked.
+
+    Args:
+        in_features: D_i, shared.
+        hidden: one tuple of K hidden widths per member.
+        out_features: D_o, shared.
+        activation: activation name (see ``udl.functional.ACTIVATIONS``).
+        init: ``"he"``, ``"xavier"`` or ``"torch"``, as in ``udl.nn.MLP``.
+        seeds: one seed per member; member m is initialized as ``udl.nn.MLP(..., generator=
+            torch.Generator().manual_seed(seeds[m]))`` would be.
+        device: where to allocate the parameters.
+        dtype: parameter dtype.
+
+    Shapes:
+        input (N, D_i) shared by every member or (M, N, D_i) per member -> output (M, N, D_o).
+    """
+
+    masks: list[Tensor]
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden: Sequence[Sequence[int]],
+        out_features: int,
+        activation: str = "relu",
+        init: Init = "he",
+        seeds: Sequence[int] | None = None,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        hidden = [tuple(int(w) for w in h) for h in hidden]
+        if not hidden or len({len(h) for h in hidden}) != 1:
+            raise ValueError(f"hidden must be a non-empty list of width tuples of one length, got {hidden}")
+        seeds = list(range(len(hidden))) if seeds is None else [int(s) for s in seeds]
+        if len(seeds) != len(hidden):
+            raise ValueError(f"need one seed per member: {len(hidden)} members, {len(seeds)} seeds")
+        self.hidden, self.seeds = hidden, seeds
+        self.in_features, self.out_features = in_features, out_features
+        self.activation_name, self.init = activation, init
+        self.activation = activation_module(activation)
+        m = len(hidden)
+        sizes = [in_features, *(max(h[k] for h in hidden) for k in range(len(hidden[0]))), out_features]
+        weights = [torch.zeros(m, a, b, dtype=dtype) for a, b in itertools.pairwise(sizes)]
+        biases = [torch.zeros(m, 1, b, dtype=dtype) for b in sizes[1:]]
+        for i, (widths, seed) in enumerate(zip(hidden, seeds, strict=True)):
+            alone = MLP(
+                in_features,
+                widths,
+                out_features,
+                activation,
+                init,
+                generator=torch.Generator().manual_seed(seed),
+                dtype=dtype,
+            )
+            for k, layer in enumerate(alone.linears):
+                weights[k][i, : layer.in_features, : layer.out_features] = layer.weight.detach().T
+                biases[k][i, 0, : layer.out_features] = layer.bias.detach()
+        self.weights = nn.ParameterList([nn.Parameter(w.to(device)) for w in weights])
+        self.biases = nn.ParameterList([nn.Parameter(b.to(device)) for b in biases])
+        for k in range(len(sizes) - 2):
+            width = torch.tensor([h[k] for h in hidden])
+            mask = (torch.arange(sizes[k + 1]) < width.unsqueeze(1)).unsqueeze(1)  # (M, 1, D_k)
+            self.register_buffer(f"mask{k}", mask.to(device=device, dtype=weights[0].dtype))
+
+    def __len__(self) -> int:
+        return len(self.hidden)
+
+    def _mask(self, k: int) -> Tensor:
+        mask: Tensor = getattr(self, f"mask{k}")
+        return mask
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x if x.dim() == 3 else x.unsqueeze(0).expand(len(self), -1, -1)
+        last = len(self.weights) - 1
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            f = torch.baddbmm(b, h, w)
+            h = f if k == last else self.activation(f) * self._mask(k)
+        return h
+
+    def num_parameters(self) -> list[int]:
+        """Each member's own parameter count, Σ_k (D_k + 1) D_{k+1}."""
+        out = []
+        for widths in self.hidden:
+            sizes = [self.in_features, *widths, self.out_features]
+            out.append(sum((a + 1) * b for a, b in itertools.pairwise(sizes)))
+        return out
+
+    @torch.no_grad()
+    def member(self, index: int) -> MLP:
+        """Member ``index`` as a stand-alone ``udl.nn.MLP`` (a copy of its weights)."""
+        widths = self.hidden[index]
+        net = MLP(
+            self.in_features,
+            widths,
+            self.out_features,
+            self.activation_name,
+            self.init,
+            generator=torch.Generator().manual_seed(0),
+            dtype=self.weights[0].dtype,
+        )
+        for k, layer in enumerate(net.linears):
+            layer.weight.copy_(self.weights[k][index, : layer.in_features, : layer.out_features].T)
+            layer.bias.copy_(self.biases[k][index, 0, : layer.out_features])
+        return net.to(self.weights[0].device)
+
+
+def plan_buckets(
+    widths: Sequence[int], cost: Callable[[int], float], overhead: float, max_members: int | None = None
+) -> list[list[int]]:
+    """Group sorted widths into contiguous buckets minimizing Σ_buckets (members · cost(widest) + overhead).
+
+    ``cost(w)`` is the work of one model of width w (any unit) and ``overhead`` the fixed cost of one more
+    bucket in the same unit; dynamic programming over the sorted widths finds the exact optimum. Returns the
+    widths' indices (into ``widths``) per bucket.
+    """
+    order = sorted(range(len(widths)), key=lambda i: widths[i])
+    n = len(order)
+    best = [0.0] + [math.inf] * n
+    cut = [0] * (n + 1)
+    for end in range(1, n + 1):
+        for start in range(max(0, end - (max_members or n)), end):
+            value = best[start] + (end - start) * cost(widths[order[end - 1]]) + overhead
+            if value < best[end]:
+                best[end], cut[end] = value, start
+    buckets, end = [], n
+    while end > 0:
+        buckets.append(order[cut[end] : end])
+        end = cut[end]
+    return buckets[::-1]
+
+
+@dataclass
+class SweepResult:
+    """Per-member histories: ``history[m]`` is a list of metric dicts, one per evaluation."""
+
+    history: list[list[dict[str, float]]] = field(default_factory=list)
+    evaluated_epochs: list[int] = field(default_factory=list)
+
+    def final(self, metric: str) -> list[float]:
+        return [h[-1][metric] for h in self.history]
+
+
+def _per_member_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    m, b, c = logits.shape
+    losses = nn.functional.cross_entropy(logits.reshape(m * b, c), targets.reshape(m * b), reduction="none")
+    return losses.view(m, b).mean(dim=1)
+
+
+@torch.no_grad()
+def error_rates(model: StackedMLP, x: Tensor, y: Tensor, chunk: int = 2048) -> Tensor:
+    """Each member's fraction of misclassified examples, (M,); ``y`` is (N,) shared or (M, N)."""
+    wrong = torch.zeros(len(model), device=x.device)
+    n = x.shape[-2]
+    for i in range(0, n, chunk):
+        xs = x[..., i : i + chunk, :]
+        ys = y[..., i : i + chunk]
+        wrong += (model(xs).argmax(-1) != ys).sum(dim=-1)
+    return wrong / n
+
+
+def train_sweep(
+    hidden: Sequence[Sequence[int]],
+    data: tuple[Tensor, Tensor],
+    *,
+    in_features: int,
+    out_features: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    optimizer: Literal["sgd", "adam"] = "sgd",
+    momentum: float = 0.0,
+    seeds: Sequence[int] | None = None,
+    shared_order: bool = True,
+    order_seed: int = 0,
+    evaluate: Callable[[StackedMLP], dict[str, Tensor]] | None = None,
+    evaluate_every: int = 1,
+    activation: str = "relu",
+    init: Init = "he",
+    overhead_macs: float = 2e6,
+    max_bucket_parameters: int = 20_000_000,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    run: RunLike | None = None,
+    name: str = "sweep",
+    checkpoint_every: int = 50,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
+    """Train one classifier MLP per entry of ``hidden`` on ``data = (x, y)`` with cross-entropy, in buckets.
+
+    Every member m is trained exactly as alone: initialized from ``seeds[m]`` (default m), mini-batches of
+    ``batch_size`` in an order drawn each epoch from ``torch.Generator().manual_seed(order_seed)`` (one order
+    for all when ``shared_order``, else member m uses ``order_seed + seeds[m]``), the optimizer's update applied
+    elementwise. ``x`` is (N, D_i) shared or (M, N, D_i) per member (bootstrap samples, label-noise draws), ``y``
+    (N,) or (M, N).
+
+    ``evaluate(model)`` returns per-member metric tensors (M,) and runs every ``evaluate_every`` epochs and after
+    the last. With a ``run``, each bucket checkpoints under ``{name}_bucket{b}`` every ``checkpoint_every``
+    epochs and resumes from it. ``progress(done, total)`` is called after every epoch with optimizer steps.
+
+    Returns:
+        The per-member evaluation histories, members in the order of ``hidden``.
+    """
+    run = run if run is not None else NullRun()
+    x, y = data
+    m_total = len(hidden)
+    seeds = list(range(m_total)) if seeds is None else list(seeds)
+    depth_widths = [max(h) if h else 0 for h in hidden]
+
+    def macs(width: int) -> float:  # multiply-adds of one model per training example (forward)
+        sizes = [in_features, *([width] * len(hidden[0])), out_features]
+        return float(sum(a * b for a, b in itertools.pairwise(sizes)))
+
+    def params(width: int) -> int:
+        sizes = [in_features, *([width] * len(hidden[0])), out_features]
+        return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+
+    buckets = plan_buckets(depth_widths, macs, overhead_macs)
+    chunks: list[list[int]] = []
+    for bucket in buckets:  # bound memory: at most max_bucket_parameters stacked parameters per chunk
+        per = max(1, max_bucket_parameters // params(max(depth_widths[i] for i in bucket)))
+        chunks.extend(bucket[i : i + per] for i in range(0, len(bucket), per))
+
+    result = SweepResult(history=[[] for _ in range(m_total)])
+    n = x.shape[-2]
+    steps_per_epoch = math.ceil(n / batch_size)
+    done_steps, total_steps = 0, len(chunks) * epochs * steps_per_epoch
+    for b, members in enumerate(chunks):
+        model = StackedMLP(
+            in_features,
+            [hidden[i] for i in members],
+            out_features,
+            activation,
+            init,
+            [seeds[i] for i in members],
+            device=device,
+            dtype=dtype,
+        )
+        opt: torch.optim.Optimizer
+        if optimizer == "sgd":
+            opt = SGD(model.parameters(), lr=lr, momentum=momentum)
+        elif optimizer == "adam":
+            opt = Adam(model.parameters(), lr=lr)
+        else:
+            raise ValueError(f"unknown optimizer {optimizer!r}; valid: 'sgd', 'adam'")
+        gens = [
+            torch.Generator().manual_seed(order_seed + (0 if shared_order else seeds[i])) for i in members
+        ]
+        xb = x if x.dim() == 2 else x[members]
+        yb = y if y.dim() == 1 else y[members]
+        history: list[list[dict[str, float]]] = [[] for _ in members]
+        key = f"{name}_bucket{b}"
+        start = 0
+        saved = run.load_state(key)
+        if saved is not None:
+            model.load_state_dict(saved["model"])
+            opt.load_state_dict(saved["optimizer"])
+            for g, state in zip(gens, saved["generators"], strict=True):
+                g.set_state(state)
+            start = int(saved["epoch"])
+            history = [[dict(h) for h in member] for member in saved["history"]]
+        done_steps += start * steps_per_epoch
+        for epoch in range(start, epochs):
+            if shared_order:
+                perm = torch.randperm(n, generator=gens[0]).to(x.device)
+                for g in gens[1:]:  # keep every member's generator where it would be alone
+                    torch.randperm(n, generator=g)
+                order = perm.expand(len(members), n)
+            else:
+                order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(x.device)
+            for i in range(0, n, batch_size):
+                idx = order[:, i : i + batch_size]  # (M, B)
+                if xb.dim() == 2 and shared_order:
+                    inputs, targets = xb[idx[0]], (yb[idx[0]] if yb.dim() == 1 else yb.gather(1, idx))
+                    targets = targets.expand(len(members), -1) if targets.dim() == 1 else targets
+                else:
+                    inputs = (
+                        xb[idx]
+                        if xb.dim() == 2
+                        else torch.gather(xb, 1, idx.unsqueeze(-1).expand(-1, -1, xb.shape[-1]))
+                    )
+                    targets = yb[idx] if yb.dim() == 1 else yb.gather(1, idx)
+                losses = _per_member_cross_entropy(model(inputs), targets)
+                loss = losses.sum()
+                if not bool(torch.isfinite(loss)):
+                    raise DivergenceError(
+                        f"{name} training loss (bucket {b})", done_steps + 1, float(loss.detach())
+                    )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                done_steps += 1
+            if evaluate is not None and ((epoch + 1) % evaluate_every == 0 or epoch + 1 == epochs):
+                model.eval()
+                metrics = {k: v.detach().cpu() for k, v in evaluate(model).items()}
+                for j in range(len(members)):
+                    history[j].append(
+                        {"epoch": float(epoch + 1), **{k: float(v[j]) for k, v in metrics.items()}}
+                    )
+            if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs:
+                run.save_state(
+                    key,
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "generators": [g.get_state() for g in gens],
+                        "epoch": epoch + 1,
+                        "history": history,
+                    },
+                )
+            if progress is not None:
+                progress(done_steps, total_steps)
+        for j, i in enumerate(members):
+            result.history[i] = history[j]
+    return result

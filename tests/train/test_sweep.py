@@ -1,0 +1,154 @@
+"""The sweep engine: M models trained together end exactly where the same M models trained alone end."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from udl.nn import MLP
+from udl.optim import SGD, Adam
+from udl.train import StackedMLP, error_rates, plan_buckets, train_sweep
+
+F64 = torch.float64
+
+
+def _data(n: int = 60, d: int = 5, classes: int = 3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g, dtype=F64), torch.randint(classes, (n,), generator=g)
+
+
+def _alone(widths, seed, x, y, *, epochs, batch, lr, momentum=0.0, optimizer="sgd", order_seed=0) -> MLP:
+    net = MLP(x.shape[-1], widths, 3, init="he", generator=torch.Generator().manual_seed(seed), dtype=F64)
+    opt = (
+        SGD(net.parameters(), lr=lr, momentum=momentum)
+        if optimizer == "sgd"
+        else Adam(net.parameters(), lr=lr)
+    )
+    g = torch.Generator().manual_seed(order_seed)
+    for _ in range(epochs):
+        perm = torch.randperm(len(x), generator=g)
+        for i in range(0, len(x), batch):
+            idx = perm[i : i + batch]
+            opt.zero_grad()
+            nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
+            opt.step()
+    return net
+
+
+def test_stacked_members_equal_stand_alone_mlps() -> None:
+    hidden = [(3, 3), (7, 5), (1, 8)]
+    model = StackedMLP(5, hidden, 3, seeds=[4, 5, 6], dtype=F64)
+    x, _ = _data()
+    out = model(x)
+    assert out.shape == (3, 60, 3)
+    for m, (widths, seed) in enumerate(zip(hidden, [4, 5, 6], strict=True)):
+        alone = MLP(5, widths, 3, init="he", generator=torch.Generator().manual_seed(seed), dtype=F64)
+        torch.testing.assert_close(out[m], alone(x), rtol=1e-13, atol=1e-13)
+        torch.testing.assert_close(model.member(m)(x), alone(x), rtol=0, atol=0)
+    assert model.num_parameters() == [MLP(5, h, 3).num_parameters() for h in hidden]
+
+
+@pytest.mark.parametrize(("optimizer", "momentum"), [("sgd", 0.9), ("adam", 0.0)])
+def test_trained_together_equals_trained_alone(optimizer: str, momentum: float) -> None:
+    x, y = _data()
+    hidden = [(2, 2), (4, 4), (9, 9), (16, 16)]
+    kwargs = {"epochs": 4, "batch": 16, "lr": 0.05 if optimizer == "sgd" else 0.01}
+    models: dict[str, StackedMLP] = {}
+
+    def keep(model: StackedMLP) -> dict[str, torch.Tensor]:
+        models[f"{len(models)}"] = model
+        return {"train_error": error_rates(model, x, y)}
+
+    result = train_sweep(
+        hidden,
+        (x, y),
+        in_features=5,
+        out_features=3,
+        epochs=kwargs["epochs"],
+        batch_size=kwargs["batch"],
+        lr=kwargs["lr"],
+        optimizer=optimizer,
+        momentum=momentum,
+        seeds=[10, 11, 12, 13],
+        evaluate=keep,
+        evaluate_every=kwargs["epochs"],
+        overhead_macs=1e9,
+        dtype=F64,  # huge overhead: one bucket, padded
+    )
+    assert len(models) == 1
+    stacked = models["0"]
+    for m, (widths, seed) in enumerate(zip(hidden, [10, 11, 12, 13], strict=True)):
+        alone = _alone(widths, seed, x, y, optimizer=optimizer, momentum=momentum, **kwargs)
+        got = stacked.member(stacked.seeds.index(seed))
+        for a, b in zip(got.parameters(), alone.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+        assert result.history[m][-1]["train_error"] == pytest.approx(
+            float((alone(x).argmax(-1) != y).float().mean())
+        )
+
+
+def test_per_member_data_and_order() -> None:
+    """Each member may have its own data set (e.g. a bootstrap sample) and its own batch order."""
+    x, y = _data()
+    g = torch.Generator().manual_seed(3)
+    boot = torch.stack([torch.randint(60, (60,), generator=g) for _ in range(2)])
+    xs, ys = x[boot], y[boot]
+    models: list[StackedMLP] = []
+    train_sweep(
+        [(6,), (6,)],
+        (xs, ys),
+        in_features=5,
+        out_features=3,
+        epochs=3,
+        batch_size=20,
+        lr=0.1,
+        momentum=0.5,
+        seeds=[1, 2],
+        shared_order=False,
+        order_seed=100,
+        evaluate=lambda mod: models.append(mod) or {},
+        evaluate_every=3,
+        dtype=F64,
+    )
+    for m, seed in enumerate([1, 2]):
+        alone = _alone(
+            (6,), seed, xs[m], ys[m], epochs=3, batch=20, lr=0.1, momentum=0.5, order_seed=100 + seed
+        )
+        for a, b in zip(models[0].member(m).parameters(), alone.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_plan_buckets_is_optimal_and_covers_every_width() -> None:
+    widths = [2, 4, 8, 100, 120, 400]
+
+    def cost(w: int) -> float:
+        return float(w * w)
+
+    buckets = plan_buckets(widths, cost, overhead=5000.0)
+    assert sorted(i for b in buckets for i in b) == list(range(len(widths)))
+    total = sum(len(b) * cost(max(widths[i] for i in b)) + 5000.0 for b in buckets)
+    # brute force over all ways to cut the sorted list
+    best = math.inf
+    for mask in range(1 << (len(widths) - 1)):
+        cuts = [0] + [i + 1 for i in range(len(widths) - 1) if mask >> i & 1] + [len(widths)]
+        value = sum((b - a) * cost(widths[b - 1]) + 5000.0 for a, b in itertools.pairwise(cuts))
+        best = min(best, value)
+    assert total == pytest.approx(best)
+    assert plan_buckets(widths, cost, overhead=0.0) == [[i] for i in range(len(widths))]
+    assert len(plan_buckets(widths, cost, overhead=1e12)) == 1
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="one length"):
+        StackedMLP(2, [(3,), (3, 3)], 2)
+    with pytest.raises(ValueError, match="one seed per member"):
+        StackedMLP(2, [(3,)], 2, seeds=[1, 2])
+    x, y = _data()
+    with pytest.raises(ValueError, match="valid: 'sgd', 'adam'"):
+        train_sweep(
+            [(3,)], (x, y), in_features=5, out_features=3, epochs=1, batch_size=10, lr=0.1, optimizer="lbfgs"
+        )  # type: ignore[arg-type]
