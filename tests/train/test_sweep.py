@@ -39,14 +39,15 @@ def _alone(widths, seed, x, y, *, epochs, batch, lr, momentum=0.0, optimizer="sg
     return net
 
 
-def test_stacked_members_equal_stand_alone_mlps() -> None:
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+def test_stacked_members_equal_stand_alone_mlps(activation: str) -> None:
     hidden = [(3, 3), (7, 5), (1, 8)]
-    model = StackedMLP(5, hidden, 3, seeds=[4, 5, 6], dtype=F64)
+    model = StackedMLP(5, hidden, 3, activation, seeds=[4, 5, 6], dtype=F64)
     x, _ = _data()
     out = model(x)
     assert out.shape == (3, 60, 3)
     for m, (widths, seed) in enumerate(zip(hidden, [4, 5, 6], strict=True)):
-        alone = MLP(5, widths, 3, init="he", generator=torch.Generator().manual_seed(seed), dtype=F64)
+        alone = MLP(5, widths, 3, activation, "he", generator=torch.Generator().manual_seed(seed), dtype=F64)
         torch.testing.assert_close(out[m], alone(x), rtol=1e-13, atol=1e-13)
         torch.testing.assert_close(model.member(m)(x), alone(x), rtol=0, atol=0)
     assert model.num_parameters() == [MLP(5, h, 3).num_parameters() for h in hidden]

@@ -119,7 +119,11 @@ class StackedMLP(nn.Module):
         last = len(self.weights) - 1
         for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             f = torch.baddbmm(b, h, w)
-            h = f if k == last else self.activation(f) * self._mask(k)
+            if k == last:
+                return f
+            # ReLU needs no mask: a padded unit's weights and bias are 0, so its pre-activation is 0, ReLU(0) = 0
+            # and ReLU'(0) = 0 keep it and its gradients at 0. Other activations (a[0] may be nonzero) are masked.
+            h = torch.relu(f) if self.activation_name == "relu" else self.activation(f) * self._mask(k)
         return h
 
     def num_parameters(self) -> list[int]:
