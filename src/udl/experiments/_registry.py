@@ -27,6 +27,8 @@ NAMES: tuple[str, ...] = (
     "backprop",
     "initialization",
     "mnist1d_baselines",
+    "bias_variance",
+    "double_descent",
 )
 
 PRESET_NAMES: tuple[str, ...] = ("smoke", "quick", "full")

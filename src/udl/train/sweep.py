@@ -225,7 +225,7 @@ def train_sweep(
     evaluate_every: int = 1,
     activation: str = "relu",
     init: Init = "he",
-    overhead_macs: float = 2e6,
+    overhead_macs: float = 1e5,
     max_bucket_parameters: int = 20_000_000,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
