@@ -179,7 +179,8 @@ def execute(
     else:
         check_fresh_target(final)
         partial.mkdir(parents=True)
-        (partial / "metrics.jsonl").touch()  # every run directory has one, even if the experiment logs nothing
+        # every run directory has a metrics.jsonl, even if the experiment logs nothing
+        (partial / "metrics.jsonl").touch()
         _write_json(
             partial / "config.json",
             {
