@@ -29,6 +29,7 @@ NAMES: tuple[str, ...] = (
     "mnist1d_baselines",
     "bias_variance",
     "double_descent",
+    "high_dimensional_spaces",
 )
 
 PRESET_NAMES: tuple[str, ...] = ("smoke", "quick", "full")
