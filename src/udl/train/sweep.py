@@ -30,7 +30,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from udl.errors import DivergenceError
+from udl.errors import CheckpointError, DivergenceError
 from udl.nn import MLP
 from udl.nn._activations import activation_module
 from udl.nn._mlp import Init
@@ -301,6 +301,11 @@ def train_sweep(
         start = 0
         saved = run.load_state(key)
         if saved is not None:
+            if [list(h) for h in saved.get("hidden", [])] != [list(hidden[i]) for i in members]:
+                raise CheckpointError(
+                    f"checkpoint {key} was saved for members {saved.get('hidden')}, not "
+                    f"{[hidden[i] for i in members]}: the sweep's buckets changed since it was written"
+                )
             model.load_state_dict(saved["model"])
             opt.load_state_dict(saved["optimizer"])
             for g, state in zip(gens, saved["generators"], strict=True):
@@ -354,6 +359,7 @@ def train_sweep(
                         "generators": [g.get_state() for g in gens],
                         "epoch": epoch + 1,
                         "history": history,
+                        "hidden": [list(hidden[i]) for i in members],
                     },
                 )
             if progress is not None:
