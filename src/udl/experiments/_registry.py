@@ -41,6 +41,7 @@ TOUR: tuple[str, ...] = (
     "depth-efficiency",
     "optimizers",
     "mnist1d-baselines",
+    "double-descent",
 )
 
 
