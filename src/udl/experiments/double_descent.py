@@ -223,7 +223,7 @@ def run(cfg: Config, run: Run) -> None:
     ax = axes[0, 1]
     for i in sorted({0, peak, len(cfg.widths) - 1}):
         history = result.history[i]
-        ax.plot(
+        (line,) = ax.plot(
             [h["epoch"] for h in history],
             [100 * h["test_error"] for h in history],
             label=f"h = {cfg.widths[i]} test",
@@ -232,6 +232,7 @@ def run(cfg: Config, run: Run) -> None:
             [h["epoch"] for h in history],
             [100 * h["train_error"] for h in history],
             "--",
+            color=line.get_color(),
             alpha=0.6,
             label=f"h = {cfg.widths[i]} train",
         )
