@@ -8,6 +8,8 @@ import math
 import pytest
 import torch
 
+from reference import F64
+from reference import gen as _gen
 from udl.functional import (
     count_regions_1d,
     count_regions_2d,
@@ -15,13 +17,6 @@ from udl.functional import (
     zaslavsky_max_regions,
 )
 from udl.nn import MLP, ShallowNetwork, sawtooth_mlp
-
-F64 = torch.float64
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
 
 # ------------------------------------------------------------------------------------------------ formulas
 

@@ -19,6 +19,8 @@ from torch.distributions import (
     VonMises,
 )
 
+from reference import F64
+from reference import gen as _gen
 from udl.losses import (
     REDUCTIONS,
     bernoulli_nll,
@@ -29,12 +31,6 @@ from udl.losses import (
     poisson_nll,
     von_mises_nll,
 )
-
-F64 = torch.float64
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def _randn(*shape: int, g: torch.Generator) -> Tensor:

@@ -50,6 +50,7 @@ import torch
 from torch import Tensor
 
 from udl.data.toy import regression_1d, sine_exp_function
+from udl.functional.stats import spearman
 from udl.report import Run
 from udl.report.figures import PALETTE, subplots
 
@@ -190,14 +191,6 @@ def trend(values: list[float], direction: int) -> Trend:
     return Trend(
         direction * (values[-1] - values[0]), max([0.0, *(-s for s in steps)]), sum(s < 0 for s in steps)
     )
-
-
-def spearman(a: list[int], b: list[float]) -> float:
-    """Spearman rank correlation of two sequences without ties (ranks by argsort; informational only)."""
-    ranks = [torch.tensor(v, dtype=torch.float64).argsort().argsort().to(torch.float64) for v in (a, b)]
-    ra, rb = (r - r.mean() for r in ranks)
-    denominator = float(ra.norm() * rb.norm())
-    return float((ra * rb).sum()) / denominator if denominator > 0 else 0.0
 
 
 def run(cfg: Config, run: Run) -> None:

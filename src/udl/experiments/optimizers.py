@@ -140,7 +140,7 @@ def steps_to_tolerance(path_losses: Tensor, tolerance: float) -> int | None:
     return int(ok[0]) if len(ok) else None
 
 
-def _quadratic_steps(cfg: Config, name: str, lr: float, momentum: float = 0.0) -> int | None:
+def _quadratic_steps(cfg: Config, lr: float, momentum: float = 0.0) -> int | None:
     scales = torch.tensor([1.0, cfg.condition], dtype=torch.float64)
     phi = torch.tensor([1.0, 1.0], dtype=torch.float64, requires_grad=True)
     opt = SGD([phi], lr=lr, momentum=momentum)
@@ -187,13 +187,13 @@ def run(cfg: Config, run: Run) -> None:
 
     # -- 2. badly scaled quadratic: best GD vs best momentum ---------------------------------------------------
     lrs = torch.logspace(-3, 0, 25).tolist()
-    best_gd = min(((s, lr) for lr in lrs if (s := _quadratic_steps(cfg, "gd", lr)) is not None), default=None)
+    best_gd = min(((s, lr) for lr in lrs if (s := _quadratic_steps(cfg, lr)) is not None), default=None)
     best_momentum = min(
         (
             (s, lr, m)
             for lr in lrs
             for m in (0.5, 0.7, 0.8, 0.9, 0.95)
-            if (s := _quadratic_steps(cfg, "momentum", lr, m)) is not None
+            if (s := _quadratic_steps(cfg, lr, m)) is not None
         ),
         default=None,
     )

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from udl.data.toy import sine_exp_function
 from udl.functional import count_regions_2d, get_activation, zaslavsky_max_regions
+from udl.functional.stats import spearman
 from udl.nn import BatchedShallowNetwork, ShallowNetwork
 from udl.report import Run
 from udl.report.figures import subplots
@@ -215,7 +216,7 @@ def run(cfg: Config, run: Run) -> None:
         },
         expected="no rise; ratio < 0.01; widths from 1 to >= 64",
     )
-    rho = _spearman(widths, best)
+    rho = spearman(widths, best)
     ratio_trained = best[-1] / best[0]
     run.claim(
         "trained-error-falls",
@@ -280,13 +281,3 @@ def run(cfg: Config, run: Run) -> None:
     ax.set(xlabel="hidden units D", ylabel="linear regions", title="Measured regions, 2 inputs")
     ax.legend(fontsize=8)
     run.figure("linear-regions", fig)
-
-
-def _spearman(a: list[int], b: list[float]) -> float:
-    """Spearman rank correlation (no ties expected in ``a``; ties in ``b`` get average ranks)."""
-    ra = torch.tensor(a, dtype=torch.float64).argsort().argsort().to(torch.float64)
-    tb = torch.tensor(b, dtype=torch.float64)
-    rb = (tb.unsqueeze(0) < tb.unsqueeze(1)).sum(1) + 0.5 * ((tb.unsqueeze(0) == tb.unsqueeze(1)).sum(1) - 1)
-    ra, rb = ra - ra.mean(), rb.to(torch.float64) - rb.to(torch.float64).mean()
-    denominator = float(ra.norm() * rb.norm())
-    return float((ra * rb).sum()) / denominator if denominator > 0 else 0.0

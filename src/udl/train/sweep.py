@@ -40,6 +40,11 @@ from udl.train._loop import NullRun, RunLike
 __all__ = ["StackedMLP", "SweepResult", "error_rates", "plan_buckets", "train_sweep"]
 
 
+def _parameter_count(sizes: Sequence[int]) -> int:
+    """Parameters of an MLP with layer sizes D_0, ..., D_{K+1}: Σ_k (D_k + 1) D_{k+1}."""
+    return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+
+
 class StackedMLP(nn.Module):
     r"""M MLPs with the same depth K and input/output sizes, possibly different hidden widths, stacked.
 
@@ -128,11 +133,7 @@ class StackedMLP(nn.Module):
 
     def num_parameters(self) -> list[int]:
         """Each member's own parameter count, Σ_k (D_k + 1) D_{k+1}."""
-        out = []
-        for widths in self.hidden:
-            sizes = [self.in_features, *widths, self.out_features]
-            out.append(sum((a + 1) * b for a, b in itertools.pairwise(sizes)))
-        return out
+        return [_parameter_count([self.in_features, *widths, self.out_features]) for widths in self.hidden]
 
     @torch.no_grad()
     def member(self, index: int) -> MLP:
@@ -255,18 +256,16 @@ def train_sweep(
     seeds = list(range(m_total)) if seeds is None else list(seeds)
     depth_widths = [max(h) if h else 0 for h in hidden]
 
-    def macs(width: int) -> float:  # multiply-adds of one model per training example (forward)
-        sizes = [in_features, *([width] * len(hidden[0])), out_features]
-        return float(sum(a * b for a, b in itertools.pairwise(sizes)))
+    def sizes(width: int) -> list[int]:  # a member's layer sizes, its hidden layers all `width` wide
+        return [in_features, *([width] * len(hidden[0])), out_features]
 
-    def params(width: int) -> int:
-        sizes = [in_features, *([width] * len(hidden[0])), out_features]
-        return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+    def macs(width: int) -> float:  # multiply-adds of one model per training example (forward)
+        return float(sum(a * b for a, b in itertools.pairwise(sizes(width))))
 
     buckets = plan_buckets(depth_widths, macs, overhead_macs)
     chunks: list[list[int]] = []
     for bucket in buckets:  # bound memory: at most max_bucket_parameters stacked parameters per chunk
-        per = max(1, max_bucket_parameters // params(max(depth_widths[i] for i in bucket)))
+        per = max(1, max_bucket_parameters // _parameter_count(sizes(max(depth_widths[i] for i in bucket))))
         chunks.extend(bucket[i : i + per] for i in range(0, len(bucket), per))
 
     result = SweepResult(history=[[] for _ in range(m_total)])
@@ -291,9 +290,13 @@ def train_sweep(
             opt = Adam(model.parameters(), lr=lr)
         else:
             raise ValueError(f"unknown optimizer {optimizer!r}; valid: 'sgd', 'adam'")
-        gens = [
-            torch.Generator().manual_seed(order_seed + (0 if shared_order else seeds[i])) for i in members
-        ]
+        # One generator drives a shared order (every member alone would draw the same permutations from it);
+        # otherwise member i has its own, seeded order_seed + seeds[i].
+        gens = (
+            [torch.Generator().manual_seed(order_seed)]
+            if shared_order
+            else [torch.Generator().manual_seed(order_seed + seeds[i]) for i in members]
+        )
         xb = x if x.dim() == 2 else x[members]
         yb = y if y.dim() == 1 else y[members]
         history: list[list[dict[str, float]]] = [[] for _ in members]
@@ -315,10 +318,7 @@ def train_sweep(
         done_steps += start * steps_per_epoch
         for epoch in range(start, epochs):
             if shared_order:
-                perm = torch.randperm(n, generator=gens[0]).to(x.device)
-                for g in gens[1:]:  # keep every member's generator where it would be alone
-                    torch.randperm(n, generator=g)
-                order = perm.expand(len(members), n)
+                order = torch.randperm(n, generator=gens[0]).to(x.device).expand(len(members), n)
             else:
                 order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(x.device)
             for i in range(0, n, batch_size):
