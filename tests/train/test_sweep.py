@@ -21,8 +21,12 @@ def _data(n: int = 60, d: int = 5, classes: int = 3, seed: int = 0) -> tuple[tor
     return torch.randn(n, d, generator=g, dtype=F64), torch.randint(classes, (n,), generator=g)
 
 
-def _alone(widths, seed, x, y, *, epochs, batch, lr, momentum=0.0, optimizer="sgd", order_seed=0) -> MLP:
-    net = MLP(x.shape[-1], widths, 3, init="he", generator=torch.Generator().manual_seed(seed), dtype=F64)
+def _alone(
+    widths, seed, x, y, *, epochs, batch, lr, momentum=0.0, optimizer="sgd", order_seed=0, activation="relu"
+) -> MLP:
+    net = MLP(
+        x.shape[-1], widths, 3, activation, "he", generator=torch.Generator().manual_seed(seed), dtype=F64
+    )
     opt = (
         SGD(net.parameters(), lr=lr, momentum=momentum)
         if optimizer == "sgd"
@@ -53,10 +57,16 @@ def test_stacked_members_equal_stand_alone_mlps(activation: str) -> None:
     assert model.num_parameters() == [MLP(5, h, 3).num_parameters() for h in hidden]
 
 
-@pytest.mark.parametrize(("optimizer", "momentum"), [("sgd", 0.9), ("adam", 0.0)])
-def test_trained_together_equals_trained_alone(optimizer: str, momentum: float) -> None:
+@pytest.mark.parametrize(
+    ("optimizer", "momentum", "activation", "depth"),
+    [("sgd", 0.9, "relu", 2), ("adam", 0.0, "relu", 2), ("sgd", 0.9, "relu", 3), ("sgd", 0.5, "tanh", 2)],
+)
+def test_trained_together_equals_trained_alone(
+    optimizer: str, momentum: float, activation: str, depth: int
+) -> None:
+    """ReLU members use the hand-written backward pass, other activations autograd: both must match."""
     x, y = _data()
-    hidden = [(2, 2), (4, 4), (9, 9), (16, 16)]
+    hidden = [(w,) * depth for w in (2, 4, 9, 16)]
     kwargs = {"epochs": 4, "batch": 16, "lr": 0.05 if optimizer == "sgd" else 0.01}
     models: dict[str, StackedMLP] = {}
 
@@ -74,6 +84,7 @@ def test_trained_together_equals_trained_alone(optimizer: str, momentum: float) 
         lr=kwargs["lr"],
         optimizer=optimizer,
         momentum=momentum,
+        activation=activation,
         seeds=[10, 11, 12, 13],
         evaluate=keep,
         evaluate_every=kwargs["epochs"],
@@ -83,7 +94,9 @@ def test_trained_together_equals_trained_alone(optimizer: str, momentum: float) 
     assert len(models) == 1
     stacked = models["0"]
     for m, (widths, seed) in enumerate(zip(hidden, [10, 11, 12, 13], strict=True)):
-        alone = _alone(widths, seed, x, y, optimizer=optimizer, momentum=momentum, **kwargs)
+        alone = _alone(
+            widths, seed, x, y, optimizer=optimizer, momentum=momentum, activation=activation, **kwargs
+        )
         got = stacked.member(stacked.seeds.index(seed))
         for a, b in zip(got.parameters(), alone.parameters(), strict=True):
             torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

@@ -4,7 +4,9 @@
 stop at the first non-finite loss or gradient, evaluate once per epoch, checkpoint every few epochs. Given a
 ``run`` (anything with the :class:`RunLike` methods, e.g. the CLI's run directory), it logs each epoch,
 shows a progress bar and, when the run already holds a checkpoint under ``name``, continues from it — so a
-killed run resumes to the same final weights, bit for bit, as an uninterrupted one.
+killed run resumes to the same final weights, bit for bit, as an uninterrupted one. An optional
+:class:`~udl.train.EarlyStopping` ends training when a monitored metric stops improving (its state is part of the
+checkpoint).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from udl.errors import DivergenceError
+from udl.errors import CheckpointError, DivergenceError
+from udl.train._early_stopping import EarlyStopping
 from udl.train._seed import global_rng_state, set_global_rng_state
 
 
@@ -62,11 +65,18 @@ class NullRun:
 
 @dataclass
 class FitResult:
-    """Per-epoch metrics (``history[e]`` after epoch e+1), the last epoch's metrics and the step count."""
+    """Per-epoch metrics (``history[e]`` after epoch e+1), the last epoch's metrics and the step count.
+
+    With early stopping, ``stopped_epoch`` is the epoch where patience ran out (None if training ran all its
+    epochs) and ``best_epoch`` the epoch with the best monitored value (whose weights the model holds at the end
+    when ``restore_best``); both are None without early stopping.
+    """
 
     history: list[dict[str, float]] = field(default_factory=list)
     steps: int = 0
     resumed_from_epoch: int = 0
+    stopped_epoch: int | None = None
+    best_epoch: int | None = None
 
     @property
     def final(self) -> dict[str, float]:
@@ -98,6 +108,7 @@ def fit(
     run: RunLike | None = None,
     name: str = "train",
     checkpoint_every: int = 10,
+    early_stopping: EarlyStopping | None = None,
 ) -> FitResult:
     """Train ``model`` on ``data = (x, y)`` for ``epochs`` passes of shuffled mini-batches.
 
@@ -110,6 +121,11 @@ def fit(
     (model, optimizer, scheduler, generator, global RNG states, history) is saved under ``name`` every
     ``checkpoint_every`` epochs and after the last; if the run already holds one, training continues from it
     (and returns at once if it was complete).
+
+    With ``early_stopping``, its ``step`` sees each epoch's metrics (``"loss"`` and what ``evaluate`` returns);
+    training ends after the epoch where its patience runs out, and with ``restore_best`` the model ends with the
+    weights of the best epoch (also when all ``epochs`` ran). A checkpoint is saved at the stopping epoch, and the
+    early-stopping state travels with every checkpoint, so resuming gives the same stop and the same weights.
 
     Raises:
         DivergenceError: the loss or a gradient is NaN/inf; the message names the step and the quantity.
@@ -141,6 +157,12 @@ def fit(
         result.history = [dict(h) for h in saved["history"]]
         result.steps = int(saved["steps"])
         result.resumed_from_epoch = start
+        if early_stopping is not None:
+            if "early_stopping" not in saved:
+                raise CheckpointError(
+                    f"checkpoint {name!r} was saved without early stopping; resume it without early_stopping"
+                )
+            early_stopping.load_state_dict(saved["early_stopping"])
 
     def checkpoint(epoch: int) -> None:
         run.save_state(
@@ -154,12 +176,15 @@ def fit(
                 "epoch": epoch,
                 "steps": result.steps,
                 "history": result.history,
+                **({"early_stopping": early_stopping.state_dict()} if early_stopping is not None else {}),
             },
         )
 
+    # A resumed run whose early stopping had already ended it is complete, like one that ran all its epochs.
+    end = start if early_stopping is not None and early_stopping.should_stop else epochs
     with run.progress(epochs, name) as bar:
-        bar.update(start)
-        for epoch in range(start, epochs):
+        bar.update(start if end == epochs else epochs)
+        for epoch in range(start, end):
             model.train()
             perm = torch.randperm(n, generator=generator).to(x.device)
             total, batches = torch.zeros((), dtype=torch.float64, device=x.device), 0
@@ -186,8 +211,17 @@ def fit(
             result.history.append(metrics)
             run.log(epoch + 1, **{f"{name}/{k}": v for k, v in metrics.items()})
             bar.update(epoch + 1, loss=metrics["loss"])
-            if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs:
+            last = epoch + 1 == epochs
+            if early_stopping is not None:
+                last = early_stopping.step(epoch + 1, metrics, model) or last
+                if last and early_stopping.restore_best:
+                    early_stopping.restore(model)  # the checkpoint below then holds the best weights
+            if (epoch + 1) % checkpoint_every == 0 or last:
                 checkpoint(epoch + 1)
+            if last:
+                break
+    if early_stopping is not None:
+        result.stopped_epoch, result.best_epoch = early_stopping.stopped_epoch, early_stopping.best_epoch
     return result
 
 

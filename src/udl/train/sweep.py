@@ -14,6 +14,10 @@ parameters updates every member exactly as it would update it alone. Padded unit
 pre-activations (masked) and zero gradients, so they stay zero. Members are initialized exactly as
 ``udl.nn.MLP`` would initialize them from their own seed, and each can see its own data order.
 
+Each bucket's parameters and gradients are views of one flat tensor, so the optimizer updates a single tensor
+per step, and for ReLU networks the backward pass is written out by hand (see ``_FlatBucket``) rather than
+recorded by autograd: on the double-descent protocol that takes a step of all 28 widths from 6.6 ms to 4.7 ms.
+
 Widths are grouped into buckets by :func:`plan_buckets`, which trades padding (wasted multiply-adds) against the
 fixed per-step cost of one more bucket; buckets with too many parameters are split into chunks, so memory stays
 bounded.
@@ -31,127 +35,12 @@ import torch
 from torch import Tensor, nn
 
 from udl.errors import CheckpointError, DivergenceError
-from udl.nn import MLP
-from udl.nn._activations import activation_module
 from udl.nn._mlp import Init
 from udl.optim import SGD, Adam
 from udl.train._loop import NullRun, RunLike
+from udl.train._stacked import StackedMLP, parameter_count
 
 __all__ = ["StackedMLP", "SweepResult", "error_rates", "plan_buckets", "train_sweep"]
-
-
-def _parameter_count(sizes: Sequence[int]) -> int:
-    """Parameters of an MLP with layer sizes D_0, ..., D_{K+1}: Σ_k (D_k + 1) D_{k+1}."""
-    return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
-
-
-class StackedMLP(nn.Module):
-    r"""M MLPs with the same depth K and input/output sizes, possibly different hidden widths, stacked.
-
-    Args:
-        in_features: D_i, shared.
-        hidden: one tuple of K hidden widths per member.
-        out_features: D_o, shared.
-        activation: activation name (see ``udl.functional.ACTIVATIONS``).
-        init: ``"he"``, ``"xavier"`` or ``"torch"``, as in ``udl.nn.MLP``.
-        seeds: one seed per member; member m is initialized as ``udl.nn.MLP(..., generator=
-            torch.Generator().manual_seed(seeds[m]))`` would be.
-        device: where to allocate the parameters.
-        dtype: parameter dtype.
-
-    Shapes:
-        input (N, D_i) shared by every member or (M, N, D_i) per member -> output (M, N, D_o).
-    """
-
-    masks: list[Tensor]
-
-    def __init__(
-        self,
-        in_features: int,
-        hidden: Sequence[Sequence[int]],
-        out_features: int,
-        activation: str = "relu",
-        init: Init = "he",
-        seeds: Sequence[int] | None = None,
-        *,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        hidden = [tuple(int(w) for w in h) for h in hidden]
-        if not hidden or len({len(h) for h in hidden}) != 1:
-            raise ValueError(f"hidden must be a non-empty list of width tuples of one length, got {hidden}")
-        seeds = list(range(len(hidden))) if seeds is None else [int(s) for s in seeds]
-        if len(seeds) != len(hidden):
-            raise ValueError(f"need one seed per member: {len(hidden)} members, {len(seeds)} seeds")
-        self.hidden, self.seeds = hidden, seeds
-        self.in_features, self.out_features = in_features, out_features
-        self.activation_name, self.init = activation, init
-        self.activation = activation_module(activation)
-        m = len(hidden)
-        sizes = [in_features, *(max(h[k] for h in hidden) for k in range(len(hidden[0]))), out_features]
-        weights = [torch.zeros(m, a, b, dtype=dtype) for a, b in itertools.pairwise(sizes)]
-        biases = [torch.zeros(m, 1, b, dtype=dtype) for b in sizes[1:]]
-        for i, (widths, seed) in enumerate(zip(hidden, seeds, strict=True)):
-            alone = MLP(
-                in_features,
-                widths,
-                out_features,
-                activation,
-                init,
-                generator=torch.Generator().manual_seed(seed),
-                dtype=dtype,
-            )
-            for k, layer in enumerate(alone.linears):
-                weights[k][i, : layer.in_features, : layer.out_features] = layer.weight.detach().T
-                biases[k][i, 0, : layer.out_features] = layer.bias.detach()
-        self.weights = nn.ParameterList([nn.Parameter(w.to(device)) for w in weights])
-        self.biases = nn.ParameterList([nn.Parameter(b.to(device)) for b in biases])
-        for k in range(len(sizes) - 2):
-            width = torch.tensor([h[k] for h in hidden])
-            mask = (torch.arange(sizes[k + 1]) < width.unsqueeze(1)).unsqueeze(1)  # (M, 1, D_k)
-            self.register_buffer(f"mask{k}", mask.to(device=device, dtype=weights[0].dtype))
-
-    def __len__(self) -> int:
-        return len(self.hidden)
-
-    def _mask(self, k: int) -> Tensor:
-        mask: Tensor = getattr(self, f"mask{k}")
-        return mask
-
-    def forward(self, x: Tensor) -> Tensor:
-        h = x if x.dim() == 3 else x.unsqueeze(0).expand(len(self), -1, -1)
-        last = len(self.weights) - 1
-        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            f = torch.baddbmm(b, h, w)
-            if k == last:
-                return f
-            # ReLU needs no mask: a padded unit's weights and bias are 0, so its pre-activation is 0, ReLU(0) = 0
-            # and ReLU'(0) = 0 keep it and its gradients at 0. Other activations (a[0] may be nonzero) are masked.
-            h = torch.relu(f) if self.activation_name == "relu" else self.activation(f) * self._mask(k)
-        return h
-
-    def num_parameters(self) -> list[int]:
-        """Each member's own parameter count, Σ_k (D_k + 1) D_{k+1}."""
-        return [_parameter_count([self.in_features, *widths, self.out_features]) for widths in self.hidden]
-
-    @torch.no_grad()
-    def member(self, index: int) -> MLP:
-        """Member ``index`` as a stand-alone ``udl.nn.MLP`` (a copy of its weights)."""
-        widths = self.hidden[index]
-        net = MLP(
-            self.in_features,
-            widths,
-            self.out_features,
-            self.activation_name,
-            self.init,
-            generator=torch.Generator().manual_seed(0),
-            dtype=self.weights[0].dtype,
-        )
-        for k, layer in enumerate(net.linears):
-            layer.weight.copy_(self.weights[k][index, : layer.in_features, : layer.out_features].T)
-            layer.bias.copy_(self.biases[k][index, 0, : layer.out_features])
-        return net.to(self.weights[0].device)
 
 
 def plan_buckets(
@@ -194,6 +83,73 @@ def _per_member_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     m, b, c = logits.shape
     losses = nn.functional.cross_entropy(logits.reshape(m * b, c), targets.reshape(m * b), reduction="none")
     return losses.view(m, b).mean(dim=1)
+
+
+class _FlatBucket:
+    r"""A StackedMLP whose parameters and gradients are views of one flat tensor each, with a hand-written backward.
+
+    The optimizer then updates a single tensor (a few kernels per step instead of a few per layer), and for ReLU
+    members the backward pass of UDL section 7.4 is written out with batched matmuls into the preallocated
+    gradient views, which skips autograd's graph bookkeeping (about a third of a small bucket's step). With
+    :math:`\mathbf{h}_0 = \mathbf{x}`, :math:`\mathbf{f}_k = \boldsymbol\beta_k + \mathbf{h}_k\boldsymbol\Omega_k`
+    and :math:`\mathbf{h}_{k+1} = \mathrm{ReLU}[\mathbf{f}_k]`, for each member's mean cross-entropy over a batch
+    of B:
+
+    .. math:: \frac{\partial \ell}{\partial \mathbf{f}_K} = \frac{\mathrm{softmax}[\mathbf{f}_K] - \mathbf{e}_y}{B},
+              \qquad \frac{\partial \ell}{\partial \boldsymbol\Omega_k} =
+              \mathbf{h}_k^T \frac{\partial \ell}{\partial \mathbf{f}_k},
+              \qquad \frac{\partial \ell}{\partial \mathbf{f}_{k-1}} = \mathbb{I}[\mathbf{h}_k > 0] \odot
+              \frac{\partial \ell}{\partial \mathbf{f}_k}\boldsymbol\Omega_k^T
+
+    Other activations take their gradients from autograd. Both are checked against members trained alone.
+    """
+
+    def __init__(self, model: StackedMLP) -> None:
+        self.model = model
+        self.params = [p for pair in zip(model.weights, model.biases, strict=True) for p in pair]
+        first = self.params[0]
+        total = sum(p.numel() for p in self.params)
+        self.flat = nn.Parameter(torch.empty(total, device=first.device, dtype=first.dtype))
+        self.flat.grad = torch.zeros_like(self.flat)
+        self.values: list[Tensor] = []
+        self.grads: list[Tensor] = []
+        offset = 0
+        with torch.no_grad():
+            for p in self.params:
+                value = self.flat.data[offset : offset + p.numel()].view_as(p)
+                value.copy_(p)
+                p.data = value  # the module's parameter now lives in the flat tensor
+                self.values.append(value)
+                self.grads.append(self.flat.grad[offset : offset + p.numel()].view_as(p))
+                offset += p.numel()
+
+    def loss_and_gradient(self, x: Tensor, targets: Tensor) -> Tensor:
+        """Σ_members mean cross-entropy on (x, targets); writes its gradient into ``flat.grad``."""
+        x = x if x.dim() == 3 else x.unsqueeze(0).expand(len(self.model), -1, -1)
+        if self.model.activation_name != "relu":
+            with torch.enable_grad():
+                loss = _per_member_cross_entropy(self.model(x), targets).sum()
+                grads = torch.autograd.grad(loss, self.params)
+            torch._foreach_copy_(self.grads, grads)
+            return loss.detach()
+        with torch.no_grad():
+            weights, biases = self.values[0::2], self.values[1::2]
+            hs = [x]  # each layer's input, (M, B, D_k)
+            for w, b in zip(weights[:-1], biases[:-1], strict=True):
+                hs.append(torch.baddbmm(b, hs[-1], w).relu_())
+            log_p = torch.log_softmax(torch.baddbmm(biases[-1], hs[-1], weights[-1]), dim=-1)  # (M, B, D_o)
+            index = targets.unsqueeze(-1)
+            batch = x.shape[1]
+            loss = log_p.gather(-1, index).sum().neg_().div_(batch)
+            delta = log_p.exp_().scatter_add_(-1, index, torch.full_like(index, -1, dtype=log_p.dtype))
+            delta.div_(batch)  # ∂ℓ/∂f_K, (M, B, D_o)
+            for k in range(len(weights) - 1, -1, -1):
+                torch.bmm(hs[k].transpose(1, 2), delta, out=self.grads[2 * k])
+                torch.sum(delta, dim=1, keepdim=True, out=self.grads[2 * k + 1])
+                if k:
+                    back = torch.bmm(delta, weights[k].transpose(1, 2))
+                    delta = torch.ops.aten.threshold_backward(back, hs[k], 0)
+            return loss
 
 
 @torch.no_grad()
@@ -265,7 +221,7 @@ def train_sweep(
     buckets = plan_buckets(depth_widths, macs, overhead_macs)
     chunks: list[list[int]] = []
     for bucket in buckets:  # bound memory: at most max_bucket_parameters stacked parameters per chunk
-        per = max(1, max_bucket_parameters // _parameter_count(sizes(max(depth_widths[i] for i in bucket))))
+        per = max(1, max_bucket_parameters // parameter_count(sizes(max(depth_widths[i] for i in bucket))))
         chunks.extend(bucket[i : i + per] for i in range(0, len(bucket), per))
 
     result = SweepResult(history=[[] for _ in range(m_total)])
@@ -283,11 +239,12 @@ def train_sweep(
             device=device,
             dtype=dtype,
         )
+        flat = _FlatBucket(model)
         opt: torch.optim.Optimizer
         if optimizer == "sgd":
-            opt = SGD(model.parameters(), lr=lr, momentum=momentum)
+            opt = SGD([flat.flat], lr=lr, momentum=momentum)
         elif optimizer == "adam":
-            opt = Adam(model.parameters(), lr=lr)
+            opt = Adam([flat.flat], lr=lr)
         else:
             raise ValueError(f"unknown optimizer {optimizer!r}; valid: 'sgd', 'adam'")
         # One generator drives a shared order (every member alone would draw the same permutations from it);
@@ -309,8 +266,11 @@ def train_sweep(
                     f"checkpoint {key} was saved for members {saved.get('hidden')}, not "
                     f"{[hidden[i] for i in members]}: the sweep's buckets changed since it was written"
                 )
-            model.load_state_dict(saved["model"])
-            opt.load_state_dict(saved["optimizer"])
+            try:
+                model.load_state_dict(saved["model"])
+                opt.load_state_dict(saved["optimizer"])
+            except (KeyError, RuntimeError, ValueError) as error:
+                raise CheckpointError(f"checkpoint {key} does not fit this sweep engine: {error}") from error
             for g, state in zip(gens, saved["generators"], strict=True):
                 g.set_state(state)
             start = int(saved["epoch"])
@@ -333,14 +293,9 @@ def train_sweep(
                         else torch.gather(xb, 1, idx.unsqueeze(-1).expand(-1, -1, xb.shape[-1]))
                     )
                     targets = yb[idx] if yb.dim() == 1 else yb.gather(1, idx)
-                losses = _per_member_cross_entropy(model(inputs), targets)
-                loss = losses.sum()
+                loss = flat.loss_and_gradient(inputs, targets)
                 if not bool(torch.isfinite(loss)):
-                    raise DivergenceError(
-                        f"{name} training loss (bucket {b})", done_steps + 1, float(loss.detach())
-                    )
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
+                    raise DivergenceError(f"{name} training loss (bucket {b})", done_steps + 1, float(loss))
                 opt.step()
                 done_steps += 1
             if evaluate is not None and ((epoch + 1) % evaluate_every == 0 or epoch + 1 == epochs):
