@@ -166,3 +166,43 @@ def test_bad_arguments() -> None:
         train_sweep(
             [(3,)], (x, y), in_features=5, out_features=3, epochs=1, batch_size=10, lr=0.1, optimizer="lbfgs"
         )  # type: ignore[arg-type]
+
+
+def test_buckets_trained_side_by_side_equal_buckets_trained_in_turn() -> None:
+    """``workers`` threads train the buckets concurrently; every member still ends as if trained alone."""
+    x, y = _data()
+    hidden = [(2, 2), (5, 5), (9, 9), (16, 16)]
+    finals: dict[int, dict[tuple[int, ...], MLP]] = {1: {}, 2: {}}
+    histories = {}
+    threads = torch.get_num_threads()
+    for workers in (1, 2):
+
+        def keep(model: StackedMLP, workers: int = workers) -> dict[str, torch.Tensor]:
+            for j, widths in enumerate(model.hidden):
+                finals[workers][widths] = model.member(j)
+            return {"train_error": error_rates(model, x, y)}
+
+        result = train_sweep(
+            hidden,
+            (x, y),
+            in_features=5,
+            out_features=3,
+            epochs=3,
+            batch_size=16,
+            lr=0.05,
+            momentum=0.9,
+            seeds=[10, 11, 12, 13],
+            evaluate=keep,
+            evaluate_every=3,
+            overhead_macs=0.0,  # one bucket per width
+            dtype=F64,
+            workers=workers,
+        )
+        histories[workers] = result.history
+    assert histories[1] == histories[2]
+    for widths, seed in zip(hidden, [10, 11, 12, 13], strict=True):
+        alone = _alone(widths, seed, x, y, epochs=3, batch=16, lr=0.05, momentum=0.9)
+        for workers in (1, 2):
+            for a, b in zip(finals[workers][widths].parameters(), alone.parameters(), strict=True):
+                torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    assert torch.get_num_threads() == threads  # the intra-op thread count is restored

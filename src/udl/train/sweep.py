@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -190,6 +192,7 @@ def train_sweep(
     name: str = "sweep",
     checkpoint_every: int = 50,
     progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> SweepResult:
     """Train one classifier MLP per entry of ``hidden`` on ``data = (x, y)`` with cross-entropy, in buckets.
 
@@ -202,6 +205,11 @@ def train_sweep(
     ``evaluate(model)`` returns per-member metric tensors (M,) and runs every ``evaluate_every`` epochs and after
     the last. With a ``run``, each bucket checkpoints under ``{name}_bucket{b}`` every ``checkpoint_every``
     epochs and resumes from it. ``progress(done, total)`` is called after every epoch with optimizer steps.
+
+    Buckets are independent, so ``workers`` threads train them side by side (default: one per intra-op thread
+    on CPU, one on other devices), the largest first, each with ``torch.get_num_threads() // workers`` threads
+    for its kernels; ``evaluate`` and ``progress`` are then called from those threads (``progress`` under a
+    lock). Results do not depend on the schedule, only, in the last bits, on the thread count of the kernels.
 
     Returns:
         The per-member evaluation histories, members in the order of ``hidden``.
@@ -224,11 +232,17 @@ def train_sweep(
         per = max(1, max_bucket_parameters // parameter_count(sizes(max(depth_widths[i] for i in bucket))))
         chunks.extend(bucket[i : i + per] for i in range(0, len(bucket), per))
 
-    result = SweepResult(history=[[] for _ in range(m_total)])
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"unknown optimizer {optimizer!r}; valid: 'sgd', 'adam'")
     n = x.shape[-2]
     steps_per_epoch = math.ceil(n / batch_size)
-    done_steps, total_steps = 0, len(chunks) * epochs * steps_per_epoch
-    for b, members in enumerate(chunks):
+    total_steps = len(chunks) * epochs * steps_per_epoch
+    done = [0]  # optimizer steps taken by all chunks, for `progress`
+    lock = threading.Lock()
+
+    def train_chunk(b: int, members: list[int], threads: int | None = None) -> list[list[dict[str, float]]]:
+        if threads is not None:  # a worker thread: its intra-op thread count (OpenMP's is per thread)
+            torch.set_num_threads(threads)
         model = StackedMLP(
             in_features,
             [hidden[i] for i in members],
@@ -240,13 +254,7 @@ def train_sweep(
             dtype=dtype,
         )
         flat = _FlatBucket(model)
-        opt: torch.optim.Optimizer
-        if optimizer == "sgd":
-            opt = SGD([flat.flat], lr=lr, momentum=momentum)
-        elif optimizer == "adam":
-            opt = Adam([flat.flat], lr=lr)
-        else:
-            raise ValueError(f"unknown optimizer {optimizer!r}; valid: 'sgd', 'adam'")
+        opt = SGD([flat.flat], lr=lr, momentum=momentum) if optimizer == "sgd" else Adam([flat.flat], lr=lr)
         # One generator drives a shared order (every member alone would draw the same permutations from it);
         # otherwise member i has its own, seeded order_seed + seeds[i].
         gens = (
@@ -259,7 +267,8 @@ def train_sweep(
         history: list[list[dict[str, float]]] = [[] for _ in members]
         key = f"{name}_bucket{b}"
         start = 0
-        saved = run.load_state(key)
+        with lock:
+            saved = run.load_state(key)
         if saved is not None:
             if [list(h) for h in saved.get("hidden", [])] != [list(hidden[i]) for i in members]:
                 raise CheckpointError(
@@ -275,13 +284,14 @@ def train_sweep(
                 g.set_state(state)
             start = int(saved["epoch"])
             history = [[dict(h) for h in member] for member in saved["history"]]
-        done_steps += start * steps_per_epoch
+        with lock:
+            done[0] += start * steps_per_epoch
         for epoch in range(start, epochs):
             if shared_order:
                 order = torch.randperm(n, generator=gens[0]).to(x.device).expand(len(members), n)
             else:
                 order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(x.device)
-            for i in range(0, n, batch_size):
+            for step, i in enumerate(range(0, n, batch_size), start=epoch * steps_per_epoch + 1):
                 idx = order[:, i : i + batch_size]  # (M, B)
                 if xb.dim() == 2 and shared_order:
                     inputs, targets = xb[idx[0]], (yb[idx[0]] if yb.dim() == 1 else yb.gather(1, idx))
@@ -295,9 +305,8 @@ def train_sweep(
                     targets = yb[idx] if yb.dim() == 1 else yb.gather(1, idx)
                 loss = flat.loss_and_gradient(inputs, targets)
                 if not bool(torch.isfinite(loss)):
-                    raise DivergenceError(f"{name} training loss (bucket {b})", done_steps + 1, float(loss))
+                    raise DivergenceError(f"{name} training loss (bucket {b})", step, float(loss))
                 opt.step()
-                done_steps += 1
             if evaluate is not None and ((epoch + 1) % evaluate_every == 0 or epoch + 1 == epochs):
                 model.eval()
                 metrics = {k: v.detach().cpu() for k, v in evaluate(model).items()}
@@ -305,20 +314,46 @@ def train_sweep(
                     history[j].append(
                         {"epoch": float(epoch + 1), **{k: float(v[j]) for k, v in metrics.items()}}
                     )
-            if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs:
-                run.save_state(
-                    key,
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "generators": [g.get_state() for g in gens],
-                        "epoch": epoch + 1,
-                        "history": history,
-                        "hidden": [list(hidden[i]) for i in members],
-                    },
-                )
-            if progress is not None:
-                progress(done_steps, total_steps)
+            with lock:
+                if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs:
+                    run.save_state(
+                        key,
+                        {
+                            "model": model.state_dict(),
+                            "optimizer": opt.state_dict(),
+                            "generators": [g.get_state() for g in gens],
+                            "epoch": epoch + 1,
+                            "history": history,
+                            "hidden": [list(hidden[i]) for i in members],
+                        },
+                    )
+                done[0] += steps_per_epoch
+                if progress is not None:
+                    progress(done[0], total_steps)
+        return history
+
+    result = SweepResult(history=[[] for _ in range(m_total)])
+    if workers is None:
+        workers = 1 if torch.device(device).type != "cpu" else torch.get_num_threads()
+    workers = max(1, min(workers, len(chunks)))
+    # Largest chunks first: with several workers this is the longest-processing-time-first schedule.
+    order = sorted(
+        range(len(chunks)), key=lambda b: -len(chunks[b]) * macs(max(depth_widths[i] for i in chunks[b]))
+    )
+    if workers == 1:
+        histories = {b: train_chunk(b, chunks[b]) for b in order}
+    else:
+        # Small batched matmuls use two cores poorly; one core per chunk, chunks side by side, uses them fully.
+        threads = torch.get_num_threads()
+        each = max(1, threads // workers)
+        torch.set_num_threads(each)
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = {b: pool.submit(train_chunk, b, chunks[b], each) for b in order}
+                histories = {b: f.result() for b, f in futures.items()}
+        finally:
+            torch.set_num_threads(threads)
+    for b, members in enumerate(chunks):
         for j, i in enumerate(members):
-            result.history[i] = history[j]
+            result.history[i] = histories[b][j]
     return result
