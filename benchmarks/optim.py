@@ -10,6 +10,7 @@ identical before timing. Run: python benchmarks/optim.py
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable
@@ -70,6 +71,7 @@ def main() -> None:
         f"{torch.get_num_threads()} threads, foreach=True, median of up to {STEPS} steps after {WARMUP} warm-up"
     )
     print(f"  {'optimizer':14s} {'torch ms':>9s} {'udl ms':>9s} {'torch/udl':>10s} {'steps':>6s}")
+    summary: dict[str, dict[str, float]] = {}
     for name, (torch_cls, udl_cls, kwargs) in CASES.items():
         torch_params, udl_params = make_params(0), make_params(0)
         torch_opt = torch_cls(torch_params, foreach=True, **kwargs)
@@ -97,6 +99,12 @@ def main() -> None:
         ratio = statistics.median(a / b for a, b in zip(torch_times, udl_times, strict=True))
         note = "" if same else "   (trajectories differ!)"
         print(f"  {name:14s} {t_torch * 1e3:9.2f} {t_udl * 1e3:9.2f} {ratio:10.3f} {len(udl_times):6d}{note}")
+        summary[f"{name}_step"] = {
+            "ours_s": round(t_udl, 6),
+            "baseline_s": round(t_torch, 6),
+            "speedup": round(ratio, 3),
+        }
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

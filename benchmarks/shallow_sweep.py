@@ -12,6 +12,7 @@ Run: python benchmarks/shallow_sweep.py
 
 from __future__ import annotations
 
+import json
 import time
 
 import torch
@@ -66,6 +67,15 @@ def main() -> None:
     )
     for kind, seconds in times.items():
         print(f"  {kind:10s} {seconds:7.2f} s   speed-up vs loop {times['loop'] / seconds:5.1f}x")
+    summary = {
+        f"shallow_sweep_{kind}_vs_loop": {
+            "ours_s": round(times[kind], 4),
+            "baseline_s": round(times["loop"], 4),
+            "speedup": round(times["loop"] / times[kind], 2),
+        }
+        for kind in ("per-width", "padded")
+    }
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

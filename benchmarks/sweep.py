@@ -12,6 +12,7 @@ Run: python benchmarks/sweep.py [EPOCHS]
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
@@ -57,7 +58,7 @@ def loop(x: torch.Tensor, y: torch.Tensor, epochs: int) -> float:
     return time.perf_counter() - start
 
 
-def engine(x: torch.Tensor, y: torch.Tensor, epochs: int) -> float:
+def engine(x: torch.Tensor, y: torch.Tensor, epochs: int, workers: int | None = None) -> float:
     start = time.perf_counter()
     train_sweep(
         [(h, h) for h in BOOK_WIDTHS],
@@ -69,6 +70,7 @@ def engine(x: torch.Tensor, y: torch.Tensor, epochs: int) -> float:
         lr=0.01,
         momentum=0.9,
         seeds=list(range(len(BOOK_WIDTHS))),
+        workers=workers,
     )
     return time.perf_counter() - start
 
@@ -78,24 +80,39 @@ def main() -> None:
     data = load_mnist1d(MNIST1DConfig(num_samples=8000, train_split=0.5, label_noise=0.15))
     x, y = data.x_train, data.y_train
     peak = matmul_peak()
-    times: dict[str, list[float]] = {"loop": [], "engine": []}
+    times: dict[str, list[float]] = {"loop": [], "engine": [], "engine-1-worker": []}
     for _ in range(2):
         times["loop"].append(loop(x, y, epochs))
         times["engine"].append(engine(x, y, epochs))
+        times["engine-1-worker"].append(engine(x, y, epochs, workers=1))
     flops = useful_flops(epochs, len(x))
     print(
         f"double-descent sweep: {len(BOOK_WIDTHS)} widths, {epochs} epochs, {torch.get_num_threads()} threads; "
         f"float32 matmul peak {peak:.0f} GFLOP/s"
     )
-    for kind in ("loop", "engine"):
+    for kind in times:
         best = min(times[kind])
         print(
-            f"  {kind:7s} {best:7.2f} s   {flops / best / 1e9:6.1f} GFLOP/s ({100 * flops / best / 1e9 / peak:.0f}% of "
-            f"peak)   1000 epochs ≈ {best * 1000 / epochs / 60:.1f} min"
+            f"  {kind:15s} {best:7.2f} s   {flops / best / 1e9:6.1f} GFLOP/s "
+            f"({100 * flops / best / 1e9 / peak:.0f}% of peak)   1000 epochs ≈ {best * 1000 / epochs / 60:.1f} min"
         )
+    floor = useful_flops(epochs, len(x)) / peak / 1e9
     print(
-        f"  speed-up {min(times['loop']) / min(times['engine']):.1f}x;  floor at peak for 1000 epochs: "
-        f"{useful_flops(1000, len(x)) / peak / 1e9:.0f} s"
+        f"  speed-up {min(times['loop']) / min(times['engine']):.1f}x (1 worker: "
+        f"{min(times['loop']) / min(times['engine-1-worker']):.1f}x);  engine / floor at peak "
+        f"{min(times['engine']) / floor:.1f}x; floor for 1000 epochs: {floor * 1000 / epochs:.0f} s"
+    )
+    print(
+        json.dumps(
+            {
+                f"double_descent_{kind}_vs_loop": {
+                    "ours_s": round(min(times[kind]), 4),
+                    "baseline_s": round(min(times["loop"]), 4),
+                    "speedup": round(min(times["loop"]) / min(times[kind]), 2),
+                }
+                for kind in ("engine", "engine-1-worker")
+            }
+        )
     )
 
 
