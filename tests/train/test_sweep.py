@@ -199,6 +199,10 @@ def test_buckets_trained_side_by_side_equal_buckets_trained_in_turn() -> None:
             workers=workers,
         )
         histories[workers] = result.history
+        for m, widths in enumerate(hidden):  # the returned models are the final ones
+            for a, b in zip(result.member(m).parameters(), finals[workers][widths].parameters(), strict=True):
+                assert torch.equal(a, b)
+        assert sorted(i for members in result.members for i in members) == [0, 1, 2, 3]
     assert histories[1] == histories[2]
     for widths, seed in zip(hidden, [10, 11, 12, 13], strict=True):
         alone = _alone(widths, seed, x, y, epochs=3, batch=16, lr=0.05, momentum=0.9)

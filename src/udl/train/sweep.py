@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from udl.errors import CheckpointError, DivergenceError
+from udl.nn import MLP
 from udl.nn._mlp import Init
 from udl.optim import SGD, Adam
 from udl.train._loop import NullRun, RunLike
@@ -72,13 +73,25 @@ def plan_buckets(
 
 @dataclass
 class SweepResult:
-    """Per-member histories: ``history[m]`` is a list of metric dicts, one per evaluation."""
+    """Per-member histories (``history[m]``: one metric dict per evaluation) and the trained models.
+
+    ``models[b]`` is the b-th bucket's trained StackedMLP and ``members[b]`` the indices (into ``hidden``) of its
+    members, in its order; ``member(m)`` is member m as a stand-alone ``udl.nn.MLP``.
+    """
 
     history: list[list[dict[str, float]]] = field(default_factory=list)
     evaluated_epochs: list[int] = field(default_factory=list)
+    models: list[StackedMLP] = field(default_factory=list)
+    members: list[list[int]] = field(default_factory=list)
 
     def final(self, metric: str) -> list[float]:
         return [h[-1][metric] for h in self.history]
+
+    def member(self, index: int) -> MLP:
+        for model, members in zip(self.models, self.members, strict=True):
+            if index in members:
+                return model.member(members.index(index))
+        raise IndexError(f"no member {index}: the sweep has {sum(map(len, self.members))}")
 
 
 def _per_member_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
@@ -212,7 +225,8 @@ def train_sweep(
     lock). Results do not depend on the schedule, only, in the last bits, on the thread count of the kernels.
 
     Returns:
-        The per-member evaluation histories, members in the order of ``hidden``.
+        The per-member evaluation histories, members in the order of ``hidden``, and the trained buckets (also
+        when a finished sweep is resumed: they are restored from their checkpoints).
     """
     run = run if run is not None else NullRun()
     x, y = data
@@ -240,7 +254,9 @@ def train_sweep(
     done = [0]  # optimizer steps taken by all chunks, for `progress`
     lock = threading.Lock()
 
-    def train_chunk(b: int, members: list[int], threads: int | None = None) -> list[list[dict[str, float]]]:
+    def train_chunk(
+        b: int, members: list[int], threads: int | None = None
+    ) -> tuple[StackedMLP, list[list[dict[str, float]]]]:
         if threads is not None:  # a worker thread: its intra-op thread count (OpenMP's is per thread)
             torch.set_num_threads(threads)
         model = StackedMLP(
@@ -330,7 +346,8 @@ def train_sweep(
                 done[0] += steps_per_epoch
                 if progress is not None:
                     progress(done[0], total_steps)
-        return history
+        model.eval()
+        return model, history
 
     result = SweepResult(history=[[] for _ in range(m_total)])
     if workers is None:
@@ -354,6 +371,9 @@ def train_sweep(
         finally:
             torch.set_num_threads(threads)
     for b, members in enumerate(chunks):
+        model, history = histories[b]
+        result.models.append(model)
+        result.members.append(list(members))
         for j, i in enumerate(members):
-            result.history[i] = histories[b][j]
+            result.history[i] = history[j]
     return result
