@@ -1,14 +1,23 @@
 """Data sets made locally, never downloaded: MNIST-1D and the book's toy problems."""
 
+from udl.data.digits import Digits, load_digits_split, random_shift_rotate, shift_rotate
 from udl.data.mnist1d import MNIST1D, MNIST1DConfig, load_mnist1d
+from udl.data.shapes import SHAPE_CLASSES, Shapes, make_shapes
 from udl.data.toy import FUNCTIONS, linear_data, regression_1d, sine_exp_function
 
 __all__ = [
     "FUNCTIONS",
     "MNIST1D",
+    "SHAPE_CLASSES",
+    "Digits",
     "MNIST1DConfig",
+    "Shapes",
     "linear_data",
+    "load_digits_split",
     "load_mnist1d",
+    "make_shapes",
+    "random_shift_rotate",
     "regression_1d",
+    "shift_rotate",
     "sine_exp_function",
 ]

@@ -30,6 +30,16 @@ NAMES: tuple[str, ...] = (
     "bias_variance",
     "double_descent",
     "high_dimensional_spaces",
+    # chapter 10
+    "conv_arithmetic",
+    "conv_mnist1d",
+    "image_classification",
+    "detection",
+    "segmentation",
+    # chapter 11
+    "shattered_gradients",
+    "residual_networks",
+    "batchnorm_variance",
 )
 
 PRESET_NAMES: tuple[str, ...] = ("smoke", "quick", "full")
@@ -42,6 +52,7 @@ TOUR: tuple[str, ...] = (
     "optimizers",
     "mnist1d-baselines",
     "double-descent",
+    "conv-mnist1d",
 )
 
 

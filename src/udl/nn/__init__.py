@@ -4,14 +4,19 @@
 from udl.nn import init
 from udl.nn._activations import Activation, Heaviside, activation_module
 from udl.nn._batched import BatchedShallowNetwork
+from udl.nn._batchnorm import BatchNorm
 from udl.nn._mlp import MLP, count_parameters, sawtooth_mlp
+from udl.nn._residual import ResidualConvBlock, ResidualMLPBlock
 from udl.nn._shallow import ShallowNetwork
 
 __all__ = [
     "MLP",
     "Activation",
+    "BatchNorm",
     "BatchedShallowNetwork",
     "Heaviside",
+    "ResidualConvBlock",
+    "ResidualMLPBlock",
     "ShallowNetwork",
     "activation_module",
     "count_parameters",
