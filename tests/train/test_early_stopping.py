@@ -15,7 +15,9 @@ from udl.train import EarlyStopping, fit, seed_everything
 from udl.train.checkpoint import load_checkpoint, save_checkpoint
 
 
-def _reference_stop(values: list[float], patience: int, min_delta: float, mode: str) -> tuple[int | None, int]:
+def _reference_stop(
+    values: list[float], patience: int, min_delta: float, mode: str
+) -> tuple[int | None, int]:
     """(stop epoch, best epoch) by the definition, written independently: an epoch improves on the running best
     by more than min_delta; stop when the last `patience` epochs all failed to."""
     sign = 1.0 if mode == "min" else -1.0
@@ -73,11 +75,16 @@ def test_min_delta_and_max_mode() -> None:
 
 
 def test_bad_input() -> None:
-    for kwargs in ({"patience": 0}, {"patience": 2.0}, {"patience": 1, "min_delta": -1.0}, {"patience": 1, "mode": "up"}):
+    for kwargs in (
+        {"patience": 0},
+        {"patience": 2.0},
+        {"patience": 1, "min_delta": -1.0},
+        {"patience": 1, "mode": "up"},
+    ):
         with pytest.raises(ValueError):
             EarlyStopping(**kwargs)  # type: ignore[arg-type]
     es = EarlyStopping(patience=2, monitor="val_error")
-    with pytest.raises(ValueError, match="'val_error'.*loss, test_error"):
+    with pytest.raises(ValueError, match=r"'val_error'.*loss, test_error"):
         es.step(1, {"loss": 1.0, "test_error": 0.5})
     with pytest.raises(ValueError, match="needs the model"):
         es.step(1, {"val_error": 0.5})
@@ -165,7 +172,9 @@ def test_fit_stops_and_restores_exactly_the_best_epoch(tmp_path) -> None:
         assert torch.equal(v, snapshots[8][k])
     assert not torch.equal(snapshots[12]["0.weight"], snapshots[8]["0.weight"])
     # without restore_best the model keeps the last epoch's weights
-    model, res = _train(early_stopping=EarlyStopping(patience=4, monitor="val", restore_best=False), snapshots=snapshots)
+    model, res = _train(
+        early_stopping=EarlyStopping(patience=4, monitor="val", restore_best=False), snapshots=snapshots
+    )
     assert res.stopped_epoch == 12
     for k, v in model.state_dict().items():
         assert torch.equal(v, snapshots[12][k])
@@ -173,7 +182,9 @@ def test_fit_stops_and_restores_exactly_the_best_epoch(tmp_path) -> None:
 
 def test_restore_best_also_when_patience_never_runs_out() -> None:
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
-    model, res = _train(early_stopping=EarlyStopping(patience=50, monitor="val"), epochs=10, snapshots=snapshots)
+    model, res = _train(
+        early_stopping=EarlyStopping(patience=50, monitor="val"), epochs=10, snapshots=snapshots
+    )
     assert res.stopped_epoch is None and res.best_epoch == 8 and len(res.history) == 10
     for k, v in model.state_dict().items():
         assert torch.equal(v, snapshots[8][k])
@@ -187,7 +198,9 @@ def test_without_early_stopping_nothing_changes(tmp_path) -> None:
 
 @pytest.mark.parametrize("kill_after", [11, 12])
 def test_resume_mid_patience_gives_the_uninterrupted_result(tmp_path, kill_after: int) -> None:
-    reference, ref_res = _train(run=DirRun(tmp_path / "a"), early_stopping=EarlyStopping(patience=4, monitor="val"))
+    reference, ref_res = _train(
+        run=DirRun(tmp_path / "a"), early_stopping=EarlyStopping(patience=4, monitor="val")
+    )
     run = DirRun(tmp_path / "b", stop_after_epoch=kill_after)
     with pytest.raises(KeyboardInterrupt):
         _train(run=run, early_stopping=EarlyStopping(patience=4, monitor="val"))
@@ -221,7 +234,9 @@ def test_resume_refuses_other_settings_or_a_checkpoint_without_early_stopping(tm
     with pytest.raises(KeyboardInterrupt):
         _train(run=run, early_stopping=EarlyStopping(patience=4, monitor="val"))
     with pytest.raises(CheckpointError, match="same settings"):
-        _train(run=DirRun(tmp_path / "a"), early_stopping=EarlyStopping(patience=3, monitor="val"), first_epoch=4)
+        _train(
+            run=DirRun(tmp_path / "a"), early_stopping=EarlyStopping(patience=3, monitor="val"), first_epoch=4
+        )
     _train(run=DirRun(tmp_path / "b"), epochs=4)
     with pytest.raises(CheckpointError, match="without early stopping"):
         _train(run=DirRun(tmp_path / "b"), early_stopping=EarlyStopping(patience=3, monitor="val"), epochs=6)

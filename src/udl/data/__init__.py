@@ -1,5 +1,12 @@
 """Data sets made locally, never downloaded: MNIST-1D and the book's toy problems."""
 
+from udl.data.augment import (
+    augment_dataset,
+    augment_signals,
+    circular_shift,
+    sample_shift_and_scale,
+    shift_and_scale,
+)
 from udl.data.digits import Digits, load_digits_split, random_shift_rotate, shift_rotate
 from udl.data.mnist1d import MNIST1D, MNIST1DConfig, load_mnist1d
 from udl.data.shapes import SHAPE_CLASSES, Shapes, make_shapes
@@ -12,12 +19,17 @@ __all__ = [
     "Digits",
     "MNIST1DConfig",
     "Shapes",
+    "augment_dataset",
+    "augment_signals",
+    "circular_shift",
     "linear_data",
     "load_digits_split",
     "load_mnist1d",
     "make_shapes",
     "random_shift_rotate",
     "regression_1d",
+    "sample_shift_and_scale",
+    "shift_and_scale",
     "shift_rotate",
     "sine_exp_function",
 ]

@@ -30,6 +30,21 @@ NAMES: tuple[str, ...] = (
     "bias_variance",
     "double_descent",
     "high_dimensional_spaces",
+    # chapter 9
+    "weight_decay",
+    "implicit_regularization",
+    "sgd_generalization",
+    "early_stopping",
+    "ensembling",
+    "dropout",
+    "mc_dropout",
+    "noise_and_label_smoothing",
+    "adversarial",
+    "bayesian_last_layer",
+    "transfer_learning",
+    "multi_task",
+    "self_supervised",
+    "augmentation",
     # chapter 10
     "conv_arithmetic",
     "conv_mnist1d",
@@ -52,6 +67,8 @@ TOUR: tuple[str, ...] = (
     "optimizers",
     "mnist1d-baselines",
     "double-descent",
+    "implicit-regularization",
+    "augmentation",
     "conv-mnist1d",
 )
 

@@ -5,6 +5,15 @@ from udl.nn import init
 from udl.nn._activations import Activation, Heaviside, activation_module
 from udl.nn._batched import BatchedShallowNetwork
 from udl.nn._batchnorm import BatchNorm
+from udl.nn._dropout import (
+    Dropout,
+    DropoutMLP,
+    MCDropoutPrediction,
+    exact_dropout_average,
+    mc_dropout_predict,
+    mc_dropout_samples,
+)
+from udl.nn._heads import MLPTrunk, TrunkWithHeads, freeze, mlp_trunk, replace_head, unfreeze
 from udl.nn._mlp import MLP, count_parameters, sawtooth_mlp
 from udl.nn._residual import ResidualConvBlock, ResidualMLPBlock
 from udl.nn._shallow import ShallowNetwork
@@ -14,12 +23,24 @@ __all__ = [
     "Activation",
     "BatchNorm",
     "BatchedShallowNetwork",
+    "Dropout",
+    "DropoutMLP",
     "Heaviside",
+    "MCDropoutPrediction",
+    "MLPTrunk",
     "ResidualConvBlock",
     "ResidualMLPBlock",
     "ShallowNetwork",
+    "TrunkWithHeads",
     "activation_module",
     "count_parameters",
+    "exact_dropout_average",
+    "freeze",
     "init",
+    "mc_dropout_predict",
+    "mc_dropout_samples",
+    "mlp_trunk",
+    "replace_head",
     "sawtooth_mlp",
+    "unfreeze",
 ]

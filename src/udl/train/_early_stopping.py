@@ -1,9 +1,9 @@
 """Early stopping (UDL section 9.3.1): stop training when a monitored metric has stopped improving.
 
 Early stopping ends training before it has converged: the weights are kept from the epoch where the held-out
-performance was best, before the model starts fitting the noise in the training data. It needs no extra computation beyond evaluating a validation set, and the number of epochs acts
-like a regularization strength (fewer epochs, less time to grow the weights away from their small initial
-values).
+performance was best, before the model starts fitting the noise in the training data. It costs nothing beyond
+evaluating a validation set, and the number of epochs acts like a regularization strength (fewer epochs, less
+time to grow the weights away from their small initial values).
 
 :class:`EarlyStopping` is the small state machine ``udl.train.fit`` drives once per epoch; its state (best value,
 best epoch, epochs without improvement, the best weights) goes into ``fit``'s checkpoints, so a resumed run stops

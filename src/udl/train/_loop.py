@@ -130,6 +130,7 @@ def fit(
     Raises:
         DivergenceError: the loss or a gradient is NaN/inf; the message names the step and the quantity.
         ValueError: non-positive epochs, batch size or checkpoint interval, or x and y of different lengths.
+        CheckpointError: resuming with early stopping from a checkpoint saved without it or with other settings.
     """
     if epochs < 1 or batch_size < 1 or checkpoint_every < 1:
         raise ValueError(
