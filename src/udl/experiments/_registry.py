@@ -50,11 +50,11 @@ NAMES: tuple[str, ...] = (
     "conv_mnist1d",
     "image_classification",
     "detection",
-    "segmentation",
     # chapter 11
     "shattered_gradients",
     "residual_networks",
     "batchnorm_variance",
+    "segmentation",
 )
 
 PRESET_NAMES: tuple[str, ...] = ("smoke", "quick", "full")

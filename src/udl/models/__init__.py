@@ -1,6 +1,6 @@
 """Whole architectures, each with a frozen *Config dataclass beside it."""
 
-from udl.models.cnn import MNIST1DCNN, DigitsCNN, DigitsCNNConfig, MNIST1DCNNConfig, conv_output_length
+from udl.models.cnn import MNIST1DCNN, DigitsCNN, DigitsCNNConfig, MNIST1DCNNConfig
 from udl.models.detector import GridDetector, GridDetectorConfig
 from udl.models.resnet import ResidualMLP, ResidualMLPConfig, ResNet, ResNetConfig
 from udl.models.unet import UNet, UNetConfig
@@ -18,5 +18,4 @@ __all__ = [
     "ResidualMLPConfig",
     "UNet",
     "UNetConfig",
-    "conv_output_length",
 ]

@@ -41,6 +41,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from udl.functional.conv import conv_output_size
 from udl.nn.init import he_uniform_
 
 __all__ = [
@@ -48,29 +49,10 @@ __all__ = [
     "DigitsCNN",
     "DigitsCNNConfig",
     "MNIST1DCNNConfig",
-    "conv_output_length",
 ]
 
 Init = Literal["he", "notebook", "torch"]
 _INITS = ("he", "notebook", "torch")
-
-
-def conv_output_length(length: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
-    """Output length of a convolution (or pooling) along one axis: ``floor((L + 2p - K) / s) + 1``.
-
-    Raises:
-        ValueError: non-positive kernel size or stride, negative padding, or a kernel longer than the padded
-            input (no output position).
-    """
-    if kernel_size < 1 or stride < 1 or padding < 0:
-        raise ValueError(
-            f"need kernel_size >= 1, stride >= 1, padding >= 0; got {kernel_size}, {stride}, {padding}"
-        )
-    if length + 2 * padding < kernel_size:
-        raise ValueError(
-            f"kernel of size {kernel_size} does not fit an input of length {length} + 2x{padding}"
-        )
-    return (length + 2 * padding - kernel_size) // stride + 1
 
 
 @torch.no_grad()
@@ -133,7 +115,7 @@ class MNIST1DCNNConfig:
         """Lengths of the input and of each layer's output: (40, 19, 9, 4) by default."""
         lengths = [self.in_length]
         for _ in range(self.num_layers):
-            lengths.append(conv_output_length(lengths[-1], self.kernel_size, self.stride))
+            lengths.append(conv_output_size(lengths[-1], self.kernel_size, self.stride))
         return tuple(lengths)
 
     @property
