@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)  ## run the tour suite (quick presets) and print the report path
-	$(VENV)/bin/udl reproduce --suite tour
+	@# exit 1 means a claim did not hold: a finding the report explains, not a failure of the demo
+	$(VENV)/bin/udl reproduce --suite tour || test $$? -eq 1
 
 test: $(STAMP)  ## fast tier: unit, reference and smoke tests
 	$(PY) -m pytest -n 2 -q
