@@ -17,11 +17,13 @@ demo: $(STAMP)  ## run the tour suite (quick presets) and print the report path
 	@# exit 1 means a claim did not hold: a finding the report explains, not a failure of the demo
 	$(VENV)/bin/udl reproduce --suite tour || test $$? -eq 1
 
+# Two pytest workers, one intra-op thread each: two processes of two OpenMP threads on two cores spin-wait
+# on each other and run several times slower.
 test: $(STAMP)  ## fast tier: unit, reference and smoke tests
-	$(PY) -m pytest -n 2 -q
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
 
 slow: $(STAMP)  ## quick preset of every experiment with its claims asserted
-	$(PY) -m pytest -n 2 -q -m slow
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q -m slow
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
