@@ -3,16 +3,16 @@ the best epoch's weights, checkpoint/resume mid-patience giving the uninterrupte
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import pytest
 import torch
 from torch import nn
 
+from reference import DirRun
 from udl.errors import CheckpointError
 from udl.train import EarlyStopping, fit, seed_everything
-from udl.train.checkpoint import load_checkpoint, save_checkpoint
+from udl.train.checkpoint import load_checkpoint
 
 
 def _reference_stop(
@@ -93,36 +93,6 @@ def test_bad_input() -> None:
 
 
 # -- inside fit ----------------------------------------------------------------------------------------------------
-class DirRun:
-    """A RunLike that checkpoints to a directory; optionally 'killed' right after logging a given epoch."""
-
-    def __init__(self, directory, stop_after_epoch=None):
-        self.directory = directory
-        self.logged: list[int] = []
-        self.stop_after_epoch = stop_after_epoch
-
-    def log(self, step, **metrics):
-        self.logged.append(step)
-        if step == self.stop_after_epoch:
-            raise KeyboardInterrupt
-
-    @contextlib.contextmanager
-    def progress(self, total, description):
-        class P:
-            def update(self, completed, **fields):
-                pass
-
-        yield P()
-
-    def save_state(self, key, tree):
-        save_checkpoint(self.directory / key, tree)
-
-    def load_state(self, key):
-        if not (self.directory / f"{key}.json").exists():
-            return None
-        return load_checkpoint(self.directory / key)
-
-
 def _problem():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(96, 5, generator=g)
@@ -212,7 +182,7 @@ def test_resume_mid_patience_gives_the_uninterrupted_result(tmp_path, kill_after
     resumed, res = _train(
         run=resumed_run, early_stopping=EarlyStopping(patience=4, monitor="val"), first_epoch=saved["epoch"]
     )
-    assert res.resumed_from_epoch == 10 and resumed_run.logged == [11, 12]
+    assert res.resumed_from_epoch == 10 and [s for s, _ in resumed_run.logged] == [11, 12]
     assert (res.stopped_epoch, res.best_epoch) == (ref_res.stopped_epoch, ref_res.best_epoch) == (12, 8)
     assert res.history == ref_res.history and res.steps == ref_res.steps
     for p, q in zip(reference.state_dict().values(), resumed.state_dict().values(), strict=True):

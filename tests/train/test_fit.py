@@ -1,42 +1,11 @@
-import contextlib
-
 import pytest
 import torch
 from torch import nn
 
+from reference import DirRun
 from udl.errors import DivergenceError
 from udl.train import classification_metrics, fit, seed_everything
-from udl.train.checkpoint import load_checkpoint, save_checkpoint
-
-
-class DirRun:
-    """A minimal RunLike that checkpoints to a directory and records log calls."""
-
-    def __init__(self, directory, stop_after_epoch=None):
-        self.directory = directory
-        self.logged = []
-        self.stop_after_epoch = stop_after_epoch
-
-    def log(self, step, **metrics):
-        self.logged.append((step, metrics))
-        if self.stop_after_epoch is not None and step == self.stop_after_epoch:
-            raise KeyboardInterrupt  # simulate a kill right after this epoch's log (before any later checkpoint)
-
-    @contextlib.contextmanager
-    def progress(self, total, description):
-        class P:
-            def update(self, completed, **fields):
-                pass
-
-        yield P()
-
-    def save_state(self, key, tree):
-        save_checkpoint(self.directory / key, tree)
-
-    def load_state(self, key):
-        if not (self.directory / f"{key}.json").exists():
-            return None
-        return load_checkpoint(self.directory / key)
+from udl.train.checkpoint import load_checkpoint
 
 
 def _problem():
