@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from udl.data import MNIST1DConfig, load_mnist1d
-from udl.experiments.double_descent import BOOK_WIDTHS
+from udl.experiments.ch08.double_descent import BOOK_WIDTHS
 from udl.nn import MLP
 from udl.optim import SGD
 from udl.train import train_sweep

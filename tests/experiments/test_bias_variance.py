@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from udl.data.toy import regression_1d
-from udl.experiments.bias_variance import (
+from udl.experiments.ch08.bias_variance import (
     Config,
     decompose,
     fit_least_squares,

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import udl.experiments.conv_arithmetic as ca
+import udl.experiments.ch10.conv_arithmetic as ca
 from reference import F64, gen
 from udl.experiments._registry import Experiment
 from udl.functional import ConvSpec, receptive_field, translate

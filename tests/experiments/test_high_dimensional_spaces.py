@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-import udl.experiments.high_dimensional_spaces as hd
+import udl.experiments.ch08.high_dimensional_spaces as hd
 from reference import F64, gen
 from udl.experiments._registry import Experiment
 from udl.report import runner

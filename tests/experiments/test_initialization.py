@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from udl.experiments.initialization import Config, variance_through_depth
+from udl.experiments.ch07.initialization import Config, variance_through_depth
 
 
 def test_first_layer_variance_and_per_layer_factor() -> None:

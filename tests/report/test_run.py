@@ -45,7 +45,7 @@ def _toy_run(cfg: ToyConfig, run: Run) -> None:
     run.summary(mean=float(values.mean()))
 
 
-TOY = Experiment("toy", 2, "a toy", "some <context>", ToyConfig, {"smoke": ToyConfig()}, _toy_run)
+TOY = Experiment("toy", 2, "2.1", "a toy", "some <context>", ToyConfig, {"smoke": ToyConfig()}, _toy_run)
 
 
 def _execute(tmp_path: Path, cfg: ToyConfig = ToyConfig(), name: str = "out") -> runner.Outcome:
@@ -172,7 +172,7 @@ def test_non_finite_metrics_are_written_as_null(tmp_path: Path) -> None:
 def test_config_from_json_rejects_unknown_fields() -> None:
     with pytest.raises(UsageError, match="does not know"):
         runner.config_from_json(ToyConfig, {"steps": 1, "nope": 2})
-    from udl.experiments.shallow_networks import Config
+    from udl.experiments.ch03.shallow_networks import Config
 
     with pytest.raises(UsageError, match="valid config"):
         runner.config_from_json(Config, {"widths": []})  # refused by Config.__post_init__

@@ -1,4 +1,4 @@
-"""The book's experiments, one module each; see ``_registry.NAMES`` for the list and ``udl list``."""
+"""The book's experiments, one module each; found in the chapter folders ``chNN/`` and ``udl list``."""
 
 from udl.experiments._registry import Experiment, all_experiments, experiment_names, get_experiment, suite
 
