@@ -40,6 +40,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from udl.stats import Verdict
 from udl.train import checkpoint as ckpt
 from udl.train._loop import ProgressLike
 
@@ -63,13 +64,35 @@ def _jsonable(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Claim:
-    """A statement from the book turned into a measured check."""
+    """An empirical statement of the book turned into a measured verdict.
+
+    ``holds`` is True, False or None (not established: the evidence does not reach the stated bar);
+    ``verdict`` says the same in words (``"holds"``, ``"fails"``, ``"not established"``).
+    """
+
+    id: str
+    statement: str
+    holds: bool | None
+    verdict: str
+    measured: Any
+    expected: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class Check:
+    """An identity or exact property verified numerically: ``error`` ≤ ``tolerance``."""
 
     id: str
     statement: str
     holds: bool
+    verdict: str
     measured: Any
     expected: Any
+    error: float
+    tolerance: float
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
@@ -115,6 +138,7 @@ class Run:
         self._last: dict[str, Any] = {}
         self._summary: dict[str, Any] = {}
         self.claims: list[Claim] = []
+        self.checks: list[Check] = []
         self.figures: list[str] = []
         if resume:
             self._prepare_resume()
@@ -153,13 +177,52 @@ class Run:
         if rel not in self.figures:
             self.figures.append(rel)
 
-    def claim(self, id: str, statement: str, *, holds: bool, measured: Any, expected: Any) -> None:
-        """Record a claim: the book's ``statement``, whether it ``holds``, what was measured and expected."""
+    def _new_id(self, id: str) -> None:
         if not _NAME.match(id):
-            raise ValueError(f"claim id {id!r} must be letters, digits, '-', '_' or '.'")
-        if any(c.id == id for c in self.claims):
-            raise ValueError(f"claim {id!r} was recorded twice")
-        self.claims.append(Claim(id, statement, bool(holds), _jsonable(measured), _jsonable(expected)))
+            raise ValueError(f"claim/check id {id!r} must be letters, digits, '-', '_' or '.'")
+        if any(c.id == id for c in (*self.claims, *self.checks)):
+            raise ValueError(f"claim/check {id!r} was recorded twice")
+
+    def claim(self, id: str, statement: str, *, holds: bool | Verdict, measured: Any, expected: Any) -> None:
+        """Record an empirical claim of the book: its ``statement``, the verdict, what was measured and expected.
+
+        ``holds`` is a bool or a :class:`udl.stats.Verdict` (``NOT_ESTABLISHED`` where the evidence does not
+        reach the stated bar). It must come from a pure, unit-tested verdict function of the measurements.
+        """
+        self._new_id(id)
+        v = Verdict.of(holds)
+        flag = {Verdict.HOLDS: True, Verdict.FAILS: False, Verdict.NOT_ESTABLISHED: None}[v]
+        self.claims.append(Claim(id, statement, flag, v.value, _jsonable(measured), _jsonable(expected)))
+
+    def check(
+        self,
+        id: str,
+        statement: str,
+        *,
+        error: float,
+        tolerance: float,
+        measured: Any = None,
+        expected: Any = None,
+    ) -> None:
+        """Record a check: an identity or exact property verified numerically, holding when error ≤ tolerance.
+
+        ``measured`` and ``expected`` default to the error and ``≤ tolerance``; pass them to show more.
+        """
+        self._new_id(id)
+        err, tol = float(error), float(tolerance)
+        holds = math.isfinite(err) and err <= tol
+        self.checks.append(
+            Check(
+                id,
+                statement,
+                holds,
+                Verdict.of(holds).value,
+                _jsonable(err if measured is None else measured),
+                _jsonable(f"≤ {tol:.3g}" if expected is None else expected),
+                err if math.isfinite(err) else math.nan,
+                tol,
+            )
+        )
 
     # -- progress -------------------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -8,7 +8,8 @@ result.json schema (one document per run directory):
  "resumed": bool,                          # finished by --resume
  "chapter": int, "summary": str, "context": str,
  "metrics": {name: value},                 # last logged value of each metric, then run.summary() values
- "claims": [{"id", "statement", "holds", "measured", "expected"}],
+ "claims": [{"id", "statement", "holds": true|false|null, "verdict", "measured", "expected"}],
+ "checks": [{"id", "statement", "holds", "verdict", "measured", "expected", "error", "tolerance"}],
  "figures": ["figures/<name>.png", ...]}
 ```
 
@@ -41,7 +42,8 @@ import udl
 from udl.errors import DivergenceError, UsageError
 from udl.experiments import Experiment, get_experiment, suite
 from udl.report._run import Run
-from udl.report.html import render_index, render_run, verdict
+from udl.report.html import render_index, render_run
+from udl.report.verdicts import tally
 from udl.train import seed_everything
 
 log = logging.getLogger(__name__)
@@ -156,8 +158,7 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        held, total = verdict(self.result)
-        return 0 if self.result["status"] == "ok" and held == total else 1
+        return tally(self.result).exit_code
 
 
 def execute(
@@ -225,6 +226,7 @@ def execute(
         "context": exp.context,
         "metrics": run.metrics,
         "claims": [c.to_json() for c in run.claims],
+        "checks": [c.to_json() for c in run.checks],
         "figures": list(run.figures),
     }
     _write_json(partial / "result.json", result)

@@ -29,7 +29,7 @@ from torch import Tensor
 
 from udl.data.toy import sine_exp_function
 from udl.functional import count_regions_2d, get_activation, zaslavsky_max_regions
-from udl.functional.stats import spearman
+from udl.stats import spearman
 from udl.nn import BatchedShallowNetwork, ShallowNetwork
 from udl.report import Run
 from udl.report.figures import subplots

@@ -50,7 +50,7 @@ import torch
 from torch import Tensor
 
 from udl.data.toy import regression_1d, sine_exp_function
-from udl.functional.stats import spearman
+from udl.stats import spearman
 from udl.report import Run
 from udl.report.figures import PALETTE, subplots
 

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from udl.data import MNIST1DConfig, load_mnist1d
 from udl.functional import l2_penalty
-from udl.functional.stats import spearman
+from udl.stats import spearman
 from udl.optim import SGD, Adam, AdamW
 from udl.report import Run
 from udl.report.figures import subplots

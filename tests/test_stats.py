@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 
-from udl.functional.stats import average_ranks, spearman
+from udl.stats import average_ranks, spearman
 
 
 def _brute_ranks(values: list[float]) -> list[float]:

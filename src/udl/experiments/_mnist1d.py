@@ -1,0 +1,169 @@
+"""The MNIST-1D classifier recipe that the chapter 8-11 experiments share (notebook 8.1's protocol).
+
+Notebook 8.1 trains on the default MNIST-1D split (4000 train / 1000 test, generation seed 42) with SGD (learning
+rate 0.05, momentum 0.9), StepLR (every 10 epochs, gamma 0.5), batch 100, 50 epochs and the cross-entropy loss;
+chapters 9-11 reuse it with other models or data. An experiment's ``Config`` inherits :class:`MNIST1DRecipe`
+(overriding defaults where its notebook differs) and trains each model with :func:`train_classifier`, which wraps
+``udl.train.fit`` (progress bar, checkpoints, resume, non-finite guard) around ``udl.optim.SGD`` +
+``udl.optim.StepDecay`` (equal to torch's, bit for bit).
+
+Everything here is protocol, not library: the data, models and loop it uses are public udl parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from matplotlib.axes import Axes
+from torch import nn
+
+from udl.data import MNIST1D, MNIST1DConfig, load_mnist1d
+from udl.optim import SGD, StepDecay
+from udl.train import FitResult, RunLike, classification_metrics, fit
+
+__all__ = [
+    "MNIST1DRecipe",
+    "Split",
+    "classifier_evaluator",
+    "load_split",
+    "plot_learning_curves",
+    "seed_range",
+    "train_classifier",
+]
+
+
+@dataclass(frozen=True)
+class MNIST1DRecipe:
+    """Fields of the shared recipe; an experiment's Config inherits them (and may override defaults)."""
+
+    epochs: int = 50
+    """passes over the training set (notebook 8.1: 50)"""
+    batch_size: int = 100
+    """mini-batch size (notebook 8.1: 100)"""
+    lr: float = 0.05
+    """SGD learning rate (notebook 8.1: 0.05)"""
+    momentum: float = 0.9
+    """SGD momentum (notebook 8.1: 0.9)"""
+    step_size: int = 10
+    """StepLR: epochs between learning-rate decays (notebook 8.1: 10)"""
+    gamma: float = 0.5
+    """StepLR: multiplicative decay (notebook 8.1: 0.5)"""
+    num_samples: int = 5000
+    """MNIST-1D examples in all, train + test (at least 10; the published set: 5000)"""
+    train_split: float = 0.8
+    """fraction of the examples used for training, in (0, 1); both parts must be non-empty"""
+    data_seed: int = 42
+    """MNIST-1D generation seed (42 is the published dataset)"""
+    checkpoint_every: int = 10
+    """epochs between checkpoints"""
+    seeds: int = 3
+    """training runs per arm (seeds seed, seed+1, ...), paired by seed across arms"""
+    seed: int = 0
+    """first seed for initialization and data order"""
+
+    def __post_init__(self) -> None:
+        if min(self.epochs, self.batch_size, self.step_size, self.checkpoint_every, self.seeds) < 1:
+            raise ValueError("epochs, batch_size, step_size, checkpoint_every and seeds must be >= 1")
+        if not self.lr > 0 or not 0 <= self.momentum < 1 or not self.gamma > 0:
+            raise ValueError(
+                f"need lr > 0, 0 <= momentum < 1 and gamma > 0, got {self.lr}, {self.momentum}, {self.gamma}"
+            )
+        self.mnist1d_config()  # num_samples, train_split and data_seed must make a data set: checked up front
+
+    def mnist1d_config(self) -> MNIST1DConfig:
+        return MNIST1DConfig(num_samples=self.num_samples, train_split=self.train_split, seed=self.data_seed)
+
+
+@dataclass(frozen=True)
+class Split:
+    """The recipe's data on the run's device: train and test tensors, and the generated data set itself."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    data: MNIST1D
+
+
+def load_split(cfg: MNIST1DRecipe, device: torch.device | str = "cpu", **overrides: Any) -> Split:
+    """MNIST-1D as the recipe generates it (``overrides``: other MNIST1DConfig fields, e.g. label noise)."""
+    data = load_mnist1d(cfg.mnist1d_config(), **overrides)
+    return Split(
+        data.x_train.to(device), data.y_train.to(device), data.x_test.to(device), data.y_test.to(device), data
+    )
+
+
+def seed_range(cfg: MNIST1DRecipe) -> range:
+    """The seeds of the recipe's repeated runs: seed, seed+1, ..., seed+seeds−1."""
+    return range(cfg.seed, cfg.seed + cfg.seeds)
+
+
+def classifier_evaluator(
+    train: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor],
+    **extra: tuple[torch.Tensor, torch.Tensor],
+) -> Callable[[nn.Module], dict[str, float]]:
+    """Per-epoch metrics: ``train_error``, ``test_loss``, ``test_error`` and ``<name>_loss``/``<name>_error`` for
+    every extra split (e.g. ``val=(x_val, y_val)``)."""
+
+    def evaluate(model: nn.Module) -> dict[str, float]:
+        out = {"train_error": classification_metrics(model, *train)["error"]}
+        for split, (x, y) in {"test": test, **extra}.items():
+            m = classification_metrics(model, x, y)
+            out[f"{split}_loss"], out[f"{split}_error"] = m["loss"], m["error"]
+        return out
+
+    return evaluate
+
+
+def train_classifier(
+    model: nn.Module,
+    cfg: MNIST1DRecipe,
+    data: tuple[torch.Tensor, torch.Tensor],
+    *,
+    run: RunLike,
+    name: str,
+    generator: torch.Generator,
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.functional.cross_entropy,
+    weight_decay: float = 0.0,
+) -> FitResult:
+    """Train ``model`` on ``data`` with the recipe: SGD(lr, momentum) + StepLR(step_size, gamma), batch_size,
+    epochs, checkpoints under ``name`` every ``checkpoint_every`` epochs."""
+    optimizer = SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=weight_decay)
+    scheduler = StepDecay(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    return fit(
+        model,
+        loss_fn,
+        optimizer,
+        data,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        scheduler=scheduler,
+        generator=generator,
+        evaluate=evaluate,
+        run=run,
+        name=name,
+        checkpoint_every=cfg.checkpoint_every,
+    )
+
+
+def plot_learning_curves(
+    loss_ax: Axes | None,
+    error_ax: Axes,
+    history: list[dict[str, float]],
+    label: str,
+    *,
+    color: str | None = None,
+) -> None:
+    """Training (solid) and test (dashed) curves of one run: loss on ``loss_ax``, error in % on ``error_ax``."""
+    epochs = range(1, len(history) + 1)
+    if loss_ax is not None:
+        loss_ax.plot(epochs, [h["loss"] for h in history], color=color, label=f"{label} train")
+        loss_ax.plot(epochs, [h["test_loss"] for h in history], "--", color=color, label=f"{label} test")
+    error_ax.plot(epochs, [100 * h["train_error"] for h in history], color=color, label=f"{label} train")
+    error_ax.plot(epochs, [100 * h["test_error"] for h in history], "--", color=color, label=f"{label} test")
+    error_ax.set(xlabel="epoch", ylabel="error (%)", ylim=(0, 100))
