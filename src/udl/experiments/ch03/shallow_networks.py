@@ -29,10 +29,10 @@ from torch import Tensor
 
 from udl.data.toy import sine_exp_function
 from udl.functional import count_regions_2d, get_activation, zaslavsky_max_regions
-from udl.stats import spearman
 from udl.nn import BatchedShallowNetwork, ShallowNetwork
 from udl.report import Run
 from udl.report.figures import subplots
+from udl.stats import spearman
 
 CHAPTER = 3
 SECTION = "3.1"

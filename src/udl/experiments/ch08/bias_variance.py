@@ -50,9 +50,9 @@ import torch
 from torch import Tensor
 
 from udl.data.toy import regression_1d, sine_exp_function
-from udl.stats import spearman
 from udl.report import Run
 from udl.report.figures import PALETTE, subplots
+from udl.stats import spearman
 
 CHAPTER = 8
 SECTION = "8.2"

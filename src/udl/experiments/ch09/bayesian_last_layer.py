@@ -29,10 +29,10 @@ from torch import Tensor
 
 from udl.data import regression_1d, sine_exp_function
 from udl.functional import bayesian_linear_posterior, bayesian_linear_predictive, sample_posterior
-from udl.stats import spearman
 from udl.nn import ShallowNetwork
 from udl.report import Run
 from udl.report.figures import PALETTE, subplots
+from udl.stats import spearman
 
 CHAPTER = 9
 SECTION = "9.3.5"

@@ -30,9 +30,9 @@ from matplotlib.ticker import NullFormatter
 from torch import Tensor
 
 from udl.data import MNIST1DConfig, load_mnist1d
-from udl.stats import spearman
 from udl.report import Run
 from udl.report.figures import subplots
+from udl.stats import spearman
 from udl.train import StackedMLP, error_rates, train_sweep
 
 CHAPTER = 9

@@ -32,10 +32,10 @@ from torch import Tensor, nn
 
 from udl.data import MNIST1DConfig, load_mnist1d
 from udl.functional import l2_penalty
-from udl.stats import spearman
 from udl.optim import SGD, Adam, AdamW
 from udl.report import Run
 from udl.report.figures import subplots
+from udl.stats import spearman
 from udl.train import StackedMLP, error_rates, fit
 
 CHAPTER = 9
