@@ -28,3 +28,15 @@ def style(ax: Axes) -> None:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.set_prop_cycle(color=PALETTE)
+
+
+def integer_ticks(ax: Axes, axis: str = "x") -> None:
+    """Only whole-number ticks on ``axis`` ("x", "y" or "both"): for epochs, widths, depths, counts."""
+    from matplotlib.ticker import MaxNLocator
+
+    if axis not in ("x", "y", "both"):
+        raise ValueError(f"axis must be 'x', 'y' or 'both', got {axis!r}")
+    if axis in ("x", "both"):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if axis in ("y", "both"):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
