@@ -8,7 +8,7 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from udl.train.checkpoint import load_checkpoint, save_checkpoint
+from udl.train.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 
 F64 = torch.float64
 
@@ -57,6 +57,6 @@ class DirRun:
         save_checkpoint(self.directory / key, tree)
 
     def load_state(self, key):
-        if not (self.directory / f"{key}.json").exists():
+        if not checkpoint_exists(self.directory / key):
             return None
         return load_checkpoint(self.directory / key)

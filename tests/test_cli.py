@@ -90,7 +90,7 @@ def _metrics(directory):
 def test_same_command_twice_is_bitwise_identical_and_out_is_protected(cli, tmp_path):
     a, b = tmp_path / "A", tmp_path / "B"
     pa, pb = cli("run", *SMALL, "--out", a), cli("run", *SMALL, "--out", b)
-    assert pa.returncode in (0, 1) and pb.returncode in (0, 1), pa.stderr + pb.stderr
+    assert pa.returncode == 0 and pb.returncode == 0, pa.stderr + pb.stderr  # smoke: claims not evaluated
     assert _metrics(a) == _metrics(b) and _metrics(a).count("\n") > 0
     ra, rb = (json.loads((d / "result.json").read_text()) for d in (a, b))
     assert ra["metrics"] == rb["metrics"] and ra["claims"] == rb["claims"]
@@ -119,7 +119,7 @@ def test_seed_changes_the_run(cli, tmp_path):
 def test_killed_run_never_looks_finished_and_resumes_to_the_same_result(cli, tmp_path):
     args = (*SMALL, "--epochs", "30", "--checkpoint-every", "2")
     reference = tmp_path / "ref"
-    assert cli("run", *args, "--out", reference).returncode in (0, 1)
+    assert cli("run", *args, "--out", reference).returncode == 0
 
     killed = tmp_path / "killed"
     partial = tmp_path / "killed.partial"
@@ -132,7 +132,7 @@ def test_killed_run_never_looks_finished_and_resumes_to_the_same_result(cli, tmp
     )
     # kill once the second model (mlp) has saved a checkpoint: the first model is done, the second half-way
     deadline = time.monotonic() + 120
-    while not (partial / "checkpoints" / "mlp_seed0.json").exists():
+    while not (partial / "checkpoints" / "mlp_seed0.safetensors").exists():
         assert proc.poll() is None, "the run finished before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.02)
@@ -151,7 +151,7 @@ def test_killed_run_never_looks_finished_and_resumes_to_the_same_result(cli, tmp
     _one_line_error(cli("run", "linear-regression", "--resume", partial), "not of 'linear-regression'")
 
     proc = cli("run", "mnist1d-baselines", "--resume", partial)
-    assert proc.returncode in (0, 1), proc.stderr
+    assert proc.returncode == 0, proc.stderr
     assert killed.is_dir() and not partial.exists()
     assert _metrics(killed) == _metrics(reference)
     r_ref, r_res = (json.loads((d / "result.json").read_text()) for d in (reference, killed))
@@ -162,7 +162,7 @@ def test_killed_run_never_looks_finished_and_resumes_to_the_same_result(cli, tmp
 def test_divergence_fails_the_run_with_step_and_quantity(cli, tmp_path):
     proc = cli("run", *SMALL, "--lr", "1e4", "--momentum", "0.99", "--epochs", "5", "--out", tmp_path / "d")
     result = json.loads((tmp_path / "d" / "result.json").read_text())
-    assert proc.returncode == 1
+    assert proc.returncode == 3  # a failed run, not a claim that did not hold
     assert result["status"] == "failed"
     assert "non-finite" in result["error"] and "at step" in result["error"]
     assert "run failed" in proc.stdout

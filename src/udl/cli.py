@@ -1,8 +1,9 @@
 """The ``udl`` command line: list, run, reproduce and report the book's experiments.
 
 ``udl run NAME`` is generated with tyro from the experiment's frozen ``Config`` (field docstrings become
-``--help``), with the chosen preset's values as defaults. Bad input prints one line and exits with 2; a run
-exits with 0 when every claim held and 1 when a claim failed or the run failed.
+``--help``), with the chosen preset's values as defaults. Exit codes: 0 every claim and check held (claims
+"not established" or "not evaluated at smoke" do not fail a run), 1 a claim or check did not hold, 2 bad input
+(one line on stderr, nothing written), 3 the run failed (an exception, a NaN), 130 interrupted (resumable).
 """
 
 from __future__ import annotations
@@ -25,23 +26,28 @@ from rich.table import Table
 
 import udl
 from udl.errors import UsageError
+from udl.report.verdicts import EXIT_CLAIM_FAILED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, claim_mark, tally
 
-EXIT_OK, EXIT_CLAIM_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130
 
 _HELP = """\
 udl — Understanding Deep Learning (Prince, 2023), runnable and verified.
 
 commands:
-  udl list [--json]                       every experiment: name, chapter, summary, presets
-  udl run NAME [--preset smoke|quick|full] [--out DIR] [--device auto|cpu|cuda] [--seed N] [FIELD ...]
+  udl list [--json]                       every experiment: name, chapter, section, summary, presets
+  udl run NAME [--preset smoke|quick|full] [--out DIR] [--device auto|cpu|cuda] [--threads N] [FIELD ...]
                                           run one experiment into a run directory (udl run NAME --help)
   udl run NAME --resume DIR               continue a killed run (DIR is its .partial directory)
-  udl reproduce --suite tour|quick|full [--out DIR] [--device ...]
+  udl reproduce --suite tour|smoke|quick|full [--out DIR] [--device auto|cpu|cuda] [--threads N]
                                           run many experiments and write an index report
   udl report DIR                          re-render a run's report.html (or a suite's index.html)
   udl --version
 
-exit codes: 0 every claim held · 1 a claim failed or a run failed · 2 bad input
+verdicts: a claim (an empirical statement of the book) holds, fails, or is not established (the evidence
+  does not reach its stated bar); at --preset smoke claims are not evaluated. A check (an identity verified
+  numerically) holds or fails.
+exit codes: 0 every claim and check held · 1 a claim or check did not hold · 2 bad input · 3 the run failed
+  (exception, NaN) · 130 interrupted (continue with --resume)
 """
 
 
@@ -62,15 +68,17 @@ def _stderr() -> Console:
 
 # -- udl run ------------------------------------------------------------------------------------------------
 def _scan(argv: Sequence[str], flag: str) -> str | None:
-    """The value of ``flag`` in argv (``--flag v`` or ``--flag=v``), without parsing anything else."""
+    """The value of ``flag`` in argv (``--flag v`` or ``--flag=v``), without parsing anything else; the last one
+    wins when it is given twice, as with every other option."""
+    found = None
     for i, arg in enumerate(argv):
         if arg == flag:
             if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
                 raise UsageError(f"{flag} needs a value")
-            return argv[i + 1]
-        if arg.startswith(flag + "="):
-            return arg.split("=", 1)[1]
-    return None
+            found = argv[i + 1]
+        elif arg.startswith(flag + "="):
+            found = arg.split("=", 1)[1]
+    return found
 
 
 def _run_args_class(config_class: type, default: Any, presets: Sequence[str]) -> type:
@@ -81,12 +89,13 @@ def _run_args_class(config_class: type, default: Any, presets: Sequence[str]) ->
     class RunArgs:
         config: Annotated[config_class, tyro.conf.OmitArgPrefixes, tyro.conf.arg(name="")] = default  # type: ignore[valid-type]
         preset: preset_type = "quick"  # type: ignore[valid-type]
-        """which preset's values to start from: smoke (seconds, proves the code path), quick (about a minute,
-        shows the claim), full (the book's protocol)"""
+        """which preset's values to start from: smoke (seconds, proves the code path), quick (about a minute, shows the claim), full (the book's protocol)"""  # noqa: E501
         out: Path | None = None
-        """run directory to create (default: runs/NAME/<UTC time>-<id>); must not hold a finished run"""
+        """run directory to create; must not hold a finished run"""
         device: Literal["auto", "cpu", "cuda"] = "auto"
         """where tensors live: auto picks cuda when available"""
+        threads: int = 1
+        """intra-op CPU threads (udl's models are small: one thread is fastest on a busy machine)"""
         resume: Path | None = None
         """continue the killed run in this directory (its .partial directory) to the same final result"""
 
@@ -95,38 +104,55 @@ def _run_args_class(config_class: type, default: Any, presets: Sequence[str]) ->
     RunArgs.__annotations__ = {
         "config": Annotated[config_class, tyro.conf.OmitArgPrefixes, tyro.conf.arg(name="")],
         "preset": preset_type,
-        "out": Path | None,
+        "out": Annotated[
+            Path | None,
+            tyro.conf.arg(metavar="DIR", help_behavior_hint="(default: runs/NAME/<UTC time>-<id>)"),
+        ],
         "device": Literal["auto", "cpu", "cuda"],
-        "resume": Path | None,
+        "threads": int,
+        "resume": Annotated[Path | None, tyro.conf.arg(metavar="DIR", help_behavior_hint="(optional)")],
     }
     return dataclass(frozen=True)(RunArgs)
 
 
 def _condense(text: str) -> str:
-    """One line from tyro's boxed error message: the lines of its first section, joined."""
-    lines: list[str] = []
+    """One line from tyro's error text: its message (the first block), plus a did-you-mean hint if it has one."""
+    blocks: list[list[str]] = [[]]
     for raw in text.splitlines():
-        line = raw.strip().strip("│╭╮╰╯─ ").strip()
-        if set(raw.strip()) <= set("│─ ") and lines:
-            break  # the box's separator: the message proper ends here
-        if (line and not line.startswith(("Value error", "Unrecognized options", "Parsing error"))) or (
-            line and lines
-        ):
-            lines.append(line)
-    message = " ".join(lines)
-    message = re.sub(r"\s+", " ", message).strip()
+        line = raw.strip().strip("│╭╮╰╯").strip()
+        if not line or set(line) <= set("─-━═ "):
+            if blocks[-1]:
+                blocks.append([])
+            continue
+        blocks[-1].append(line)
+    blocks = [b for b in blocks if b and not b[0].startswith(("usage:", "For full helptext"))]
+    if len(blocks) > 1 and len(blocks[0]) == 1:
+        blocks = blocks[1:]  # the title above the first rule ("Value error", "Unrecognized options")
+    message = re.sub(r"\s+", " ", " ".join(blocks[0])).strip() if blocks else "invalid arguments"
+    message = message.split(" Perhaps you meant", 1)[0].split(" For full helptext", 1)[0]
     hint = ""
     if "Perhaps you meant" in text:
         close = re.findall(r"(--[a-z0-9][a-z0-9_.-]*)", text.split("Perhaps you meant", 1)[1])
         if close:
             hint = f"; did you mean {close[0]}?"
-    return (message or "invalid arguments") + hint
+    return message + hint
+
+
+def _as_flags(message: str, cfg: Any) -> str:
+    """A validation message about field ``noise_std`` as the user typed it: ``--noise-std``."""
+    import dataclasses as dc
+
+    for f in sorted(dc.fields(cfg), key=lambda f: -len(f.name)):
+        if message.startswith(f.name + " ") or message.startswith(f.name + "["):
+            return "--" + f.name.replace("_", "-") + message[len(f.name) :]
+    return message
 
 
 def _parse_run(name: str, argv: Sequence[str]) -> Any:
     import tyro
 
     from udl.experiments import get_experiment
+    from udl.report.validate import validate_config
 
     exp = get_experiment(name)
     preset = _scan(argv, "--preset") or "quick"
@@ -139,7 +165,15 @@ def _parse_run(name: str, argv: Sequence[str]) -> Any:
         os.environ["COLUMNS"] = "1000"  # keep tyro's error messages on one line each so they condense cleanly
     try:
         with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
-            parsed: Any = tyro.cli(args_class, args=list(argv), prog=f"udl run {name}")
+            parsed: Any = tyro.cli(
+                args_class,
+                args=list(argv),
+                prog=f"udl run {name}",
+                description=f"{exp.summary}\n\nChapter {exp.chapter} (section {exp.section}). {exp.context}\n\n"
+                "Presets: smoke (seconds, proves the code path; claims not evaluated), quick (about a minute, "
+                "shows the claims), full (the book's protocol). Exit codes: 0 all claims and checks held, 1 one "
+                "did not, 2 bad input, 3 the run failed.",
+            )
     except SystemExit as e:
         if e.code in (0, None):  # --help
             print(captured.getvalue(), end="")
@@ -149,6 +183,10 @@ def _parse_run(name: str, argv: Sequence[str]) -> Any:
         ) from None
     except (ValueError, TypeError) as e:  # a Config.__post_init__ rejected a value
         raise UsageError(f"udl run {name}: {e}") from None
+    try:
+        validate_config(parsed.config)
+    except UsageError as e:
+        raise UsageError(f"udl run {name}: {_as_flags(str(e), parsed.config)}") from None
     finally:
         if old_columns is None:
             os.environ.pop("COLUMNS", None)
@@ -159,17 +197,29 @@ def _parse_run(name: str, argv: Sequence[str]) -> Any:
 
 def _print_claims(console: Console, outcome: Any) -> None:
     result = outcome.result
-    table = Table(title=f"{result['experiment']} ({result['preset']})", title_justify="left")
-    for col in ("", "claim", "measured", "expected"):
+    t = tally(result)
+    title = f"{result['experiment']} ({result['preset']}): {t.claims_text()}"
+    if t.checks:
+        title += f" · {t.checks_text()}"
+    table = Table(title=title, title_justify="left")
+    for col in ("", "kind", "statement", "measured", "expected"):
         table.add_column(col)
-    for c in result["claims"]:
-        table.add_row(
-            "[green]✓[/]" if c["holds"] else "[red]✗[/]",
-            c["statement"],
-            _short(c["measured"]),
-            _short(c["expected"]),
-        )
+    marks = {
+        "holds": "[green]✓[/]",
+        "fails": "[red]✗[/]",
+        "not established": "[yellow]?[/]",
+        "not evaluated": "[dim]–[/]",
+    }
+    for kind, items, evaluated in (
+        ("claim", result["claims"], t.evaluated),
+        ("check", result.get("checks", []), True),
+    ):
+        for c in items:
+            word = claim_mark(c, evaluated=evaluated)
+            table.add_row(marks[word], kind, c["statement"], _short(c["measured"]), _short(c["expected"]))
     console.print(table)
+    if not t.evaluated:
+        console.print(f"[dim]claims not evaluated at {result['preset']}: it only proves the code path[/]")
     if result["status"] != "ok":
         console.print(f"[red]run failed:[/] {result['error']}")
     console.print(f"report: {outcome.directory / 'report.html'}")
@@ -183,12 +233,13 @@ def _short(value: Any) -> str:
 def cmd_run(argv: Sequence[str]) -> int:
     from udl.experiments import experiment_names
     from udl.report import runner
+    from udl.report.validate import validate_config
 
     if not argv or argv[0].startswith("-"):
         if argv and argv[0] in ("-h", "--help"):
             print(
                 "usage: udl run NAME [--preset smoke|quick|full] [--out DIR] [--device auto|cpu|cuda] "
-                "[--resume DIR] [FIELD ...]\n\nexperiments: "
+                "[--threads N] [--resume DIR] [FIELD ...]\n\nexperiments: "
                 + ", ".join(experiment_names())
                 + "\n\n`udl run NAME --help` lists NAME's fields."
             )
@@ -197,24 +248,48 @@ def cmd_run(argv: Sequence[str]) -> int:
     name, rest = argv[0], list(argv[1:])
     resume = _scan(rest, "--resume")
     exp, parsed = _parse_run(name, rest)
+    if parsed.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {parsed.threads}")
     console = _stdout()
     if resume is not None:
-        allowed = {"--resume", "--device"}
+        allowed = {"--resume", "--device", "--threads"}
         extra = [a for a in rest if a.startswith("--") and a.split("=", 1)[0] not in allowed]
         if extra:
             raise UsageError(f"--resume continues a run with its own config; remove {', '.join(extra)}")
-        outcome = runner.resume_run(Path(resume), name, device=_scan(rest, "--device"), console=console)
+        target = Path(resume)
+        try:
+            outcome = runner.resume_run(
+                target, name, device=_scan(rest, "--device"), console=console, threads=parsed.threads
+            )
+        except KeyboardInterrupt:
+            return _interrupted(f"udl run {name} --resume {target}")
     else:
-        cfg = parsed.config
+        cfg = validate_config(parsed.config)
         final = parsed.out if parsed.out is not None else runner.default_run_dir(name)
         runner.check_fresh_target(final)
         console.print(
             f"[bold]udl run {name}[/] preset {parsed.preset} · seed {cfg.seed} · device "
             f"{runner.resolve_device(parsed.device)} → {final}"
         )
-        outcome = runner.execute(exp, cfg, parsed.preset, final=final, device=parsed.device, console=console)
+        try:
+            outcome = runner.execute(
+                exp,
+                cfg,
+                parsed.preset,
+                final=final,
+                device=parsed.device,
+                console=console,
+                threads=parsed.threads,
+            )
+        except KeyboardInterrupt:
+            return _interrupted(f"udl run {name} --resume {final}{runner.PARTIAL}")
     _print_claims(console, outcome)
     return outcome.exit_code
+
+
+def _interrupted(command: str) -> int:
+    _stderr().print(f"udl: interrupted; continue with: {command}", markup=False, soft_wrap=True)
+    return EXIT_INTERRUPTED
 
 
 # -- the other commands -------------------------------------------------------------------------------------
@@ -225,56 +300,93 @@ def cmd_list(argv: Sequence[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
     args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = [
-        {"name": e.name, "chapter": e.chapter, "summary": e.summary, "presets": list(e.presets)}
+        {
+            "name": e.name,
+            "chapter": e.chapter,
+            "section": e.section,
+            "summary": e.summary,
+            "presets": list(e.presets),
+        }
         for e in all_experiments()
     ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
-    table = Table("name", "ch", "summary", "presets")
+    table = Table("name", "section", "summary", "presets")
     for r in rows:
-        table.add_row(r["name"], str(r["chapter"]), r["summary"], " ".join(r["presets"]))
+        table.add_row(r["name"], r["section"], r["summary"], " ".join(r["presets"]))
     _stdout().print(table)
     return EXIT_OK
 
 
 def cmd_reproduce(argv: Sequence[str]) -> int:
+    from udl.experiments import SUITES
     from udl.report import runner
-    from udl.report.html import verdict
 
     parser = _Parser(
         prog="udl reproduce",
-        description="Run a suite of experiments (finished ones in --out are kept, unfinished ones resumed) "
-        "and write index.html.",
+        description="Run a suite of experiments into one directory and write index.html. A finished run already "
+        "there is kept only if its experiment, preset, config and udl version match and it succeeded; an "
+        "unfinished one is resumed; anything else is moved aside and run again.",
     )
-    parser.add_argument("--suite", required=True, help="tour (flagships, quick presets), quick or full")
-    parser.add_argument("--out", type=Path, default=None, help="directory for the suite (default: runs/...)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument(
+        "--suite",
+        required=True,
+        metavar="{" + ",".join(SUITES) + "}",
+        help="tour (flagships, quick presets, ~5 minutes), smoke (every experiment, seconds each), "
+        "quick (every experiment, ~1 minute each) or full (the book's protocols)",
+    )
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="directory (default: runs/...)")
+    parser.add_argument(
+        "--device", default="auto", choices=("auto", "cpu", "cuda"), help="where tensors live"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="intra-op CPU threads per run (default: 1)")
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
     console = _stdout()
-    root, outcomes = runner.reproduce(args.suite, out=args.out, device=args.device, console=console)
+    try:
+        root, outcomes = runner.reproduce(
+            args.suite, out=args.out, device=args.device, console=console, threads=args.threads
+        )
+    except KeyboardInterrupt:
+        again = f"udl reproduce --suite {args.suite}" + (f" --out {args.out}" if args.out else " --out DIR")
+        return _interrupted(f"{again} (the same command resumes)")
     table = Table(title=f"udl reproduce --suite {args.suite}", title_justify="left")
-    for col in ("", "experiment", "preset", "claims", "seconds"):
+    for col in ("", "experiment", "preset", "claims", "checks", "seconds"):
         table.add_column(col)
     for o in outcomes:
-        held, total = verdict(o.result)
-        ok = o.exit_code == 0
+        t = tally(o.result)
         table.add_row(
-            "[green]✓[/]" if ok else "[red]✗[/]",
+            "[green]✓[/]" if t.ok else "[red]✗[/]",
             o.result["experiment"],
             o.result["preset"],
-            f"{held}/{total}" if o.result["status"] == "ok" else "failed",
+            t.claims_text(),
+            t.checks_text(),
             f"{o.result['seconds']:.1f}",
         )
     console.print(table)
     for o in outcomes:
-        for c in o.result["claims"]:
-            if not c["holds"]:
-                console.print(
-                    f"[red]✗ {o.result['experiment']}: {c['statement']}[/] measured {_short(c['measured'])}"
-                )
+        t = tally(o.result)
+        if o.result["status"] != "ok":
+            console.print(f"[red]✗ {o.result['experiment']}: run failed: {o.result['error']}[/]")
+        for kind, items, evaluated in (
+            ("claim", o.result["claims"], t.evaluated),
+            ("check", o.result.get("checks", []), True),
+        ):
+            for c in items:
+                word = claim_mark(c, evaluated=evaluated)
+                if word in ("fails", "not established"):
+                    colour = "red" if word == "fails" else "yellow"
+                    console.print(
+                        f"[{colour}]{'✗' if word == 'fails' else '?'} {o.result['experiment']} ({kind}, {word}): "
+                        f"{c['statement']}[/] measured {_short(c['measured'])}"
+                    )
     console.print(f"report: {root / 'index.html'}")
-    return EXIT_OK if all(o.exit_code == 0 for o in outcomes) else EXIT_CLAIM_FAILED
+    codes = [o.exit_code for o in outcomes]
+    if EXIT_RUN_FAILED in codes:
+        return EXIT_RUN_FAILED
+    return EXIT_CLAIM_FAILED if EXIT_CLAIM_FAILED in codes else EXIT_OK
 
 
 def cmd_report(argv: Sequence[str]) -> int:
@@ -311,8 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stderr().print(f"udl: error: {e}", markup=False, soft_wrap=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        _stderr().print("udl: interrupted; an unfinished run can be continued with udl run NAME --resume DIR")
-        return 130
+        _stderr().print("udl: interrupted")
+        return EXIT_INTERRUPTED
 
 
 def entry() -> None:

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from udl.errors import UsageError
+from udl.errors import DivergenceError, UsageError
 from udl.experiments import Experiment
 from udl.report import Run, runner
 from udl.report.figures import subplots
-from udl.report.html import render_index, render_run, verdict
+from udl.report.html import render_index, render_run
+from udl.report.verdicts import tally
+from udl.stats import Verdict
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,22 @@ def _toy_run(cfg: ToyConfig, run: Run) -> None:
     run.summary(mean=float(values.mean()))
 
 
-TOY = Experiment("toy", 2, "2.1", "a toy", "some <context>", ToyConfig, {"smoke": ToyConfig()}, _toy_run)
+TOY = Experiment(
+    "toy",
+    2,
+    "2.1",
+    "a toy",
+    "some <context>",
+    ToyConfig,
+    {"smoke": ToyConfig(), "quick": ToyConfig()},
+    _toy_run,
+)
 
 
-def _execute(tmp_path: Path, cfg: ToyConfig = ToyConfig(), name: str = "out") -> runner.Outcome:
-    return runner.execute(TOY, cfg, "smoke", final=tmp_path / name, device="cpu")
+def _execute(
+    tmp_path: Path, cfg: ToyConfig = ToyConfig(), name: str = "out", preset: str = "quick"
+) -> runner.Outcome:
+    return runner.execute(TOY, cfg, preset, final=tmp_path / name, device="cpu")
 
 
 def test_execute_writes_a_complete_run_directory(tmp_path: Path) -> None:
@@ -103,7 +116,7 @@ def test_a_bug_is_a_failed_run_with_its_traceback(tmp_path: Path) -> None:
         outcome.result["status"] == "failed" and "RuntimeError: an experiment bug" in outcome.result["error"]
     )
     assert "Traceback" in (outcome.directory / "traceback.txt").read_text()
-    assert outcome.exit_code == 1
+    assert outcome.exit_code == 3  # a failed run is not a finding
     assert "run failed" in (outcome.directory / "report.html").read_text()
 
 
@@ -116,17 +129,21 @@ def test_report_escapes_text_and_embeds_figures(tmp_path: Path) -> None:
     assert "src='figures/" not in page  # self-contained: no links to files
 
 
-def test_verdict_and_index() -> None:
+def test_tally_and_index() -> None:
     ok = {"experiment": "a", "preset": "quick", "status": "ok", "claims": [{"id": "x", "holds": True}]}
     bad = {
         "experiment": "b",
         "preset": "quick",
         "status": "ok",
-        "claims": [{"id": "y", "holds": True}, {"id": "z", "holds": False}],
+        "claims": [{"id": "y", "holds": True}, {"id": "z", "holds": False}, {"id": "w", "holds": None}],
+        "checks": [{"id": "k", "holds": True}],
     }
-    assert verdict(ok) == (1, 1) and verdict(bad) == (1, 2)
+    t = tally(bad)
+    assert (t.claims_held, t.claims_failed, t.claims_open, t.checks_held) == (1, 1, 1, 1)
+    assert tally(ok).exit_code == 0 and t.exit_code == 1
     page = render_index("suite", [("a", ok), ("b", bad)])
-    assert "1/2 experiments" in page and "href='b/report.html'" in page and ">z<" in page
+    assert "1/2 experiments" in page and "href='b/report.html'" in page and "z (fails)" in page
+    assert "w (not established)" in page and "2 hold, 1 do not, 1 not established" in page
 
 
 def test_log_replay_after_resume_does_not_duplicate_lines(tmp_path: Path) -> None:
@@ -161,12 +178,146 @@ def test_names_are_checked(tmp_path: Path, bad: str) -> None:
 
 def test_non_finite_metrics_are_written_as_null(tmp_path: Path) -> None:
     run = Run(tmp_path, device=torch.device("cpu"))
-    run.log(0, loss=float("nan"), values=torch.tensor([1.0, float("inf")]))
+    run.log(0, ratio=float("nan"), values=torch.tensor([1.0, float("inf")]))
     assert json.loads((tmp_path / "metrics.jsonl").read_text()) == {
         "step": 0,
-        "loss": None,
+        "ratio": None,
         "values": [1.0, None],
     }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("nan"), float("inf"), torch.tensor(float("-inf")), [1.0, float("nan")], torch.tensor([0, 1e400])],
+)
+def test_a_non_finite_loss_stops_the_run_at_its_step(tmp_path: Path, value) -> None:
+    run = Run(tmp_path, device=torch.device("cpu"))
+    run.log(0, loss=1.0)
+    with pytest.raises(DivergenceError, match=r"train/loss became non-finite .* at step 7"):
+        run.log(7, **{"train/loss": value}, error=0.5)
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 1  # the bad line is not written
+
+
+def test_a_run_whose_loss_diverges_fails_with_exit_3(tmp_path: Path) -> None:
+    def diverging(cfg: ToyConfig, run: Run) -> None:
+        for step in range(cfg.steps):
+            run.log(step, loss=torch.tensor(10.0) ** (10 * step))  # float32 overflows to inf at step 4
+        run.claim("never", "never reached", holds=True, measured=0, expected=0)
+
+    exp = Experiment("div", 2, "2.1", "a", "b", ToyConfig, {"quick": ToyConfig()}, diverging)
+    outcome = runner.execute(exp, ToyConfig(), "quick", final=tmp_path / "d", device="cpu")
+    assert outcome.exit_code == 3 and outcome.result["status"] == "failed"
+    assert "loss became non-finite" in outcome.result["error"] and "at step 4" in outcome.result["error"]
+    assert outcome.result["claims"] == []
+
+
+def test_checks_and_three_state_claims_reach_result_json(tmp_path: Path) -> None:
+    def exp_run(cfg: ToyConfig, run: Run) -> None:
+        run.check("identity", "a = a", error=1e-16, tolerance=1e-12)
+        run.check("broken", "b = c", error=float("nan"), tolerance=1e-12)  # NaN error never passes
+        run.claim("open", "a > b", holds=Verdict.NOT_ESTABLISHED, measured=1, expected=2)
+        run.claim("yes", "c", holds=Verdict.HOLDS, measured=1, expected=1)
+
+    exp = Experiment("v", 2, "2.1", "a", "b", ToyConfig, {"quick": ToyConfig()}, exp_run)
+    result = runner.execute(exp, ToyConfig(), "quick", final=tmp_path / "v", device="cpu").result
+    assert [(c["id"], c["holds"], c["verdict"]) for c in result["checks"]] == [
+        ("identity", True, "holds"),
+        ("broken", False, "fails"),
+    ]
+    assert [(c["id"], c["holds"], c["verdict"]) for c in result["claims"]] == [
+        ("open", None, "not established"),
+        ("yes", True, "holds"),
+    ]
+    assert result["checks"][0]["expected"] == "≤ 1e-12" and result["checks"][1]["error"] is None
+    page = (tmp_path / "v" / "report.html").read_text()
+    assert "Checks" in page and "not established" in page
+    with pytest.raises(TypeError, match="three states"):
+        bool(Verdict.HOLDS)
+
+
+def test_smoke_claims_are_not_evaluated(tmp_path: Path) -> None:
+    outcome = _execute(tmp_path, ToyConfig(fail_claim=True), preset="smoke")
+    assert outcome.exit_code == 0
+    assert "not evaluated at smoke" in (outcome.directory / "report.html").read_text()
+
+
+def test_resume_refuses_checkpoints_of_another_run(tmp_path: Path) -> None:
+    d = tmp_path / "r"
+    d.mkdir()
+    ident = {"experiment": "toy", "preset": "quick", "seed": 0, "config": {"steps": 5}}
+    Run(d, device=torch.device("cpu"), identity=ident).save_state("model", {"w": torch.ones(1)})
+    other = {**ident, "seed": 1}
+    with pytest.raises(UsageError, match=r"belongs to another run: seed 0 .this run: 1."):
+        Run(d, device=torch.device("cpu"), resume=True, identity=other)
+    assert Run(d, device=torch.device("cpu"), resume=True, identity=ident).load_state("model") is not None
+
+
+@pytest.mark.parametrize(
+    "doc",
+    ["{}", "[1, 2]", "not json", '{"experiment": "x"}', "null"],
+)
+def test_report_on_a_malformed_result_is_one_usage_error(tmp_path: Path, doc: str) -> None:
+    d = _execute(tmp_path).directory
+    (d / "result.json").write_text(doc)
+    with pytest.raises(UsageError):
+        runner.rerender(d)
+
+
+def test_an_out_that_cannot_be_created_is_a_usage_error_and_nothing_is_written(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="is a file"):
+        _execute(tmp_path, name="file/run")
+    with pytest.raises(UsageError, match="cannot be created"):
+        runner.execute(TOY, ToyConfig(), "quick", final=Path("/proc/udl-x/run"), device="cpu")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("steps", 2**40, "steps must be an integer in"),
+        ("seed", -1, "seed must be a seed"),
+        ("hidden", (1, 2**33), "hidden.1."),
+    ],
+)
+def test_bad_config_values_are_refused_before_anything_is_written(
+    tmp_path: Path, field, value, match
+) -> None:
+    from dataclasses import replace
+
+    with pytest.raises(UsageError, match=match):
+        _execute(tmp_path, replace(ToyConfig(), **{field: value}))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reproduce_keeps_only_matching_runs_and_moves_the_rest_aside(tmp_path: Path, monkeypatch) -> None:
+    calls: list[str] = []
+
+    def counted(cfg: ToyConfig, run: Run) -> None:
+        calls.append(run.directory.name)
+        _toy_run(cfg, run)
+
+    exp = Experiment(
+        "toy", 2, "2.1", "a", "b", ToyConfig, {"quick": ToyConfig(), "full": ToyConfig(steps=7)}, counted
+    )
+    monkeypatch.setattr(runner, "get_experiment", lambda name: exp)
+    monkeypatch.setattr(runner, "suite", lambda name: [("toy", "quick" if name == "tour" else "full")])
+    out = tmp_path / "suite"
+    runner.reproduce("tour", out=out, device="cpu")
+    runner.reproduce("tour", out=out, device="cpu")  # kept: same experiment, preset, config, version
+    assert calls == ["toy.partial"]
+    assert json.loads((out / "index.json").read_text())["notes"]["toy"].startswith("kept")
+    runner.reproduce("full", out=out, device="cpu")  # another preset: re-run, the old run moved aside
+    assert calls == ["toy.partial", "toy.partial"]
+    assert json.loads((out / "toy" / "result.json").read_text())["preset"] == "full"
+    moved = [p.name for p in out.iterdir() if ".replaced-" in p.name]
+    assert len(moved) == 1 and json.loads((out / moved[0] / "result.json").read_text())["preset"] == "quick"
+    assert "preset differs" in json.loads((out / "index.json").read_text())["notes"]["toy"]
+    result = json.loads((out / "toy" / "result.json").read_text())
+    result["status"] = "failed"
+    (out / "toy" / "result.json").write_text(json.dumps(result))
+    runner.reproduce("full", out=out, device="cpu")  # a failed run is never kept
+    assert len(calls) == 3 and "status failed" in (out / "index.html").read_text()
 
 
 def test_config_from_json_rejects_unknown_fields() -> None:

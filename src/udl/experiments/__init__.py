@@ -1,5 +1,13 @@
 """The book's experiments, one module each; found in the chapter folders ``chNN/`` and ``udl list``."""
 
-from udl.experiments._registry import Experiment, all_experiments, experiment_names, get_experiment, suite
+from udl.experiments._registry import (
+    SUITES,
+    TOUR,
+    Experiment,
+    all_experiments,
+    experiment_names,
+    get_experiment,
+    suite,
+)
 
-__all__ = ["Experiment", "all_experiments", "experiment_names", "get_experiment", "suite"]
+__all__ = ["SUITES", "TOUR", "Experiment", "all_experiments", "experiment_names", "get_experiment", "suite"]

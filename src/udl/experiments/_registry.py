@@ -122,10 +122,14 @@ def all_experiments() -> list[Experiment]:
     return [get_experiment(n) for n in experiment_names()]
 
 
+SUITES: tuple[str, ...] = ("tour", "smoke", "quick", "full")
+
+
 def suite(name: str) -> list[tuple[str, str]]:
-    """(experiment, preset) pairs of a suite: ``tour`` (flagships, quick), ``quick`` or ``full`` (everything)."""
+    """(experiment, preset) pairs of a suite: ``tour`` (flagships, quick), or every experiment at ``smoke``,
+    ``quick`` or ``full``."""
     if name == "tour":
         return [(n, "quick") for n in TOUR]
     if name in ("quick", "full", "smoke"):
         return [(n, name) for n in experiment_names()]
-    raise UsageError(f"unknown suite {name!r}; {did_you_mean(name, ['tour', 'quick', 'full', 'smoke'])}")
+    raise UsageError(f"unknown suite {name!r}; {did_you_mean(name, SUITES)}")

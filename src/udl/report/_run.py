@@ -7,7 +7,7 @@ config.json    resolved config, preset, versions, device, seed      (written by 
 metrics.jsonl  one JSON object per run.log() call: {"step": s, "<name>": value, ...}
 result.json    written by the runner when run() returns (schema in udl.report.runner)
 figures/*.png  one per run.figure()
-checkpoints/   <key>.safetensors + <key>.json per run.save_state()
+checkpoints/   <key>.safetensors per run.save_state() (one file: tensors + structure in the header)
 ```
 
 Resume works by deterministic replay: the experiment's ``run()`` is executed again from the top with the same
@@ -40,6 +40,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from udl.errors import DivergenceError
 from udl.stats import Verdict
 from udl.train import checkpoint as ckpt
 from udl.train._loop import ProgressLike
@@ -60,6 +61,25 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     return value
+
+
+def _guard_finite(name: str, step: int, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        if value.numel() and not bool(torch.isfinite(value).all()):
+            bad = value.detach().flatten()[~torch.isfinite(value.detach().flatten())][0]
+            raise DivergenceError(name, int(step), float(bad))
+        return
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            _guard_finite(name, step, v)
+        return
+    if isinstance(value, (int, float)) or hasattr(value, "item"):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return
+        if not math.isfinite(number):
+            raise DivergenceError(name, int(step), number)
 
 
 @dataclass(frozen=True)
@@ -127,8 +147,13 @@ class Run:
         device: torch.device,
         console: Console | None = None,
         resume: bool = False,
+        identity: dict[str, Any] | None = None,
     ) -> None:
         self.directory = directory
+        self.identity: dict[str, Any] = dict(identity or {})
+        """experiment, preset, seed and resolved config: stored in every checkpoint, checked on every load"""
+        self.resumed_checkpoints = 0
+        self.resumed_lines = 0
         self.device = device
         self._console = console
         self._metrics_path = directory / "metrics.jsonl"
@@ -145,7 +170,15 @@ class Run:
 
     # -- metrics -------------------------------------------------------------------------------------------
     def log(self, step: int, **metrics: Any) -> None:
-        """Append ``{"step": step, **metrics}`` to metrics.jsonl (values: numbers, or lists of numbers)."""
+        """Append ``{"step": step, **metrics}`` to metrics.jsonl (values: numbers, or lists of numbers).
+
+        Raises:
+            DivergenceError: a loss (a metric whose name contains ``loss``) is NaN or infinite: the run stops at
+                this step, naming it and the quantity (other metrics may be non-finite and are logged as null).
+        """
+        for name, value in metrics.items():
+            if "loss" in name.lower():
+                _guard_finite(name, step, value)
         values = {k: _jsonable(v) for k, v in metrics.items()}
         self._last.update(values)
         self._log_calls += 1
@@ -180,7 +213,7 @@ class Run:
     def _new_id(self, id: str) -> None:
         if not _NAME.match(id):
             raise ValueError(f"claim/check id {id!r} must be letters, digits, '-', '_' or '.'")
-        if any(c.id == id for c in (*self.claims, *self.checks)):
+        if id in {c.id for c in self.claims} | {c.id for c in self.checks}:
             raise ValueError(f"claim/check {id!r} was recorded twice")
 
     def claim(self, id: str, statement: str, *, holds: bool | Verdict, measured: Any, expected: Any) -> None:
@@ -246,30 +279,52 @@ class Run:
 
     # -- checkpoints ----------------------------------------------------------------------------------------
     def save_state(self, key: str, tree: Any) -> None:
-        """Checkpoint ``tree`` under ``key`` (overwriting), together with the log-call count."""
+        """Checkpoint ``tree`` under ``key`` (overwriting), with the log-call count and the run's identity."""
         if not _NAME.match(key):
             raise ValueError(f"checkpoint key {key!r} must be letters, digits, '-', '_' or '.'")
-        ckpt.save_checkpoint(self._checkpoints / key, {"log_calls": self._log_calls, "tree": tree})
+        ckpt.save_checkpoint(
+            self._checkpoints / key, {"log_calls": self._log_calls, "identity": self.identity, "tree": tree}
+        )
+
+    def _read(self, stem: Path) -> dict[str, Any]:
+        saved = ckpt.load_checkpoint(stem)
+        path = ckpt.checkpoint_path(stem)
+        if not isinstance(saved, dict) or "log_calls" not in saved or "tree" not in saved:
+            raise ckpt.CheckpointError(f"corrupt checkpoint {path}: missing log_calls/tree")
+        theirs = saved.get("identity")
+        if theirs != self.identity:
+            diff = (
+                ", ".join(
+                    f"{k} {theirs.get(k)!r} (this run: {self.identity.get(k)!r})"
+                    for k in sorted(set(theirs) | set(self.identity))
+                    if theirs.get(k) != self.identity.get(k)
+                )
+                if isinstance(theirs, dict)
+                else "no run identity"
+            )
+            raise ckpt.CheckpointError(f"checkpoint {path} belongs to another run: {diff}")
+        try:
+            int(saved["log_calls"])
+        except (TypeError, ValueError):
+            raise ckpt.CheckpointError(f"corrupt checkpoint {path}: bad log_calls") from None
+        return saved
 
     def load_state(self, key: str) -> Any | None:
         """The tree last saved under ``key``, or None; restores the log-call count saved with it."""
         stem = self._checkpoints / key
         if not ckpt.checkpoint_exists(stem):
             return None
-        saved = ckpt.load_checkpoint(stem)
-        try:
-            self._log_calls = int(saved["log_calls"])
-            return saved["tree"]
-        except (KeyError, TypeError, ValueError):
-            raise ckpt.CheckpointError(f"corrupt checkpoint {stem}.json: missing log_calls/tree") from None
+        saved = self._read(stem)
+        self._log_calls = int(saved["log_calls"])
+        return saved["tree"]
 
     def _prepare_resume(self) -> None:
         """Cut metrics.jsonl back to what the newest checkpoint had seen, and reload the last values."""
         keep = 0
         if self._checkpoints.is_dir():
-            for meta in sorted(self._checkpoints.glob("*.json")):
-                saved = ckpt.load_checkpoint(meta.with_suffix(""))
-                keep = max(keep, int(saved.get("log_calls", 0)) if isinstance(saved, dict) else 0)
+            for file in sorted(self._checkpoints.glob("*.safetensors")):
+                keep = max(keep, int(self._read(file.with_suffix(""))["log_calls"]))
+                self.resumed_checkpoints += 1
         lines = self._metrics_path.read_text().splitlines() if self._metrics_path.exists() else []
         if len(lines) < keep:
             raise ckpt.CheckpointError(
@@ -285,3 +340,4 @@ class Run:
             entry.pop("step", None)
             self._last.update(entry)
         self._lines_on_disk = keep
+        self.resumed_lines = keep

@@ -20,6 +20,7 @@ report.html are complete; a killed run therefore never looks finished and can be
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -31,6 +32,7 @@ import time
 import traceback
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ from udl.errors import DivergenceError, UsageError
 from udl.experiments import Experiment, get_experiment, suite
 from udl.report._run import Run
 from udl.report.html import render_index, render_run
+from udl.report.validate import validate_config
 from udl.report.verdicts import tally
 from udl.train import seed_everything
 
@@ -79,12 +82,18 @@ def config_from_json(config_class: type, data: dict[str, Any]) -> Any:
             f"config.json has fields {sorted(unknown)} that {config_class.__module__} does not know"
         )
     try:
-        return config_class(**{k: _coerce(v, hints[k]) for k, v in data.items()})
-    except (TypeError, ValueError) as e:
+        cfg = config_class(**{k: _coerce(v, hints[k]) for k, v in data.items()})
+    except (TypeError, ValueError, OverflowError) as e:
+        raise UsageError(f"config.json does not make a valid config: {e}") from None
+    try:
+        return validate_config(cfg)
+    except UsageError as e:
         raise UsageError(f"config.json does not make a valid config: {e}") from None
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: Any) -> torch.device:
+    if not isinstance(name, str):
+        raise UsageError(f"device must be one of auto, cpu, cuda; got {name!r}")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cpu":
@@ -138,6 +147,38 @@ def locate_resume(path: Path) -> tuple[Path, Path]:
     return partial, final
 
 
+def _create_partial(partial: Path, final: Path) -> None:
+    """Create the run's .partial directory, or one UsageError saying why it cannot be (nothing left behind)."""
+    existing = partial.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {final}: {existing} is a file, not a directory; choose another --out")
+    try:
+        partial.mkdir(parents=True)
+    except OSError as e:
+        raise UsageError(
+            f"--out {final} cannot be created: {e.strerror or e}; choose another --out"
+        ) from None
+
+
+@contextlib.contextmanager
+def intra_op_threads(threads: int) -> Iterator[None]:
+    """Run with ``threads`` intra-op threads (restored after).
+
+    udl's experiments train small models (MLPs of a few hundred units, CNNs of a few thousand parameters) on
+    batches of ~100: a second OpenMP thread gains little on them and, when another process holds a core, the
+    threads spin at barriers and the run slows several-fold. So runs use one thread unless asked
+    (``udl run --threads N``).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
@@ -170,41 +211,59 @@ def execute(
     device: str = "auto",
     resume: bool = False,
     console: Console | None = None,
+    threads: int = 1,
 ) -> Outcome:
-    """Run ``exp`` with ``cfg`` into ``final`` (via ``final.partial``); ``resume`` continues that partial dir."""
+    """Run ``exp`` with ``cfg`` into ``final`` (via ``final.partial``); ``resume`` continues that partial dir.
+
+    Everything that can be checked before the run is checked before anything is written: the config
+    (:func:`udl.report.validate.validate_config`), the preset, the device and the target directory (bad input:
+    :class:`UsageError`, nothing on disk). A run that then fails (an exception, a NaN) is finished as a directory
+    with ``status: failed`` (exit code 3); an interrupted one stays ``.partial`` for ``--resume``.
+    """
     dev = resolve_device(device)
+    cfg = validate_config(cfg)
+    if preset not in exp.presets:
+        raise UsageError(f"unknown preset {preset!r} for {exp.name}; valid: {', '.join(exp.presets)}")
     partial = _partial(final)
     if resume:
         if not partial.is_dir():
             raise UsageError(f"no unfinished run at {partial}")
     else:
         check_fresh_target(final)
-        partial.mkdir(parents=True)
-        # every run directory has a metrics.jsonl, even if the experiment logs nothing
-        (partial / "metrics.jsonl").touch()
-        _write_json(
-            partial / "config.json",
-            {
-                "experiment": exp.name,
-                "preset": preset,
-                "config": config_to_json(cfg),
-                "seed": cfg.seed,
-                "device": str(dev),
-                "udl_version": udl.__version__,
-                "torch_version": torch.__version__,
-                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "command": sys.argv,
-            },
+        _create_partial(partial, final)
+        try:
+            # every run directory has a metrics.jsonl, even if the experiment logs nothing
+            (partial / "metrics.jsonl").touch()
+            _write_json(
+                partial / "config.json",
+                {
+                    "experiment": exp.name,
+                    "preset": preset,
+                    "config": config_to_json(cfg),
+                    "seed": cfg.seed,
+                    "device": str(dev),
+                    "udl_version": udl.__version__,
+                    "torch_version": torch.__version__,
+                    "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    "command": sys.argv,
+                },
+            )
+        except OSError as e:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise UsageError(f"cannot write the run directory {partial}: {e.strerror or e}") from None
+    identity = {"experiment": exp.name, "preset": preset, "seed": cfg.seed, "config": config_to_json(cfg)}
+    run = Run(partial, device=dev, console=console, resume=resume, identity=identity)
+    if resume and console is not None:
+        console.print(
+            f"[dim]resuming {partial}: {run.resumed_lines} metric lines and {run.resumed_checkpoints} "
+            "checkpoints kept; replaying the rest[/]"
         )
-    try:
-        run = Run(partial, device=dev, console=console, resume=resume)
-    except UsageError:
-        raise  # a corrupt checkpoint: the partial directory is left exactly as it was
     status, error = "ok", None
     start = time.perf_counter()
     seed_everything(cfg.seed)
     try:
-        exp.run(cfg, run)
+        with intra_op_threads(threads):
+            exp.run(cfg, run)
     except UsageError:
         if not resume:
             shutil.rmtree(partial, ignore_errors=True)  # bad input: leave nothing half-written
@@ -238,76 +297,227 @@ def execute(
 
 
 def resume_run(
-    path: Path, name: str, *, device: str | None = None, console: Console | None = None
+    path: Path,
+    name: str,
+    *,
+    device: str | None = None,
+    console: Console | None = None,
+    threads: int = 1,
 ) -> Outcome:
     """Continue the killed run of experiment ``name`` at ``path`` with the config, preset and device it
-    started with (``device`` overrides the last)."""
+    started with (``device`` overrides the last).
+
+    config.json is trusted no more than command-line input: it is validated like it, and every checkpoint must
+    have been written by a run of the same experiment, preset, seed and config (else a UsageError).
+    """
     partial, final = locate_resume(path)
-    doc = read_json(partial / "config.json")
-    if isinstance(doc, dict) and doc.get("experiment") != name:
+    where = partial / "config.json"
+    doc = read_json(where)
+    if not isinstance(doc, dict):
+        raise UsageError(f"{where} is not a udl config (not a JSON object)")
+    if doc.get("experiment") != name:
         raise UsageError(f"--resume {path} is a run of {doc.get('experiment')!r}, not of {name!r}")
-    try:
-        exp = get_experiment(doc["experiment"])
-        cfg = config_from_json(exp.config_class, doc["config"])
-        preset = doc["preset"]
-        saved_device = doc.get("device", "cpu")
-    except (KeyError, TypeError) as e:
-        raise UsageError(f"{partial / 'config.json'} is not a udl config ({e})") from None
+    exp = get_experiment(name)
+    for key in ("preset", "config", "device"):
+        if key not in doc:
+            raise UsageError(f"{where} is not a udl config: it has no {key!r}")
+    if not isinstance(doc["config"], dict):
+        raise UsageError(f"{where}: 'config' must be an object of fields")
+    preset = doc["preset"]
+    if preset not in exp.presets:
+        raise UsageError(f"{where}: unknown preset {preset!r}; valid: {', '.join(exp.presets)}")
+    cfg = config_from_json(exp.config_class, doc["config"])
+    if doc.get("seed", cfg.seed) != cfg.seed:
+        raise UsageError(f"{where}: seed {doc.get('seed')!r} differs from the config's seed {cfg.seed}")
+    saved_device = doc["device"]
+    if not isinstance(saved_device, str) or saved_device.split(":")[0] not in ("cpu", "cuda"):
+        raise UsageError(f"{where}: device must be 'cpu' or 'cuda[:N]', got {saved_device!r}")
     dev = device or ("cuda" if saved_device.startswith("cuda") else "cpu")
-    return execute(exp, cfg, preset, final=final, device=dev, resume=True, console=console)
+    return execute(exp, cfg, preset, final=final, device=dev, resume=True, console=console, threads=threads)
+
+
+def _check_result(doc: Any, path: Path) -> dict[str, Any]:
+    """A result.json document, or one UsageError saying what is wrong with it."""
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path} is not a udl result: expected a JSON object, got {type(doc).__name__}")
+    expected: dict[str, type | tuple[type, ...]] = {
+        "experiment": str,
+        "preset": str,
+        "status": str,
+        "seconds": (int, float),
+        "metrics": dict,
+        "claims": list,
+        "figures": list,
+    }
+    for key, kind in expected.items():
+        if key not in doc:
+            raise UsageError(f"{path} is not a udl result: it has no {key!r}")
+        if not isinstance(doc[key], kind) or isinstance(doc[key], bool):
+            raise UsageError(f"{path}: {key!r} has the wrong type ({type(doc[key]).__name__})")
+    if doc["status"] not in ("ok", "failed"):
+        raise UsageError(f"{path}: status must be 'ok' or 'failed', got {doc['status']!r}")
+    for section in ("claims", "checks"):
+        items = doc.get(section, [])
+        if not isinstance(items, list):
+            raise UsageError(f"{path}: {section!r} must be a list")
+        for i, item in enumerate(items):
+            missing = (
+                [k for k in ("id", "statement", "holds", "measured", "expected") if k not in item]
+                if isinstance(item, dict)
+                else ["everything"]
+            )
+            if missing:
+                raise UsageError(f"{path}: {section}[{i}] lacks {', '.join(missing)}")
+            if item["holds"] not in (True, False, None):
+                raise UsageError(f"{path}: {section}[{i}].holds must be true, false or null")
+    if not all(isinstance(f, str) for f in doc["figures"]):
+        raise UsageError(f"{path}: 'figures' must be a list of paths")
+    return doc
+
+
+def read_result(directory: Path) -> dict[str, Any]:
+    """A run directory's result.json, validated (UsageError naming the problem otherwise)."""
+    return _check_result(read_json(directory / "result.json"), directory / "result.json")
 
 
 def rerender(directory: Path) -> Path:
     """Re-render report.html (a run directory) or index.html (a ``reproduce`` directory) from its files."""
     if is_finished(directory):
-        read_json(directory / "config.json")
+        config = read_json(directory / "config.json")
+        if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+            raise UsageError(f"{directory / 'config.json'} is not a udl config: it has no 'config' object")
+        read_result(directory)
         path = directory / "report.html"
         path.write_text(render_run(directory))
         return path
     if (directory / "index.json").is_file():
-        return write_index(directory, read_json(directory / "index.json")["title"])
+        index = read_json(directory / "index.json")
+        if not isinstance(index, dict) or not isinstance(index.get("title"), str):
+            raise UsageError(f"{directory / 'index.json'} is not a udl index: it has no 'title'")
+        notes = index.get("notes", {})
+        return write_index(directory, index["title"], notes if isinstance(notes, dict) else {})
     if directory.with_name(directory.name + PARTIAL).exists() or directory.name.endswith(PARTIAL):
         raise UsageError(f"{directory} is an unfinished run; finish it with udl run --resume first")
     raise UsageError(f"{directory} is neither a finished run directory nor a reproduce directory")
 
 
 # -- suites -------------------------------------------------------------------------------------------------
-def write_index(root: Path, title: str) -> Path:
-    """index.json + index.html for every finished run directly under ``root``."""
+def write_index(root: Path, title: str, notes: dict[str, str] | None = None) -> Path:
+    """index.json + index.html for every finished run directly under ``root``; ``notes`` says, per run
+    directory, whether it was kept, resumed, run or re-run (and why)."""
+    notes = dict(notes or {})
     entries = []
     for child in sorted(p for p in root.iterdir() if p.is_dir() and is_finished(p)):
-        entries.append((child.name, read_json(child / "result.json")))
-    _write_json(root / "index.json", {"title": title, "runs": [rel for rel, _ in entries]})
+        result = dict(read_result(child))
+        result["reuse"] = notes.get(child.name, "")
+        entries.append((child.name, result))
+    _write_json(root / "index.json", {"title": title, "runs": [rel for rel, _ in entries], "notes": notes})
     path = root / "index.html"
     path.write_text(render_index(title, entries))
     return path
 
 
+def _reuse_problem(directory: Path, exp: Experiment, preset: str) -> str | None:
+    """None if the run in ``directory`` (finished or .partial) is one this request may keep or resume; else why
+    not: another experiment, preset, config or udl version, or a failed status."""
+    try:
+        config = read_json(directory / "config.json")
+    except UsageError:
+        return "unreadable config.json"
+    if not isinstance(config, dict):
+        return "config.json is not an object"
+    wanted = config_to_json(exp.presets[preset])
+    for key, want, what in (
+        ("experiment", exp.name, "experiment"),
+        ("preset", preset, "preset"),
+        ("config", wanted, "resolved config"),
+        ("udl_version", udl.__version__, "udl version"),
+    ):
+        if config.get(key) != want:
+            return f"{what} differs ({config.get(key) if key != 'config' else 'edited'} ≠ requested)"
+    if is_finished(directory):
+        try:
+            result = read_result(directory)
+        except UsageError:
+            return "unreadable result.json"
+        if result["status"] != "ok":
+            return f"status {result['status']}"
+    return None
+
+
+def _move_aside(directory: Path) -> Path:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = directory.with_name(f"{directory.name}.replaced-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = directory.with_name(f"{directory.name}.replaced-{stamp}-{n}")
+    os.replace(directory, target)
+    return target
+
+
 def reproduce(
-    suite_name: str, *, out: Path | None, device: str = "auto", console: Console | None = None
+    suite_name: str,
+    *,
+    out: Path | None,
+    device: str = "auto",
+    console: Console | None = None,
+    threads: int = 1,
 ) -> tuple[Path, list[Outcome]]:
-    """Run every (experiment, preset) of a suite into ``out/<experiment>``; finished ones are kept,
-    unfinished ones resumed, so the same command after an interruption carries on where it stopped."""
+    """Run every (experiment, preset) of a suite into ``out/<experiment>``.
+
+    A finished run there is kept only if its experiment, preset, resolved config and udl version equal the
+    request and its status is ok; an unfinished one is resumed under the same condition. Anything else is moved
+    aside (``<name>.replaced-<time>``, never deleted) and run again; index.html says which happened to each.
+    So the same command after an interruption carries on where it stopped, and a different suite into the same
+    directory never silently keeps another preset's results.
+    """
     pairs = suite(suite_name)
     resolve_device(device)
     experiments = [(get_experiment(name), preset) for name, preset in pairs]
     if out is None:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         out = Path("runs") / f"reproduce-{suite_name}-{stamp}"
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a directory; choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--out {out} cannot be created: {e.strerror or e}; choose another --out") from None
     outcomes = []
+    notes: dict[str, str] = {}
     for i, (exp, preset) in enumerate(experiments, 1):
         final = out / exp.name
         if console is not None:
             console.print(f"[bold]({i}/{len(experiments)}) {exp.name}[/] [dim]preset {preset} → {final}[/]")
+        note = "run"
+        for existing in (final, _partial(final)):
+            if not existing.exists():
+                continue
+            problem = _reuse_problem(existing, exp, preset)
+            if problem is not None:
+                moved = _move_aside(existing)
+                note = f"re-run: the earlier run's {problem}; moved to {moved.name}"
+                if console is not None:
+                    console.print(f"[yellow]  {note}[/]")
         if is_finished(final):
-            outcomes.append(Outcome(final, read_json(final / "result.json")))
+            notes[exp.name] = "kept (finished earlier with the same config)"
+            outcomes.append(Outcome(final, read_result(final)))
             continue
         resume = _partial(final).is_dir()
+        notes[exp.name] = "resumed" if resume else note
         outcomes.append(
             execute(
-                exp, exp.presets[preset], preset, final=final, device=device, resume=resume, console=console
+                exp,
+                exp.presets[preset],
+                preset,
+                final=final,
+                device=device,
+                resume=resume,
+                console=console,
+                threads=threads,
             )
         )
-    write_index(out, f"udl reproduce --suite {suite_name}")
+        write_index(out, f"udl reproduce --suite {suite_name}", notes)
+    write_index(out, f"udl reproduce --suite {suite_name}", notes)
     return out, outcomes
