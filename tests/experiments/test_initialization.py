@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from udl.experiments.ch07.initialization import Config, variance_through_depth
+from udl.experiments.ch07.initialization import (
+    Config,
+    factor_verdict,
+    only_he_verdict,
+    per_layer_factor,
+    variance_through_depth,
+)
 
 
 def test_first_layer_variance_and_per_layer_factor() -> None:
@@ -25,3 +31,25 @@ def test_first_layer_variance_and_per_layer_factor() -> None:
 def test_config_needs_he() -> None:
     with pytest.raises(ValueError, match=r"include 1\.0"):
         Config(scales=(0.5, 2.0))
+
+
+def test_only_he_verdict() -> None:
+    kept_only_he = {0.5: (1e-15, 1e-15), 1.0: (1.9, 1.3), 2.0: (5e14, 5e14)}
+    assert only_he_verdict(kept_only_he, 4.0)
+    assert not only_he_verdict({**kept_only_he, 1.1: (3.0, 3.5)}, 4.0)  # a second scale kept
+    assert not only_he_verdict({**kept_only_he, 1.0: (10.0, 1.3)}, 4.0)  # He itself drifts
+
+
+def test_per_layer_factor_and_verdict() -> None:
+    series = 2.0 * 0.8 ** torch.arange(20, dtype=torch.float64)
+    assert per_layer_factor(series) == pytest.approx(0.8)
+    assert factor_verdict({0.8: [0.8, 0.79], 1.0: [1.0, 1.01]}, 0.03)
+    assert not factor_verdict({0.8: [0.8, 0.7], 1.0: [1.0, 1.01]}, 0.03)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("layers", 1), ("width", 1), ("factor", 1.0), ("slope_tolerance", 0.0)]
+)
+def test_config_rejects(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        Config(**{field: value})

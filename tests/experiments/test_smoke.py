@@ -1,4 +1,5 @@
-"""Every experiment's smoke preset through the real CLI (fast tier), and its quick preset's claims (slow)."""
+"""Every experiment's smoke preset through the real CLI and the tour's verdicts (fast tier); every experiment's
+quick-preset verdicts (slow)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,21 @@ import json
 
 import pytest
 
-from udl.experiments import experiment_names, get_experiment
+from udl.experiments import TOUR, experiment_names, get_experiment
 
 
 @pytest.mark.parametrize("name", experiment_names())
 def test_smoke_preset_runs_through_the_cli(cli, tmp_path, name):
     out = tmp_path / name
     proc = cli("run", name, "--preset", "smoke", "--out", out)
-    assert proc.returncode in (0, 1), proc.stderr  # smoke proves the code path; claims need quick
     result = json.loads((out / "result.json").read_text())
     assert result["status"] == "ok", result["error"]
+    failing_checks = [c["id"] for c in result["checks"] if not c["holds"]]
+    # smoke proves the code path: claims are not evaluated, checks (identities) must hold at any size
+    assert proc.returncode == 0 and not failing_checks, (failing_checks, proc.stderr)
     assert result["experiment"] == name and result["preset"] == "smoke"
-    assert result["claims"], "every experiment states at least one claim"
+    assert result["claims"] or result["checks"], "every experiment states at least one claim or check"
+    assert not result["claims"] or "not evaluated at smoke" in proc.stdout
     assert result["figures"] and all((out / f).stat().st_size > 1000 for f in result["figures"])
     html = (out / "report.html").read_text()
     assert "Claims" in html and "data:image/png;base64," in html
@@ -33,34 +37,68 @@ def test_presets_are_valid_configs(name):
     assert exp.summary and exp.context and 2 <= exp.chapter <= 21
 
 
-KNOWN_FAILURES: dict[str, set[str]] = {
+KNOWN: dict[str, dict[str, str]] = {
     # The notebook's statement does not reproduce: with 15 points a bootstrap member often lands closer to the
-    # true function than the ensemble by luck (the mean beats every member on about 1 training set in 3).
-    "ensembling": {"regression-beats-every-member"},
-    # Label smoothing halves the calibration error but raises the test error on small MNIST-1D at every ε tried.
-    "noise-and-label-smoothing": {"label-smoothing-lowers-test-error"},
-    # Notebook 10.2's recipe gives the 2,050-parameter CNN 90%, not the MNIST-1D table's 94% (a larger CNN
-    # trained differently); the CNN still beats the 59,065-parameter MLP by 21 points.
-    "conv-mnist1d": {"cnn-accuracy"},
+    # true function than the ensemble by luck (the mean beats every member on 6 of 20 training sets).
+    "ensembling": {"regression-beats-every-member": "fails"},
+    # Label smoothing lowers the calibration error but raises the test error on small MNIST-1D (-2.8 ± 0.9).
+    # Weight noise lowers it by +1.3 ± 0.9 points in 3 seeds: short of the 2-SE bar.
+    "noise-and-label-smoothing": {
+        "label-smoothing-lowers-test-error": "fails",
+        "weight-noise-lowers-test-error": "not established",
+    },
+    # Notebook 10.2's recipe gives the 2,050-parameter CNN about 90%, not the MNIST-1D table's 94% (a larger CNN
+    # trained differently: see mnist1d-table).
+    "conv-mnist1d": {"cnn-accuracy": "fails"},
     # ±1 pixel shifts cut strokes off the 8x8 digits, which fill their frame; rotations alone help (reported).
-    "image-classification": {"augmentation-helps"},
-    # +1.4 ± 0.7 points with the auxiliary shift task in 5 seeds: short of the 2-standard-error bar (the full
-    # preset's 10 seeds give +1.9 ± 0.4, which holds).
-    "multi-task": {"auxiliary-task-helps"},
-    # A random ReLU CNN is already a strong feature map on MNIST-1D; inpainting learns local interpolation only.
-    "self-supervised": {"inpainting-features-beat-baselines"},
+    "image-classification": {"augmentation-helps": "fails"},
+    # +1.4 ± 0.7 points with the auxiliary shift task in 5 seeds: short of the 2-SE bar at quick.
+    "multi-task": {"auxiliary-task-helps": "not established"},
+    # One seed at quick (the time budget): no spread to judge the contrastive gain by; inpainting features lose
+    # to a random CNN (a random ReLU CNN is already a strong feature map on MNIST-1D).
+    "self-supervised": {
+        "contrastive-features-beat-baselines": "not established",
+        "inpainting-features-beat-baselines": "fails",
+    },
+    # Notebook 8.1's SGD recipe gives the MLP 63.2 ± 1.6% in 3 seeds, 2.9 seed s.d. below the published 68% (which
+    # comes from the MNIST-1D benchmark's own Adam recipe: see mnist1d-table).
+    "mnist1d-baselines": {"mlp-accuracy": "fails"},
 }
-"""Quick-preset claims measured not to hold, each explained in its experiment's docstring and report. The test
-fails if one of them starts to hold, so this list stays true."""
+"""Quick-preset claims measured not to hold or not established, each explained in its experiment's docstring and
+report. The tests fail if one of them changes (starts to hold, or another claim stops holding), so this list
+stays true."""
+
+
+def _verdicts(result: dict) -> dict[str, str]:
+    return {c["id"]: c["verdict"] for c in result["claims"] if c["holds"] is not True}
+
+
+def _assert_known_verdicts(cli, tmp_path, name):
+    out = tmp_path / name
+    proc = cli("run", name, "--preset", "quick", "--out", out, timeout=1800)
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "ok", result["error"]
+    failing_checks = [(c["id"], c["measured"]) for c in result["checks"] if not c["holds"]]
+    assert not failing_checks, failing_checks
+    assert _verdicts(result) == KNOWN.get(name, {}), [
+        (c["id"], c["measured"], c["expected"]) for c in result["claims"] if c["holds"] is not True
+    ]
+    failed = any(v == "fails" for v in KNOWN.get(name, {}).values())
+    assert proc.returncode == (1 if failed else 0)
+
+
+@pytest.mark.parametrize("name", [n.replace("_", "-") for n in TOUR])
+def test_tour_verdicts(cli, tmp_path, name):
+    """CI looks at verdicts: the tour's quick presets, every claim as known (holds, or the documented exception)."""
+    _assert_known_verdicts(cli, tmp_path, name)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", experiment_names())
-def test_quick_preset_claims_hold(cli, tmp_path, name):
-    out = tmp_path / name
-    proc = cli("run", name, "--preset", "quick", "--out", out, timeout=900)
-    result = json.loads((out / "result.json").read_text())
-    failed = [(c["id"], c["measured"], c["expected"]) for c in result["claims"] if not c["holds"]]
-    assert result["status"] == "ok", result["error"]
-    assert {f[0] for f in failed} == KNOWN_FAILURES.get(name, set()), failed
-    assert proc.returncode == (1 if failed else 0)
+@pytest.mark.parametrize("name", [n for n in experiment_names() if n not in TOUR])
+def test_quick_preset_verdicts(cli, tmp_path, name):
+    _assert_known_verdicts(cli, tmp_path, name)
+
+
+def test_known_list_names_real_experiments_and_verdicts():
+    assert set(KNOWN) <= set(experiment_names())
+    assert {v for claims in KNOWN.values() for v in claims.values()} <= {"fails", "not established"}

@@ -31,7 +31,7 @@ def _train(run, epochs=7):
         batch_size=32,
         scheduler=sched,
         generator=gen,
-        evaluate=lambda m: classification_metrics(m, x, y),
+        evaluate=lambda m: {f"train_{k}": v for k, v in classification_metrics(m, x, y).items()},
         run=run,
         checkpoint_every=2,
     )
@@ -41,7 +41,7 @@ def _train(run, epochs=7):
 def test_fit_without_run_learns():
     _model, res = _train(None)
     assert len(res.history) == 7 and res.steps == 7 * 7  # ceil(203 / 32) = 7 batches per epoch
-    assert res.history[-1]["error"] < res.history[0]["error"]
+    assert res.history[-1]["train_error"] < res.history[0]["train_error"]
     assert res.history[-1]["loss"] < res.history[0]["loss"]
 
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from udl.nn import MLP
-from udl.optim import SGD, Adam
+from udl.optim import SGD, Adam, AdamW, StepDecay
 from udl.train import StackedMLP, error_rates, plan_buckets, train_sweep
 
 F64 = torch.float64
@@ -210,3 +210,48 @@ def test_buckets_trained_side_by_side_equal_buckets_trained_in_turn() -> None:
             for a, b in zip(finals[workers][widths].parameters(), alone.parameters(), strict=True):
                 torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
     assert torch.get_num_threads() == threads  # the intra-op thread count is restored
+
+
+def test_optimizer_factory_equals_the_string_path_and_allows_weight_decay_and_schedules() -> None:
+    """A factory ``params -> optimizer`` (with a per-epoch schedule factory) trains every member as alone."""
+    x, y = _data()
+    hidden = [(3,), (8,)]
+    common = {
+        "in_features": 5,
+        "out_features": 3,
+        "epochs": 3,
+        "batch_size": 16,
+        "seeds": [1, 2],
+        "dtype": F64,
+    }
+    by_name = train_sweep(hidden, (x, y), lr=0.05, momentum=0.9, **common)
+    by_factory = train_sweep(hidden, (x, y), optimizer=lambda p: SGD(p, lr=0.05, momentum=0.9), **common)
+    for m in range(2):
+        for a, b in zip(by_name.member(m).parameters(), by_factory.member(m).parameters(), strict=True):
+            assert torch.equal(a, b)
+
+    result = train_sweep(
+        hidden,
+        (x, y),
+        optimizer=lambda p: AdamW(p, lr=0.02, weight_decay=0.1),
+        scheduler=lambda opt: StepDecay(opt, step_size=1, gamma=0.5),
+        **common,
+    )
+    for m, (widths, seed) in enumerate(zip(hidden, [1, 2], strict=True)):
+        net = MLP(5, widths, 3, "relu", "he", generator=torch.Generator().manual_seed(seed), dtype=F64)
+        opt = AdamW(net.parameters(), lr=0.02, weight_decay=0.1)
+        sched = StepDecay(opt, step_size=1, gamma=0.5)
+        g = torch.Generator().manual_seed(0)
+        for _ in range(3):
+            perm = torch.randperm(len(x), generator=g)
+            for i in range(0, len(x), 16):
+                opt.zero_grad()
+                nn.functional.cross_entropy(net(x[perm[i : i + 16]]), y[perm[i : i + 16]]).backward()
+                opt.step()
+            sched.step()
+        for a, b in zip(result.member(m).parameters(), net.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="factory sets its own"):
+        train_sweep(hidden, (x, y), lr=0.1, optimizer=lambda p: SGD(p, lr=0.1), **common)
+    with pytest.raises(ValueError, match="needs lr"):
+        train_sweep(hidden, (x, y), **common)

@@ -8,8 +8,17 @@ from udl.data.augment import (
     shift_and_scale,
 )
 from udl.data.digits import Digits, load_digits_split, random_shift_rotate, shift_rotate
+from udl.data.likelihood import (
+    heteroscedastic_sine,
+    heteroscedastic_std,
+    outlier_line,
+    plackett_luce_rankings,
+    wrapped_angles,
+)
 from udl.data.mnist1d import MNIST1D, MNIST1DConfig, load_mnist1d
+from udl.data.mnist1d_shifts import mnist1d_with_shifts
 from udl.data.shapes import SHAPE_CLASSES, Shapes, make_shapes
+from udl.data.splits import validation_split
 from udl.data.toy import FUNCTIONS, linear_data, regression_1d, sine_exp_function
 
 __all__ = [
@@ -22,14 +31,21 @@ __all__ = [
     "augment_dataset",
     "augment_signals",
     "circular_shift",
+    "heteroscedastic_sine",
+    "heteroscedastic_std",
     "linear_data",
     "load_digits_split",
     "load_mnist1d",
     "make_shapes",
+    "mnist1d_with_shifts",
+    "outlier_line",
+    "plackett_luce_rankings",
     "random_shift_rotate",
     "regression_1d",
     "sample_shift_and_scale",
     "shift_and_scale",
     "shift_rotate",
     "sine_exp_function",
+    "validation_split",
+    "wrapped_angles",
 ]

@@ -12,7 +12,7 @@ for stride s, padding p and dilation d (the book writes the kernel-3 case z_i = 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Literal, NamedTuple
 
@@ -22,14 +22,20 @@ from torch import Tensor, nn
 __all__ = [
     "ConvSpec",
     "ReceptiveField",
+    "brute_force_receptive_field",
     "conv1d_matrix",
     "conv2d_matrix",
+    "conv_matrix_errors",
     "conv_output_size",
     "conv_transpose_output_padding",
     "conv_transpose_output_size",
+    "convolve",
+    "equivariance_errors",
     "influence_mask",
     "ones_conv_stack",
+    "random_conv_setting",
     "receptive_field",
+    "shift_equivariant_mask",
     "translate",
 ]
 
@@ -273,6 +279,34 @@ def influence_mask(model: nn.Module, input_shape: Sequence[int], output_index: S
     return x.grad[0].abs().sum(dim=0) != 0
 
 
+def brute_force_receptive_field(
+    layers: Iterable[ConvSpec | Mapping[str, int] | nn.Module],
+) -> tuple[int, int, int]:
+    """The receptive field of one unit measured by autograd, independently of :func:`receptive_field`'s recurrence.
+
+    Builds :func:`ones_conv_stack` on an input long enough for the first interior unit's field (the first unit
+    whose predicted field starts at an input position >= 0) to lie inside it, so padding plays no part, and takes
+    :func:`influence_mask` of that unit.
+
+    Returns:
+        (span, count, start): inputs from the first to the last that influence the unit, how many of them do (equal
+        to the span for dense stacks, fewer for a lone dilated kernel), and the first one's position relative to
+        the unit's index times the jump (equal to ``receptive_field(layers)[-1].start`` when the recurrence is
+        right).
+
+    Example:
+        >>> brute_force_receptive_field([ConvSpec(3, dilation=4)])
+        (9, 3, 0)
+    """
+    specs = list(layers)
+    last = receptive_field(specs)[-1]
+    unit = math.ceil(-last.start / last.jump)
+    length = last.start + unit * last.jump + last.size + last.jump
+    where = influence_mask(ones_conv_stack(specs), (1, 1, length), (unit,)).nonzero().flatten()
+    lo, hi = int(where.min()), int(where.max())
+    return hi - lo + 1, where.numel(), lo - unit * last.jump
+
+
 # -- convolution as a matrix -----------------------------------------------------------------------------------
 def _pair(value: object, dims: int, name: str) -> tuple:
     if isinstance(value, str):
@@ -448,3 +482,196 @@ def translate(x: Tensor, shift: int | Sequence[int], circular: bool = True) -> T
             keep = ((source >= 0) & (source < n)).reshape((n,) + (1,) * (x.dim() - 1 - axis))
             out = torch.where(keep, out, torch.zeros((), dtype=x.dtype, device=x.device))
     return out
+
+
+def shift_equivariant_mask(length: int, shift: int, reach: int) -> Tensor:
+    """Outputs of a length-``length`` axis where a zero-padded convolutional map still commutes with a cyclic shift.
+
+    A "same"-padded stack that reads ``reach`` inputs on each side of an output (kernel 3 then kernel 5: 1 + 2 = 3)
+    computes f(T_t x)_i from the shifted input at i − reach .. i + reach: it agrees with (T_t f(x))_i only where
+    that window lies inside the signal (else it reads zero padding on one side and real values on the other) and
+    does not straddle the seam between positions t − 1 and t where the cyclic shift joined the signal's two ends
+    (section 10.1). A shift by a multiple of the length is no shift: every output is kept. In 2-D an output is
+    kept where both of its axes are (the outer product of two masks).
+
+    Returns:
+        (length,) bool, True where equivariance is guaranteed; for generic weights it fails everywhere else.
+    """
+    if not _is_int(length) or length < 1 or not _is_int(reach) or reach < 0 or not _is_int(shift):
+        raise ValueError(
+            f"need integers length >= 1, reach >= 0 and shift, got {length!r}, {reach!r}, {shift!r}"
+        )
+    i = torch.arange(length)
+    t = shift % length
+    if t == 0:
+        return torch.ones(length, dtype=torch.bool)
+    inside = (i - reach >= 0) & (i + reach <= length - 1)
+    straddles = (i - reach <= t - 1) & (i + reach >= t)
+    return inside & ~straddles
+
+
+def convolve(
+    x: Tensor,
+    weight: Tensor,
+    stride: int | Sequence[int] = 1,
+    padding: int | Sequence[int] = 0,
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+    padding_mode: PaddingMode = "zeros",
+) -> Tensor:
+    """``F.conv1d`` / ``F.conv2d`` (picked by ``weight.dim()``) with ``nn.ConvNd``'s four padding modes.
+
+    Zero padding is torch's own; the other modes pad first with ``F.pad`` (what ``nn.Conv1d(padding_mode=...)``
+    does) and then convolve without padding. Bias-free: add one after if needed.
+    """
+    dims = weight.dim() - 2
+    if dims not in (1, 2):
+        raise ValueError(
+            f"weight must be (C_out, C_in/groups, *kernel) with 1 or 2 kernel dims, got {weight.shape}"
+        )
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+    conv = torch.nn.functional.conv1d if dims == 1 else torch.nn.functional.conv2d
+    pads = _pair(padding, dims, "padding")
+    if padding_mode == "zeros":
+        return conv(x, weight, stride=stride, padding=pads, dilation=dilation, groups=groups)
+    pad = [p for p in reversed(pads) for _ in range(2)]  # F.pad takes the last axis first
+    return conv(
+        torch.nn.functional.pad(x, pad, mode=padding_mode),
+        weight,
+        stride=stride,
+        dilation=dilation,
+        groups=groups,
+    )
+
+
+def conv_matrix_errors(
+    weight: Tensor,
+    x: Tensor,
+    v: Tensor | None = None,
+    stride: int | Sequence[int] = 1,
+    padding: int | Sequence[int] = 0,
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+    padding_mode: PaddingMode = "zeros",
+) -> tuple[float, float | None]:
+    """How far the dense matrix M of a convolution is from torch's convolution and its transpose (figs. 10.4, 10.13).
+
+    Returns max |M x − conv(x)| for one input ``x`` (1, C_in, *spatial) and, when ``v`` (an output-shaped tensor)
+    is given, max |Mᵀ v − conv_transpose(v)| with the same weight and the output_padding of
+    :func:`conv_transpose_output_padding` (torch's transposed convolution knows zero padding only: ``v`` must be
+    None for the other modes). Both are float64 rounding (~1e-15) when :func:`conv1d_matrix` / :func:`conv2d_matrix`
+    are right.
+    """
+    dims = weight.dim() - 2
+    if x.dim() != dims + 2 or x.shape[0] != 1:
+        raise ValueError(
+            f"x must be one input (1, C_in, *spatial) with {dims} spatial dims, got {tuple(x.shape)}"
+        )
+    if v is not None and padding_mode != "zeros":
+        raise ValueError(f"torch's transposed convolution knows zero padding only, got {padding_mode!r}")
+    size = tuple(x.shape[2:])
+    strides = _pair(stride, dims, "stride")
+    pads = _pair(padding, dims, "padding")
+    dilations = _pair(dilation, dims, "dilation")
+    y = convolve(x, weight, strides, pads, dilations, groups, padding_mode)
+    matrix = _conv_matrix(weight, size, strides, pads, dilations, groups, padding_mode)
+    forward = float((matrix @ x.flatten() - y.flatten()).abs().max())
+    if v is None:
+        return forward, None
+    if v.shape != y.shape:
+        raise ValueError(f"v must have the convolution's output shape {tuple(y.shape)}, got {tuple(v.shape)}")
+    parts = zip(size, weight.shape[2:], strides, pads, dilations, strict=True)
+    output_padding = tuple(conv_transpose_output_padding(*p) for p in parts)
+    transpose = torch.nn.functional.conv_transpose1d if dims == 1 else torch.nn.functional.conv_transpose2d
+    back = transpose(v, weight, None, strides, pads, output_padding, groups, dilations)
+    return forward, float((matrix.T @ v.flatten() - back.flatten()).abs().max())
+
+
+def equivariance_errors(
+    f: Callable[[Tensor], Tensor], x: Tensor, shift: int | Sequence[int], reach: int | None = None
+) -> dict[str, float]:
+    """How far a map f of (N, C, *spatial) tensors is from commuting with the cyclic shift T (section 10.1).
+
+    All errors are relative to the largest |f(x)|, so float64 rounding shows as ~1e-16:
+
+    - ``equivariance``: max |f(T x) − T f(x)|;
+    - ``pool_mean`` / ``pool_max``: max |pool f(T x) − pool f(x)| for global average / max pooling over the
+      spatial axes (one number per channel: invariant when f is equivariant);
+    - with ``reach`` (how far f looks on each side, for a zero-padded f): ``interior`` and ``border``, the largest
+      error on and off :func:`shift_equivariant_mask` (in 2-D the outer product of the axes' masks), and the
+      counts ``interior_outputs``, ``border_outputs`` and ``broken_border_outputs`` (border outputs whose error
+      exceeds 1e-12).
+    """
+    shifts = (shift,) if isinstance(shift, int) else tuple(shift)
+    fx, ftx = f(x), f(translate(x, shifts))
+    scale = float(fx.abs().max())
+    if not scale > 0:
+        raise ValueError("f(x) is zero everywhere: relative errors are undefined")
+    out = {"equivariance": float((ftx - translate(fx, shifts)).abs().max()) / scale}
+    for name, pool in (("pool_mean", "mean"), ("pool_max", "amax")):
+        gap = getattr(ftx.flatten(2), pool)(-1) - getattr(fx.flatten(2), pool)(-1)
+        out[name] = float(gap.abs().max()) / scale
+    if reach is None:
+        return out
+    error = (ftx - translate(fx, shifts)).abs().amax(dim=(0, 1)) / scale  # (*spatial,)
+    masks = [shift_equivariant_mask(n, t, reach) for n, t in zip(error.shape, shifts, strict=True)]
+    inside = masks[0] if len(masks) == 1 else masks[0][:, None] & masks[1][None, :]
+    inside = inside.to(error.device)
+    border = error[~inside]
+    out["interior"] = float(error[inside].max()) if bool(inside.any()) else 0.0
+    out["border"] = float(border.max()) if border.numel() else 0.0
+    out["interior_outputs"] = int(inside.sum())
+    out["border_outputs"] = int(border.numel())
+    out["broken_border_outputs"] = int((border > 1e-12).sum())
+    return out
+
+
+def _randint(low: int, high: int, generator: torch.Generator | None) -> int:
+    """A uniform integer in [low, high]."""
+    return int(torch.randint(low, high + 1, (), generator=generator))
+
+
+def random_conv_setting(
+    dims: int, max_length: int, padding_mode: PaddingMode = "zeros", generator: torch.Generator | None = None
+) -> dict:
+    """A random valid convolution, for property tests of the functions here against torch.
+
+    Draws groups in 1..3, C_out and C_in as groups times 1..2, per axis a kernel in 1..4, stride in 1..3,
+    dilation in 1..2, padding in 0..2 and an input size in [shortest, ``max_length``] (``max(max_length // 2, 4)``
+    per side in 2-D), where the shortest size fits the dilated kernel and the padding mode (torch's ``F.pad``:
+    reflect needs padding < size, circular padding <= size).
+
+    Returns:
+        dict with ``c_out``, ``c_in``, ``kernel``, ``size``, ``mode`` and the keyword arguments of
+        :func:`convolve` / :func:`conv_matrix_errors`: ``stride``, ``padding``, ``dilation``, ``groups``
+        (tuples with one entry per axis).
+    """
+    if dims not in (1, 2) or not _is_int(max_length) or max_length < 1:
+        raise ValueError(f"need dims 1 or 2 and max_length >= 1, got {dims!r} and {max_length!r}")
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+    groups = _randint(1, 3, generator)
+    kernel = tuple(_randint(1, 4, generator) for _ in range(dims))
+    stride = tuple(_randint(1, 3, generator) for _ in range(dims))
+    dilation = tuple(_randint(1, 2, generator) for _ in range(dims))
+    longest = max_length if dims == 1 else max(max_length // 2, 4)
+    padding, size = [], []
+    for k, d in zip(kernel, dilation, strict=True):
+        p = _randint(0, 2, generator)
+        fits_pad = p + (padding_mode == "reflect") if padding_mode in ("reflect", "circular") else 1
+        low = max(d * (k - 1) + 1 - 2 * p, 1, fits_pad)
+        size.append(_randint(low, max(low, longest), generator))
+        padding.append(p)
+    c_out, c_in = groups * _randint(1, 2, generator), groups * _randint(1, 2, generator)
+    return {
+        "c_out": c_out,
+        "c_in": c_in,
+        "kernel": kernel,
+        "size": tuple(size),
+        "mode": padding_mode,
+        "stride": stride,
+        "padding": tuple(padding),
+        "dilation": dilation,
+        "groups": groups,
+    }

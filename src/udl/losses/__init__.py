@@ -17,6 +17,7 @@ from udl.losses._nll import (
     von_mises_nll,
 )
 from udl.losses._ranking import plackett_luce_nll
+from udl.losses._stacked import stacked_cross_entropy
 
 __all__ = [
     "REDUCTIONS",
@@ -30,5 +31,6 @@ __all__ = [
     "laplace_nll",
     "plackett_luce_nll",
     "poisson_nll",
+    "stacked_cross_entropy",
     "von_mises_nll",
 ]

@@ -41,7 +41,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from udl.functional.conv import conv_output_size
+from udl.functional import conv_output_size
 from udl.nn.init import he_uniform_
 
 __all__ = [

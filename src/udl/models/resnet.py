@@ -22,10 +22,15 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from udl.functional.activations import ACTIVATIONS
-from udl.nn._activations import activation_module
-from udl.nn._batchnorm import BatchNorm
-from udl.nn._residual import ResidualConvBlock, ResidualMLPBlock, _conv, _linear
+from udl.functional import ACTIVATIONS
+from udl.nn import (
+    BatchNorm,
+    ResidualConvBlock,
+    ResidualMLPBlock,
+    activation_module,
+    seeded_conv,
+    seeded_linear,
+)
 
 __all__ = ["ResNet", "ResNetConfig", "ResidualMLP", "ResidualMLPConfig"]
 
@@ -106,7 +111,7 @@ class ResidualMLP(nn.Module):
         super().__init__()
         self.config = c = config
         # Drawn in path order (input, blocks, output), as udl.nn.MLP draws its layers.
-        self.input_layer = _linear(c.in_features, c.width, c.init, generator, device, dtype)
+        self.input_layer = seeded_linear(c.in_features, c.width, c.init, generator, device, dtype)
         self.blocks = nn.ModuleList(
             ResidualMLPBlock(
                 c.width,
@@ -124,7 +129,7 @@ class ResidualMLP(nn.Module):
         )
         head: list[nn.Module] = [BatchNorm(c.width, device=device, dtype=dtype)] if c.batchnorm else []
         head.append(activation_module(c.activation))
-        head.append(_linear(c.width, c.out_features, c.init, generator, device, dtype))
+        head.append(seeded_linear(c.width, c.out_features, c.init, generator, device, dtype))
         self.head = nn.Sequential(*head)
 
     def hidden_states(self, x: Tensor) -> list[Tensor]:
@@ -212,7 +217,9 @@ class ResNet(nn.Module):
     ) -> None:
         super().__init__()
         self.config = c = config if config is not None else ResNetConfig()
-        self.stem = _conv(c.dims, c.in_channels, c.channels[0], c.kernel_size, 1, generator, device, dtype)
+        self.stem = seeded_conv(
+            c.dims, c.in_channels, c.channels[0], c.kernel_size, 1, generator, device, dtype
+        )
         stages = []
         c_in = c.channels[0]
         for s, (c_out, n_blocks) in enumerate(zip(c.channels, c.blocks, strict=True)):
@@ -239,7 +246,7 @@ class ResNet(nn.Module):
         head: list[nn.Module] = [BatchNorm(c_in, device=device, dtype=dtype)] if c.batchnorm else []
         head.append(activation_module(c.activation))
         self.head_norm = nn.Sequential(*head)
-        self.fc = _linear(c_in, c.num_classes, "he", generator, device, dtype)
+        self.fc = seeded_linear(c_in, c.num_classes, "he", generator, device, dtype)
 
     def features(self, x: Tensor) -> Tensor:
         """The last stage's activations after [BN] → ReLU, (N, channels[−1], L') or (N, channels[−1], H', W')."""

@@ -3,6 +3,7 @@
 
 from udl.nn import init
 from udl.nn._activations import Activation, Heaviside, activation_module
+from udl.nn._augmented import AugmentedTraining
 from udl.nn._batched import BatchedShallowNetwork
 from udl.nn._batchnorm import BatchNorm
 from udl.nn._dropout import (
@@ -13,24 +14,30 @@ from udl.nn._dropout import (
     mc_dropout_predict,
     mc_dropout_samples,
 )
+from udl.nn._ensemble import StackedEnsemble
 from udl.nn._heads import MLPTrunk, TrunkWithHeads, freeze, mlp_trunk, replace_head, unfreeze
-from udl.nn._mlp import MLP, count_parameters, sawtooth_mlp
-from udl.nn._residual import ResidualConvBlock, ResidualMLPBlock
+from udl.nn._mlp import MLP, Init, count_parameters, sawtooth_mlp
+from udl.nn._noisy import NoisyTraining
+from udl.nn._residual import ResidualConvBlock, ResidualMLPBlock, seeded_conv, seeded_linear
 from udl.nn._shallow import ShallowNetwork
 
 __all__ = [
     "MLP",
     "Activation",
+    "AugmentedTraining",
     "BatchNorm",
     "BatchedShallowNetwork",
     "Dropout",
     "DropoutMLP",
     "Heaviside",
+    "Init",
     "MCDropoutPrediction",
     "MLPTrunk",
+    "NoisyTraining",
     "ResidualConvBlock",
     "ResidualMLPBlock",
     "ShallowNetwork",
+    "StackedEnsemble",
     "TrunkWithHeads",
     "activation_module",
     "count_parameters",
@@ -42,5 +49,7 @@ __all__ = [
     "mlp_trunk",
     "replace_head",
     "sawtooth_mlp",
+    "seeded_conv",
+    "seeded_linear",
     "unfreeze",
 ]

@@ -32,21 +32,21 @@ from udl.nn._batchnorm import BatchNorm
 from udl.nn._mlp import _initialize
 from udl.nn.init import he_normal_
 
-__all__ = ["ResidualConvBlock", "ResidualMLPBlock"]
+__all__ = ["ResidualConvBlock", "ResidualMLPBlock", "seeded_conv", "seeded_linear"]
 
 Init = Literal["he", "xavier", "torch"]
 
 
-def _linear(
+def seeded_linear(
     d_in: int,
     d_out: int,
-    init: Init,
-    generator: torch.Generator | None,
-    device: torch.device | str | None,
-    dtype: torch.dtype | None,
+    init: Init = "he",
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
 ) -> nn.Linear:
-    """An ``nn.Linear`` initialized like ``udl.nn.MLP``'s layers (He: Ω ~ N(0, 2/D_in), β = 0), from
-    ``generator``, never from torch's global RNG."""
+    """An ``nn.Linear`` initialized like ``udl.nn.MLP``'s layers (He: Ω ~ N(0, 2/D_in), β = 0; or ``"xavier"``,
+    ``"torch"``), drawn from ``generator``, never from torch's global RNG (skip_init: no wasted default draw)."""
     if device is None:
         device = torch.get_default_device()  # skip_init would otherwise leave the parameters on "meta"
     layer = nn.utils.skip_init(nn.Linear, d_in, d_out, device=device, dtype=dtype)
@@ -113,7 +113,7 @@ class ResidualMLPBlock(nn.Module):
             if batchnorm:
                 modules.append(BatchNorm(self.width, device=device, dtype=dtype))
             modules.append(activation_module(activation))
-            modules.append(_linear(self.width, self.width, init, generator, device, dtype))
+            modules.append(seeded_linear(self.width, self.width, init, generator, device, dtype))
         self.branch = nn.Sequential(*modules)  # f[h]
 
     def forward(self, h: Tensor) -> Tensor:
@@ -131,15 +131,15 @@ class ResidualMLPBlock(nn.Module):
         )
 
 
-def _conv(
+def seeded_conv(
     dims: int,
     c_in: int,
     c_out: int,
     kernel_size: int,
-    stride: int,
-    generator: torch.Generator | None,
-    device: torch.device | str | None,
-    dtype: torch.dtype | None,
+    stride: int = 1,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
 ) -> nn.Module:
     """Conv1d/Conv2d with 'same' padding for stride 1, weights ~ N(0, 2/(C_in·k^dims)) (He, UDL eq. 7.32 with
     fan-in C_in times the kernel size), bias 0, drawn from ``generator``."""
@@ -216,11 +216,11 @@ class ResidualConvBlock(nn.Module):
             if batchnorm:
                 modules.append(BatchNorm(c_in, device=device, dtype=dtype))
             modules.append(activation_module(activation))
-            modules.append(_conv(dims, c_in, c_out, kernel_size, s, generator, device, dtype))
+            modules.append(seeded_conv(dims, c_in, c_out, kernel_size, s, generator, device, dtype))
         self.branch = nn.Sequential(*modules)  # f[h]
         needs_projection = residual and (in_channels != out_channels or stride != 1)
         self.shortcut: nn.Module = (
-            _conv(dims, in_channels, out_channels, 1, stride, generator, device, dtype)
+            seeded_conv(dims, in_channels, out_channels, 1, stride, generator, device, dtype)
             if needs_projection
             else nn.Identity()
         )

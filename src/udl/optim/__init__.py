@@ -9,6 +9,8 @@ torch's. The schedules are ``torch.optim.lr_scheduler.LRScheduler`` subclasses w
 
 from udl.optim._adam import Adam, AdamW
 from udl.optim._gd import Trajectory, gd_with_line_search, gradient_descent, line_search
+from udl.optim._minimize import minimize_adam, minimize_lbfgs
+from udl.optim._paths import first_step_below, optimizer_path, steps_to_tolerance
 from udl.optim._rmsprop import RMSprop
 from udl.optim._schedules import CosineDecay, ExponentialDecay, StepDecay, WarmupThenDecay
 from udl.optim._sgd import SGD
@@ -23,7 +25,12 @@ __all__ = [
     "StepDecay",
     "Trajectory",
     "WarmupThenDecay",
+    "first_step_below",
     "gd_with_line_search",
     "gradient_descent",
     "line_search",
+    "minimize_adam",
+    "minimize_lbfgs",
+    "optimizer_path",
+    "steps_to_tolerance",
 ]

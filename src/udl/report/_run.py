@@ -43,7 +43,7 @@ from rich.progress import (
 from udl.errors import DivergenceError
 from udl.stats import Verdict
 from udl.train import checkpoint as ckpt
-from udl.train._loop import ProgressLike
+from udl.train import ProgressLike
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

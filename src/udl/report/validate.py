@@ -32,7 +32,7 @@ INT_LIMIT = 2**31 - 1
 SEED_LIMIT = 2**32 - 1
 
 
-def _field_docs(config_class: type) -> dict[str, str]:
+def field_docs(config_class: type) -> dict[str, str]:
     """Each field's docstring (the string literal right after it), from the class source; {} if unavailable."""
     docs: dict[str, str] = {}
     for klass in reversed(config_class.__mro__):
@@ -55,7 +55,7 @@ def _field_docs(config_class: type) -> dict[str, str]:
     return docs
 
 
-def _allows_inf(doc: str) -> bool:
+def allows_inf(doc: str) -> bool:
     """A field documents that it takes infinity by naming the word ``inf`` (e.g. "inf: no limit")."""
     return re.search(r"\binf\b", doc) is not None
 
@@ -129,11 +129,11 @@ def validate_config(cfg: Any) -> Any:
     if not dataclasses.is_dataclass(cfg):
         raise UsageError(f"{config_class.__name__} is not a dataclass config")
     hints = typing.get_type_hints(config_class)
-    docs = _field_docs(config_class)
+    docs = field_docs(config_class)
     values = {}
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        _check(f.name, value, hints.get(f.name, Any), allow_inf=_allows_inf(docs.get(f.name, "")))
+        _check(f.name, value, hints.get(f.name, Any), allow_inf=allows_inf(docs.get(f.name, "")))
         values[f.name] = value
     try:
         return config_class(**values)

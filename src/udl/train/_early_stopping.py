@@ -5,9 +5,9 @@ performance was best, before the model starts fitting the noise in the training 
 evaluating a validation set, and the number of epochs acts like a regularization strength (fewer epochs, less
 time to grow the weights away from their small initial values).
 
-:class:`EarlyStopping` is the small state machine ``udl.train.fit`` drives once per epoch; its state (best value,
-best epoch, epochs without improvement, the best weights) goes into ``fit``'s checkpoints, so a resumed run stops
-at the same epoch with the same weights as an uninterrupted one.
+:class:`EarlyStopping` is the small state machine ``udl.train.train`` (and ``fit``) drives once per evaluation; its
+state (best value, best epoch, epochs without improvement, the best weights) goes into the loop's checkpoints, so
+a resumed run stops at the same epoch with the same weights as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ class EarlyStopping:
     Args:
         patience: epochs without improvement before stopping, >= 1.
         min_delta: the smallest change that counts as an improvement, >= 0.
-        monitor: the metric to watch: ``"loss"`` (the epoch's mean training loss) or a name ``evaluate`` returns,
-            e.g. ``"val_error"``. (Select on a validation set; watching the test set leaks it.)
+        monitor: the metric to watch, by default ``"val_error"``: a name ``evaluate`` returns, or ``"loss"`` (the
+            epoch's mean training loss). Select on a validation split carved out of the training data: the
+            training loops refuse a monitor starting with ``test_`` (watching the test set leaks it into the
+            model choice) unless called with ``allow_test_monitor=True``.
         mode: ``"min"`` for errors and losses, ``"max"`` for accuracies.
         restore_best: keep a copy of the best weights and load them back when training ends.
 
@@ -51,7 +53,7 @@ class EarlyStopping:
         self,
         patience: int,
         min_delta: float = 0.0,
-        monitor: str = "test_error",
+        monitor: str = "val_error",
         mode: Literal["min", "max"] = "min",
         restore_best: bool = True,
     ) -> None:

@@ -24,7 +24,8 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def global_rng_state() -> dict[str, Any]:
-    """The global RNG states of Python, numpy and torch (CPU), as a checkpointable tree."""
+    """The global RNG states of Python, numpy and torch (CPU, and CUDA's per device once CUDA is in use), as a
+    checkpointable tree."""
     py_version, py_state, py_gauss = random.getstate()
     np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
     return {
@@ -37,6 +38,7 @@ def global_rng_state() -> dict[str, Any]:
             "gauss": float(np_gauss),
         },
         "torch": torch.get_rng_state(),
+        **({"cuda": torch.cuda.get_rng_state_all()} if torch.cuda.is_initialized() else {}),
     }
 
 
@@ -48,3 +50,5 @@ def set_global_rng_state(state: dict[str, Any]) -> None:
     keys = nps["keys"].numpy().astype(np.uint32)
     np.random.set_state((nps["name"], keys, nps["pos"], nps["has_gauss"], nps["gauss"]))
     torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():  # a CUDA run resumed on CPU keeps its CPU streams
+        torch.cuda.set_rng_state_all(list(state["cuda"]))

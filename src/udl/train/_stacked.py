@@ -8,9 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from udl.nn import MLP
-from udl.nn._activations import activation_module
-from udl.nn._mlp import Init
+from udl.nn import MLP, Init, activation_module
 
 __all__ = ["StackedMLP"]
 

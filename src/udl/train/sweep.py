@@ -31,19 +31,21 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import torch
 from torch import Tensor, nn
 
 from udl.errors import CheckpointError, DivergenceError
-from udl.nn import MLP
-from udl.nn._mlp import Init
+from udl.nn import MLP, Init
 from udl.optim import SGD, Adam
 from udl.train._loop import NullRun, RunLike
 from udl.train._stacked import StackedMLP, parameter_count
 
 __all__ = ["StackedMLP", "SweepResult", "error_rates", "plan_buckets", "train_sweep"]
+
+OptimizerFactory: TypeAlias = Callable[[list[nn.Parameter]], torch.optim.Optimizer]
+SchedulerFactory: TypeAlias = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
 
 
 def plan_buckets(
@@ -187,9 +189,10 @@ def train_sweep(
     out_features: int,
     epochs: int,
     batch_size: int,
-    lr: float,
-    optimizer: Literal["sgd", "adam"] = "sgd",
+    lr: float | None = None,
+    optimizer: Literal["sgd", "adam"] | OptimizerFactory = "sgd",
     momentum: float = 0.0,
+    scheduler: SchedulerFactory | None = None,
     seeds: Sequence[int] | None = None,
     shared_order: bool = True,
     order_seed: int = 0,
@@ -214,6 +217,12 @@ def train_sweep(
     for all when ``shared_order``, else member m uses ``order_seed + seeds[m]``), the optimizer's update applied
     elementwise. ``x`` is (N, D_i) shared or (M, N, D_i) per member (bootstrap samples, label-noise draws), ``y``
     (N,) or (M, N).
+
+    ``optimizer`` is ``"sgd"`` (``udl.optim.SGD(lr, momentum)``), ``"adam"`` (``udl.optim.Adam(lr)``) or a factory
+    ``params -> optimizer`` (then ``lr`` and ``momentum`` are not used), e.g. ``lambda p: AdamW(p, lr=1e-3,
+    weight_decay=0.01)``; it receives one flat parameter per bucket, so its update must be elementwise (SGD,
+    momentum, Adam(W), weight decay: yes; LBFGS or gradient-norm clipping: no, they would couple the members).
+    ``scheduler``, a factory ``optimizer -> LRScheduler``, is stepped after every epoch and checkpointed.
 
     ``evaluate(model)`` returns per-member metric tensors (M,) and runs every ``evaluate_every`` epochs and after
     the last. With a ``run``, each bucket checkpoints under ``{name}_bucket{b}`` every ``checkpoint_every``
@@ -246,8 +255,24 @@ def train_sweep(
         per = max(1, max_bucket_parameters // parameter_count(sizes(max(depth_widths[i] for i in bucket))))
         chunks.extend(bucket[i : i + per] for i in range(0, len(bucket), per))
 
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"unknown optimizer {optimizer!r}; valid: 'sgd', 'adam'")
+    if callable(optimizer):
+        if lr is not None or momentum != 0.0:
+            raise ValueError(
+                "lr and momentum are for optimizer='sgd'/'adam'; an optimizer factory sets its own"
+            )
+        make_optimizer = optimizer
+    elif optimizer not in ("sgd", "adam"):
+        raise ValueError(
+            f"unknown optimizer {optimizer!r}; valid: 'sgd', 'adam', or a factory params -> optimizer"
+        )
+    elif lr is None:
+        raise ValueError(f"optimizer={optimizer!r} needs lr")
+    else:
+        kind, rate = optimizer, lr
+
+        def make_optimizer(params: list[nn.Parameter]) -> torch.optim.Optimizer:
+            return SGD(params, lr=rate, momentum=momentum) if kind == "sgd" else Adam(params, lr=rate)
+
     n = x.shape[-2]
     steps_per_epoch = math.ceil(n / batch_size)
     total_steps = len(chunks) * epochs * steps_per_epoch
@@ -270,7 +295,8 @@ def train_sweep(
             dtype=dtype,
         )
         flat = _FlatBucket(model)
-        opt = SGD([flat.flat], lr=lr, momentum=momentum) if optimizer == "sgd" else Adam([flat.flat], lr=lr)
+        opt = make_optimizer([flat.flat])
+        sched = scheduler(opt) if scheduler is not None else None
         # One generator drives a shared order (every member alone would draw the same permutations from it);
         # otherwise member i has its own, seeded order_seed + seeds[i].
         gens = (
@@ -294,6 +320,8 @@ def train_sweep(
             try:
                 model.load_state_dict(saved["model"])
                 opt.load_state_dict(saved["optimizer"])
+                if sched is not None:
+                    sched.load_state_dict(saved["scheduler"])
             except (KeyError, RuntimeError, ValueError) as error:
                 raise CheckpointError(f"checkpoint {key} does not fit this sweep engine: {error}") from error
             for g, state in zip(gens, saved["generators"], strict=True):
@@ -323,6 +351,8 @@ def train_sweep(
                 if not bool(torch.isfinite(loss)):
                     raise DivergenceError(f"{name} training loss (bucket {b})", step, float(loss))
                 opt.step()
+            if sched is not None:
+                sched.step()
             if evaluate is not None and ((epoch + 1) % evaluate_every == 0 or epoch + 1 == epochs):
                 model.eval()
                 metrics = {k: v.detach().cpu() for k, v in evaluate(model).items()}
@@ -337,6 +367,7 @@ def train_sweep(
                         {
                             "model": model.state_dict(),
                             "optimizer": opt.state_dict(),
+                            **({"scheduler": sched.state_dict()} if sched is not None else {}),
                             "generators": [g.get_state() for g in gens],
                             "epoch": epoch + 1,
                             "history": history,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from udl.report import Run
-from udl.report.figures import subplots
+from udl.report.figures import integer_ticks, subplots
 
 CHAPTER = 7
 SECTION = "7.5"
@@ -51,12 +51,15 @@ class Config:
     """seed for weights, inputs and the read-out"""
 
     def __post_init__(self) -> None:
-        if 1.0 not in self.scales or min(self.scales) <= 0:
-            raise ValueError(f"scales must be positive and include 1.0 (He), got {self.scales}")
-        if min(self.layers, self.width, self.networks, self.batch) < 2:
-            raise ValueError("layers, width, networks and batch must be >= 2")
-        if self.factor <= 1 or self.slope_tolerance <= 0:
-            raise ValueError("need factor > 1 and slope_tolerance > 0")
+        if 1.0 not in self.scales or min(self.scales) <= 0 or len(set(self.scales)) != len(self.scales):
+            raise ValueError(f"scales must be distinct, positive and include 1.0 (He), got {self.scales}")
+        for name in ("layers", "width", "networks", "batch"):
+            if getattr(self, name) < 2:
+                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+        if not self.factor > 1:
+            raise ValueError(f"factor must be > 1, got {self.factor}")
+        if not 0 < self.slope_tolerance < 1:
+            raise ValueError(f"slope_tolerance must be in (0, 1), got {self.slope_tolerance}")
 
 
 PRESETS = {
@@ -91,64 +94,64 @@ def variance_through_depth(
     return forward.cpu(), backward.cpu()
 
 
+def variance_changes(forward: torch.Tensor, backward: torch.Tensor) -> tuple[float, float]:
+    """How much the variance changes through the network: forward last/first layer, backward first/last."""
+    return float(forward[-1] / forward[0]), float(backward[0] / backward[-1])
+
+
+def only_he_verdict(changes: dict[float, tuple[float, float]], factor: float) -> bool:
+    """Only scale 1 (He) keeps both changes within [1/factor, factor]: the set of keepers is exactly {1.0}."""
+    kept = [s for s, cs in changes.items() if all(1 / factor <= c <= factor for c in cs)]
+    return kept == [1.0]
+
+
+def per_layer_factor(series: torch.Tensor) -> float:
+    """exp of the least-squares slope of log(variance) over the layers: the measured factor per layer."""
+    k = torch.arange(len(series), dtype=torch.float64)
+    y = torch.log(series.to(torch.float64))
+    return math.exp(float(((k - k.mean()) * (y - y.mean())).sum() / ((k - k.mean()) ** 2).sum()))
+
+
+def factor_verdict(factors: dict[float, list[float]], tolerance: float) -> bool:
+    """Every measured per-layer factor is within ``tolerance`` (relative) of eq. 7.31's σ²_Ω·D/2 = scale."""
+    return max(abs(f / s - 1) for s, fs in factors.items() for f in fs) <= tolerance
+
+
 def run(cfg: Config, run: Run) -> None:
     generator = torch.Generator().manual_seed(cfg.seed)
-    forward, backward = {}, {}
+    forward, backward, changes = {}, {}, {}
     with run.progress(len(cfg.scales), "scales") as bar:
         for i, scale in enumerate(cfg.scales):
             forward[scale], backward[scale] = variance_through_depth(scale, cfg, generator, run.device)
-            f_change = float(forward[scale][-1] / forward[scale][0])
-            b_change = float(backward[scale][0] / backward[scale][-1])
-            run.log(i, scale=scale, forward_change=f_change, backward_change=b_change)
+            changes[scale] = variance_changes(forward[scale], backward[scale])
+            run.log(i, scale=scale, forward_change=changes[scale][0], backward_change=changes[scale][1])
             bar.update(i + 1, scale=scale)
 
     # -- claims -----------------------------------------------------------------------------------------------
-    def kept(scale: float) -> bool:
-        f_change = float(forward[scale][-1] / forward[scale][0])
-        b_change = float(backward[scale][0] / backward[scale][-1])
-        return all(1 / cfg.factor <= c <= cfg.factor for c in (f_change, b_change))
-
-    keepers = [s for s in cfg.scales if kept(s)]
-    changes = {
-        f"{s:g}": {
-            "forward": float(forward[s][-1] / forward[s][0]),
-            "backward": float(backward[s][0] / backward[s][-1]),
-        }
-        for s in cfg.scales
-    }
+    kept = [s for s, cs in changes.items() if all(1 / cfg.factor <= c <= cfg.factor for c in cs)]
     run.claim(
         "only-he-keeps-variance",
         f"Only He's σ²_Ω = 2/D keeps both the activations' and the gradients' variance within a factor "
         f"{cfg.factor:g} through {cfg.layers} layers; the other scales vanish or explode",
-        holds=keepers == [1.0],
-        measured={
-            "kept": keepers,
-            "he_forward": changes["1"]["forward"],
-            "he_backward": changes["1"]["backward"],
-        },
+        holds=only_he_verdict(changes, cfg.factor),
+        measured={"kept": kept, "he_forward": changes[1.0][0], "he_backward": changes[1.0][1]},
         expected="kept = [1.0]",
     )
     # Eq. 7.31: log variance falls on a line of slope log(scale) per layer (least-squares fit over the layers).
-    k = torch.arange(cfg.layers, dtype=torch.float64)
-    slopes = {}
-    for s in cfg.scales:
-        for name, series in (("forward", forward[s]), ("backward", backward[s].flip(0))):
-            y = torch.log(series)
-            slope = float(((k - k.mean()) * (y - y.mean())).sum() / ((k - k.mean()) ** 2).sum())
-            slopes[(s, name)] = math.exp(slope)
-    worst = max(abs(f / s - 1) for (s, _), f in slopes.items())
+    factors = {s: [per_layer_factor(forward[s]), per_layer_factor(backward[s].flip(0))] for s in cfg.scales}
+    worst = max(abs(f / s - 1) for s, fs in factors.items() for f in fs)
     run.claim(
         "per-layer-factor",
         "Each layer multiplies the variance by σ²_Ω·D/2 (eq. 7.31), forward for activations and backward for "
         "gradients",
-        holds=worst <= cfg.slope_tolerance,
+        holds=factor_verdict(factors, cfg.slope_tolerance),
         measured={
             "worst_relative_error": worst,
-            "factors": {f"{s:g}": round(slopes[(s, "forward")], 4) for s in cfg.scales},
+            "factors": {f"{s:g}": round(fs[0], 4) for s, fs in factors.items()},
         },
         expected=f"≤ {cfg.slope_tolerance:g}",
     )
-    run.summary(**{f"forward_change_{s:g}": changes[f"{s:g}"]["forward"] for s in cfg.scales})
+    run.summary(**{f"forward_change_{s:g}": changes[s][0] for s in cfg.scales})
 
     # -- figure (cf. fig. 7.7) --------------------------------------------------------------------------------
     fig, axes = subplots(1, 2, width=5.2)
@@ -161,4 +164,6 @@ def run(cfg: Config, run: Run) -> None:
     axes[0, 0].set(xlabel="layer", ylabel="variance of pre-activations", title="Forward pass")
     axes[0, 1].set(xlabel="layer", ylabel="variance of ∂L/∂f", title="Backward pass")
     axes[0, 1].legend(fontsize=7)
+    for ax in axes[0]:
+        integer_ticks(ax, "x")
     run.figure("variance-through-depth", fig)

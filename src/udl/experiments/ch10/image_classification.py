@@ -12,9 +12,11 @@ transformed afresh by a rotation drawn from U(-10°, 10°) and a shift of -1, 0 
 (:func:`udl.data.random_shift_rotate`), with zeros brought in at the borders; evaluation uses the untouched
 images. The draws come from the same generator as the batch order, so checkpoints resume exactly.
 
-Claims: the plain CNN's test accuracy is above 97% (mean over ``seeds`` runs), and augmentation improves it
-(mean test accuracy with augmentation > without; paired runs with the same initialization and batch order, same
-data). The augmentation was fixed before any run; we do not change it to make the claim pass.
+Claims: the plain CNN's test accuracy is above 97% (the seed mean exceeds 97 by more than 2 standard errors:
+``above_threshold_verdict``), and augmentation improves it (``udl.stats.paired_difference``: runs paired by seed,
+with the same initialization and batch order, same data; mean gain > 2 SE). Where the quick preset's 3 seeds do
+not reach the bar the verdict is "not established". The augmentation was fixed before any run; we do not change
+it to make the claim pass. No selection happens here (fixed recipe, last epoch): the test set only reports.
 
 What we measured: the plain CNN reaches about 98%. Shifts plus rotations do *not* help here (full preset, 10
 seeds: -0.6 ± 0.3 points), so the claim fails. The digits are size-normalized to fill the 8 x 8 frame, so a
@@ -27,15 +29,21 @@ claim's numbers (full preset: +0.4 ± 0.1 points; quick: +0.5 ± 0.3).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from udl.data import load_digits_split, random_shift_rotate
+from udl.experiments._mnist1d import classifier_evaluator
+from udl.functional import confusion_matrix
 from udl.models import DigitsCNN, DigitsCNNConfig
+from udl.nn import AugmentedTraining
+from udl.optim import SGD, StepDecay
 from udl.report import Run
-from udl.report.figures import subplots
-from udl.train import classification_metrics, fit
+from udl.report.figures import integer_ticks, subplots
+from udl.stats import Verdict, mean_se, paired_difference
+from udl.train import fit
 
 CHAPTER = 10
 SECTION = "10.5"
@@ -91,9 +99,14 @@ class Config:
         if min(self.epochs, self.batch_size, self.step_size, self.checkpoint_every, self.seeds) < 1:
             raise ValueError("epochs, batch_size, step_size, checkpoint_every and seeds must be >= 1")
         if self.lr <= 0 or not 0 <= self.momentum < 1 or self.gamma <= 0:
-            raise ValueError("need lr > 0, 0 <= momentum < 1 and gamma > 0")
-        if self.max_shift < 0 or self.max_degrees < 0:
-            raise ValueError("max_shift and max_degrees must be >= 0")
+            raise ValueError(
+                f"need lr > 0, 0 <= momentum < 1 and gamma > 0, got {self.lr}, {self.momentum}, {self.gamma}"
+            )
+        if not 0 <= self.max_shift <= 3 or not 0 <= self.max_degrees <= 180:
+            raise ValueError(
+                f"max_shift must lie in [0, 3] pixels (of 8) and max_degrees in [0, 180], got {self.max_shift} "
+                f"and {self.max_degrees}"
+            )
         if not self.channels or any(c < 1 for c in self.channels) or len(self.channels) > 3:
             raise ValueError(
                 f"channels must be 1 to 3 positive widths (8 -> 4 -> 2 -> 1), got {self.channels}"
@@ -108,22 +121,20 @@ PRESETS = {
 }
 
 
-class Augmented(nn.Module):
-    """``model`` seeing randomly shifted and rotated inputs in training mode, the inputs as given in eval mode."""
+def above_threshold_verdict(values: list[float], threshold: float, bar: float = 2.0) -> Verdict:
+    """Is the seed mean of ``values`` above ``threshold``? Holds when mean − threshold > ``bar`` SE, fails when
+    mean <= threshold, not established in between or with one seed (no spread)."""
+    s = mean_se(values)
+    if s.mean <= threshold:
+        return Verdict.FAILS
+    if s.n < 2:
+        return Verdict.NOT_ESTABLISHED
+    return Verdict.HOLDS if s.mean - threshold > bar * s.se else Verdict.NOT_ESTABLISHED
 
-    def __init__(
-        self, model: nn.Module, generator: torch.Generator, max_shift: int, max_degrees: float
-    ) -> None:
-        super().__init__()
-        self.model, self.generator = model, generator
-        self.max_shift, self.max_degrees = max_shift, max_degrees
 
-    def forward(self, x: Tensor) -> Tensor:
-        if self.training:
-            x = random_shift_rotate(
-                x, max_shift=self.max_shift, max_degrees=self.max_degrees, generator=self.generator
-            )
-        return self.model(x)
+def augmentation_helps_verdict(augmented: list[float], plain: list[float]) -> Verdict:
+    """Augmented runs reach a higher test accuracy than plain ones, paired by seed, mean gain > 2 SE."""
+    return paired_difference(augmented, plain).verdict
 
 
 def run(cfg: Config, run: Run) -> None:
@@ -133,10 +144,7 @@ def run(cfg: Config, run: Run) -> None:
     x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)  # (899, 1, 8, 8), (899,)
     x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)  # (898, 1, 8, 8), (898,)
 
-    def evaluate(model: nn.Module) -> dict[str, float]:
-        train = classification_metrics(model, x_train, y_train)
-        test = classification_metrics(model, x_test, y_test)
-        return {"train_error": train["error"], "test_loss": test["loss"], "test_error": test["error"]}
+    evaluate = classifier_evaluator((x_train, y_train), (x_test, y_test))
 
     # -- training: the same CNN without augmentation, with it, and with rotations only, `seeds` runs each ----
     augmentation = {
@@ -157,9 +165,13 @@ def run(cfg: Config, run: Run) -> None:
             model: nn.Module = cnn
             ranges = augmentation[condition]
             if ranges is not None:
-                model = Augmented(cnn, generator, *ranges)
-            optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+                shift, degrees = ranges
+                transform = partial(
+                    random_shift_rotate, max_shift=shift, max_degrees=degrees, generator=generator
+                )
+                model = AugmentedTraining(cnn, transform)
+            optimizer = SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+            scheduler = StepDecay(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
             result = fit(
                 model,
                 nn.functional.cross_entropy,
@@ -180,48 +192,38 @@ def run(cfg: Config, run: Run) -> None:
     # -- claims ---------------------------------------------------------------------------------------------
     per_seed = {c: [100.0 * (1.0 - h[-1]["test_error"]) for h in runs] for c, runs in histories.items()}
     accuracy = {c: sum(a) / len(a) for c, a in per_seed.items()}
-
-    def paired_gain(condition: str) -> tuple[float, float, list[float]]:
-        """Mean and standard error of the per-seed accuracy gain over the plain CNN, and the gains."""
-        d = [a - p for a, p in zip(per_seed[condition], per_seed["plain"], strict=True)]
-        mean = sum(d) / len(d)
-        se = (sum((v - mean) ** 2 for v in d) / (len(d) - 1) / len(d)) ** 0.5 if len(d) > 1 else float("nan")
-        return mean, se, d
-
-    gain, gain_se, differences = paired_gain("augmented")
-    rotation_gain, rotation_gain_se, _ = paired_gain("rotations_only")
+    gain = paired_difference(per_seed["augmented"], per_seed["plain"])
+    rotation_gain = paired_difference(per_seed["rotations_only"], per_seed["plain"])  # a diagnostic
+    plain = mean_se(per_seed["plain"])
     run.claim(
         "cnn-accuracy",
         f"A small CNN ({parameters:,} parameters) classifies the 8x8 digits with test accuracy above "
-        f"{ACCURACY_THRESHOLD:.0f}% (no augmentation, mean of {cfg.seeds} runs)",
-        holds=accuracy["plain"] > ACCURACY_THRESHOLD,
-        measured={"mean": round(accuracy["plain"], 2), "per_seed": [round(a, 2) for a in per_seed["plain"]]},
-        expected=f"> {ACCURACY_THRESHOLD:.0f}",
+        f"{ACCURACY_THRESHOLD:.0f}% (no augmentation; {cfg.seeds} seeds, mean − {ACCURACY_THRESHOLD:g} > 2 SE)",
+        holds=above_threshold_verdict(per_seed["plain"], ACCURACY_THRESHOLD),
+        measured={**plain.to_json(), "per_seed": [round(a, 2) for a in per_seed["plain"]]},
+        expected=f"mean − {ACCURACY_THRESHOLD:.0f} > 2 SE",
     )
     run.claim(
         "augmentation-helps",
         f"Augmenting the training images with shifts of up to {cfg.max_shift} pixel(s) and rotations of up to "
-        f"{cfg.max_degrees:g} degrees improves test accuracy (mean of {cfg.seeds} paired runs: same "
-        "initialization and batch order)",
-        holds=gain > 0,
+        f"{cfg.max_degrees:g} degrees improves test accuracy (paired by seed: same initialization and batch "
+        f"order, {cfg.seeds} seeds, mean gain > 2 SE): {gain.describe('points')}",
+        holds=augmentation_helps_verdict(per_seed["augmented"], per_seed["plain"]),
         measured={
-            "plain": round(accuracy["plain"], 2),
-            "augmented": round(accuracy["augmented"], 2),
-            "gain_points": round(gain, 2),
-            "gain_standard_error": round(gain_se, 2),
-            "per_seed_gain": [round(d, 2) for d in differences],
-            "diagnostic_rotations_only": round(accuracy["rotations_only"], 2),
-            "diagnostic_rotations_only_gain": round(rotation_gain, 2),
-            "diagnostic_rotations_only_gain_standard_error": round(rotation_gain_se, 2),
+            **gain.to_json(),
+            "per_seed_gain": [
+                round(a - p, 2) for a, p in zip(per_seed["augmented"], per_seed["plain"], strict=True)
+            ],
+            "diagnostic_rotations_only": rotation_gain.to_json(),
         },
-        expected="gain > 0",
+        expected="augmented − plain > 2 SE",
     )
     run.summary(
         plain_test_accuracy=accuracy["plain"],
         augmented_test_accuracy=accuracy["augmented"],
         rotations_only_test_accuracy=accuracy["rotations_only"],
-        augmentation_gain_points=gain,
-        rotations_only_gain_points=rotation_gain,
+        augmentation_gain_points=gain.diff,
+        rotations_only_gain_points=rotation_gain.diff,
         parameters=parameters,
     )
 
@@ -262,6 +264,8 @@ def run(cfg: Config, run: Run) -> None:
             label = f"{condition} ({accuracy[condition]:.2f}% acc.)" if first_run else None
             axes[0, 1].plot(epochs, [100 * h["test_error"] for h in history], **style, label=label)
     axes[0, 0].set(xlabel="epoch", ylabel="cross-entropy loss", yscale="log", title="Loss")
+    for ax in axes[0]:
+        integer_ticks(ax, "x")
     axes[0, 0].legend(fontsize=8)
     axes[0, 1].set(xlabel="epoch", ylabel="test error (%)", ylim=(0, 10), title="Test error (mean accuracy)")
     axes[0, 1].legend(fontsize=8)
@@ -271,8 +275,7 @@ def run(cfg: Config, run: Run) -> None:
     model = first["plain"].eval()
     with torch.no_grad():
         predicted = model(x_test).argmax(-1).cpu()
-    confusion = torch.zeros(10, 10, dtype=torch.int64)
-    confusion.index_put_((data.y_test, predicted), torch.ones_like(predicted), accumulate=True)
+    confusion = confusion_matrix(predicted, data.y_test, 10)  # [true, predicted]
     fig, axes = subplots(1, 1, width=4.6, height=4.0)
     ax = axes[0, 0]
     ax.imshow(confusion.numpy(), cmap="Blues")

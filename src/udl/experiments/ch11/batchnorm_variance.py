@@ -42,6 +42,7 @@ from torch import Tensor
 
 from udl.data import MNIST1DConfig, load_mnist1d
 from udl.models import ResidualMLP, ResidualMLPConfig
+from udl.nn import BatchNorm
 from udl.report import Run
 from udl.report.figures import PALETTE, subplots
 
@@ -112,6 +113,39 @@ def line_fit(k: Tensor, y: Tensor) -> tuple[float, float, float]:
     return intercept, slope, r2
 
 
+def per_block_ratio(series: Tensor) -> float:
+    """Geometric mean of σ²_k / σ²_{k−1} over the K blocks: (σ²_K / σ²_0)^(1/K)."""
+    return float((series[-1] / series[0]) ** (1.0 / (len(series) - 1)))
+
+
+def doubling_verdict(series: Tensor, tolerance: float) -> bool:
+    """σ²_k doubles per block: the per-block ratio is 2 within ``tolerance`` (relative) and an exponential fits
+    σ²_k better than a straight line."""
+    k = torch.arange(len(series), dtype=torch.float64)
+    exponential, linear = line_fit(k, series.log())[2], line_fit(k, series)[2]
+    return abs(per_block_ratio(series) / 2.0 - 1.0) <= tolerance and exponential > linear
+
+
+def linear_growth_verdict(series: Tensor, r2_min: float, slope_tolerance: float) -> bool:
+    """σ²_k grows linearly by one unit per block: line R² >= ``r2_min`` and above the exponential's, slope 1
+    within ``slope_tolerance``."""
+    k = torch.arange(len(series), dtype=torch.float64)
+    _, slope, r2_line = line_fit(k, series)
+    return (
+        r2_line >= r2_min and r2_line > line_fit(k, series.log())[2] and abs(slope - 1.0) <= slope_tolerance
+    )
+
+
+def near_identity_verdict(cosine_bn: float, cosine_plain: float, threshold: float) -> bool:
+    """With BN the last block is close to the identity (cosine >= ``threshold``), without BN it is not."""
+    return cosine_bn >= threshold > cosine_plain
+
+
+def constant_variance_verdict(series: Tensor, tolerance: float) -> bool:
+    """Rescaled blocks keep σ²_k constant: the per-block ratio is 1 within ``tolerance``."""
+    return abs(per_block_ratio(series) - 1.0) <= tolerance
+
+
 def run(cfg: Config, run: Run) -> None:
     # -- data: one MNIST-1D batch (notebook 11.3) ---------------------------------------------------------------
     data = load_mnist1d(MNIST1DConfig(seed=cfg.data_seed))
@@ -121,6 +155,7 @@ def run(cfg: Config, run: Run) -> None:
     second: dict[str, Tensor] = {}  # σ²_k = mean h_k², (blocks + 1,)
     centered: dict[str, Tensor] = {}  # the notebook's: per-unit variance over the batch, averaged over units
     cosine: dict[str, Tensor] = {}  # cos(h_{k−1}, h_k), (blocks,)
+    bn_error = 0.0  # worst deviation of a batch-normalized unit from mean 0, variance 1 (the check)
     with run.progress(len(VARIANTS), "variants") as bar:
         for i, variant in enumerate(VARIANTS):
             net_cfg = ResidualMLPConfig(
@@ -135,8 +170,17 @@ def run(cfg: Config, run: Run) -> None:
             for r in range(cfg.networks):
                 generator = torch.Generator().manual_seed(cfg.seed + r)
                 net = ResidualMLP(net_cfg, generator=generator, dtype=torch.float64).to(run.device).train()
+                normalized: list[Tensor] = []
+                record = normalized.append  # every batch norm's output, for the check
+                norms = [m for m in net.modules() if isinstance(m, BatchNorm)]
+                hooks = [m.register_forward_hook(lambda _m, _i, out, keep=record: keep(out)) for m in norms]
                 with torch.no_grad():
                     states = torch.stack(net.hidden_states(x))  # (blocks + 1, batch, width)
+                for hook in hooks:
+                    hook.remove()
+                for z in normalized:  # (batch, width): per-unit batch mean 0, variance σ²/(σ² + eps) ≈ 1
+                    deviation = z.mean(0).abs().max() + (z.var(0, unbiased=False) - 1).abs().max()
+                    bn_error = max(bn_error, float(deviation))
                 s.append(states.square().mean(dim=(1, 2)))
                 c.append(states.var(dim=1, unbiased=False).mean(dim=1))
                 flat = states.flatten(1)  # (blocks + 1, batch · width)
@@ -154,23 +198,23 @@ def run(cfg: Config, run: Run) -> None:
                 )
             bar.update(i + 1)
 
-    # -- claims -------------------------------------------------------------------------------------------------
+    # -- checks and claims --------------------------------------------------------------------------------------
     k = torch.arange(cfg.blocks + 1, dtype=torch.float64)
-    K = cfg.blocks
-
-    def per_block_ratio(series: Tensor) -> float:
-        return float((series[-1] / series[0]) ** (1.0 / K))  # geometric mean of σ²_k / σ²_{k−1}
-
     ratio = {v: per_block_ratio(second[v]) for v in VARIANTS}
     fits = {v: {"line": line_fit(k, second[v]), "exp": line_fit(k, second[v].log())} for v in VARIANTS}
     r2 = {v: {"line": fits[v]["line"][2], "exp": fits[v]["exp"][2]} for v in VARIANTS}
-
+    run.check(
+        "batchnorm-normalizes-the-branch",
+        "Batch norm in training mode gives every unit of the branch's input zero mean and unit variance over the "
+        "batch (γ = 1, δ = 0; max deviation, eps of 1e-5 included), whatever the variance coming in",
+        error=bn_error,
+        tolerance=1e-4,
+    )
     run.claim(
         "variance-doubles-without-bn",
         f"Without batch norm the activations' variance doubles at every residual block at He initialization, "
-        f"growing exponentially ({K} blocks)",
-        holds=abs(ratio["none"] / 2.0 - 1.0) <= cfg.ratio_tolerance
-        and r2["none"]["exp"] > r2["none"]["line"],
+        f"growing exponentially ({cfg.blocks} blocks, mean of {cfg.networks} networks)",
+        holds=doubling_verdict(second["none"], cfg.ratio_tolerance),
         measured={
             "ratio_per_block": round(ratio["none"], 4),
             "first_ratios": [round(float(v), 3) for v in (second["none"][1:6] / second["none"][:5])],
@@ -185,9 +229,7 @@ def run(cfg: Config, run: Run) -> None:
         "variance-linear-with-bn",
         "With batch norm at the start of every residual branch the variance grows linearly: each block adds the "
         "unit variance of its branch",
-        holds=r2["batchnorm"]["line"] >= cfg.r2_min
-        and r2["batchnorm"]["line"] > r2["batchnorm"]["exp"]
-        and abs(slope - 1.0) <= cfg.slope_tolerance,
+        holds=linear_growth_verdict(second["batchnorm"], cfg.r2_min, cfg.slope_tolerance),
         measured={
             "slope": round(slope, 4),
             "r2_linear": round(r2["batchnorm"]["line"], 5),
@@ -200,7 +242,7 @@ def run(cfg: Config, run: Run) -> None:
     run.claim(
         "late-blocks-near-identity-with-bn",
         "With batch norm the later blocks are dominated by the skip connection: each computes nearly the identity",
-        holds=last_cos["batchnorm"] >= cfg.identity_cosine and last_cos["none"] < cfg.identity_cosine,
+        holds=near_identity_verdict(last_cos["batchnorm"], last_cos["none"], cfg.identity_cosine),
         measured={
             "cosine_last_block_bn": round(last_cos["batchnorm"], 4),
             "theory_bn": round(math.sqrt(float(second["batchnorm"][-2] / second["batchnorm"][-1])), 4),
@@ -211,7 +253,7 @@ def run(cfg: Config, run: Run) -> None:
     run.claim(
         "rescaling-keeps-variance",
         "Rescaling every residual block's output by 1/√2 keeps the variance constant",
-        holds=abs(ratio["rescale"] - 1.0) <= cfg.ratio_tolerance,
+        holds=constant_variance_verdict(second["rescale"], cfg.ratio_tolerance),
         measured={
             "ratio_per_block": round(ratio["rescale"], 4),
             "variance_first_last": [

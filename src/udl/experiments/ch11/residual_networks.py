@@ -17,17 +17,23 @@ momentum 0.9, StepLR(20, 0.5), batch 100, ``epochs`` passes (notebook 11.2: 100)
 For each seed, every deep variant starts from the same weights (the same generator seed; batch norm has no
 random parameters), so the deep variants differ only in the skip connections and the batch norms.
 
-Claims (final epoch, mean over the ``seeds`` runs; a network whose training diverges counts as training worse
-than any that finished): the deep plain network trains worse than the shallow one, even on the
-training set (the degradation of fig. 11.2: training error higher by at least ``margin``); the residual network
-with batch norm trains well where the plain one of the same depth does not (training error lower by at least
-``margin``, and a lower test error); batch norm alone does not do it (residual-bn's training error is also below
-plain-bn's by ``margin``); and without batch norm the residual network's output variance at initialization is
-at least 2^(K/2) times that with batch norm (it doubles at every block, section 11.4) and training with the same
-recipe fails (diverges, or ends with a training error at least ``margin`` above residual-bn's). A divergence is
-caught and recorded (the step it happened at), not raised.
+Training is the shared MNIST-1D recipe (``_mnist1d``, notebook 8.1's SGD) with notebook 11.2's schedule: 100
+epochs, the learning rate halved every 20. For each seed every variant starts from the same weights and sees the
+same batch order, so the variants are paired by seed.
 
-Measured (this machine, CPU). Quick (20 epochs, 1 seed): every claim holds; training errors shallow 4.9%, plain
+Claims (final epoch; a run whose training diverges counts as training error 1, worse than any that finished).
+Each is judged by ``udl.stats.paired_difference`` (paired by seed, bar 2 SE) on the per-seed differences minus the
+``margin`` that makes a difference "clear": the deep plain network trains worse than the shallow one even on the
+training set (fig. 11.2's degradation: training error higher by more than ``margin``); the residual network with
+batch norm trains better than the plain one of the same depth (training error lower by more than ``margin``, and
+a lower test error); batch norm alone does not do it (residual-bn's training error below plain-bn's by more than
+``margin``); without batch norm the residual network trains worse than with it (by ``margin``), and its output
+variance at initialization, the reason, is more than 2^(K/2) times residual-bn's (log2 ratio above K/2 by 2 SE;
+it doubles at every block, section 11.4; a random quantity, so a claim, not a check). With one seed (quick) a
+comparison is at best not established.
+
+Measured (this machine, CPU; the margin-only version of these claims, before the 2 SE bar). Quick (20 epochs, 1
+seed): every claim held; training errors shallow 4.9%, plain
 44.3%, plain-bn 47.0%, residual-bn 3.1% (test 36.0 / 53.8 / 54.1 / 35.1%); residual without BN diverges at step
 2 (initial output variance 1.4e7 times residual-bn's). Full (notebook 11.2's 100 epochs, 3 seeds): the plain
 25-layer network keeps training and ends at 24.3, 9.3 and 2.5% training error (mean 12.0%) against 0% for the
@@ -42,17 +48,23 @@ full run and is not moved.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
-from udl.data import MNIST1DConfig, load_mnist1d
 from udl.errors import DivergenceError
+from udl.experiments._mnist1d import (
+    MNIST1DRecipe,
+    classifier_evaluator,
+    load_split,
+    seed_range,
+    train_classifier,
+)
 from udl.models import ResidualMLP, ResidualMLPConfig
 from udl.report import Run
-from udl.report.figures import PALETTE, subplots
-from udl.train import classification_metrics, fit
+from udl.report.figures import PALETTE, integer_ticks, subplots
+from udl.stats import Comparison, Verdict, all_of, paired_difference
 
 CHAPTER = 11
 SECTION = "11.2"
@@ -71,57 +83,41 @@ VARIANTS = ("shallow", "plain", "plain-bn", "residual", "residual-bn")
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(MNIST1DRecipe):
     blocks: int = 24
-    """blocks of the deep networks (hidden layers = blocks + 1)"""
+    """blocks of the deep networks (hidden layers = blocks + 1), in [1, 200]"""
     shallow_blocks: int = 2
-    """blocks of the shallow plain network (notebook 11.2: 2, i.e. 3 hidden layers)"""
+    """blocks of the shallow plain network (notebook 11.2: 2, i.e. 3 hidden layers), in [0, blocks)"""
     width: int = 100
-    """hidden units per layer (notebook 11.2: 100)"""
+    """hidden units per layer (notebook 11.2: 100), >= 1"""
     variants: tuple[str, ...] = VARIANTS
     """networks to train: shallow, plain, plain-bn, residual, residual-bn (plain and residual-bn are required)"""
     epochs: int = 100
     """passes over the training set (notebook 11.2: 100)"""
-    batch_size: int = 100
-    """mini-batch size"""
-    lr: float = 0.05
-    """SGD learning rate"""
-    momentum: float = 0.9
-    """SGD momentum"""
     step_size: int = 20
-    """StepLR: epochs between learning-rate halvings"""
-    gamma: float = 0.5
-    """StepLR: multiplicative decay"""
-    num_samples: int = 5000
-    """MNIST-1D examples in all (train + test)"""
-    train_split: float = 0.8
-    """fraction of the examples used for training"""
-    data_seed: int = 42
-    """MNIST-1D generation seed (42 is the published data set)"""
+    """StepLR: epochs between learning-rate halvings (notebook 11.2: 20)"""
     margin: float = 0.2
-    """difference in final training error (a fraction) that counts as training clearly better or worse"""
-    seeds: int = 3
-    """training runs per variant (seeds seed, seed+1, ...); the claims use the mean"""
-    checkpoint_every: int = 10
-    """epochs between checkpoints"""
-    seed: int = 0
-    """first seed for initialization and data order"""
+    """difference in final training error (a fraction, in (0, 1)) that counts as training clearly better or worse"""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         unknown = set(self.variants) - set(VARIANTS)
-        if unknown or not {"plain", "residual-bn"} <= set(self.variants):
+        if (
+            unknown
+            or not {"plain", "residual-bn"} <= set(self.variants)
+            or len(set(self.variants)) != len(self.variants)
+        ):
             raise ValueError(
-                f"variants must be among {', '.join(VARIANTS)} and include plain and residual-bn, "
+                f"variants must be distinct names among {', '.join(VARIANTS)} and include plain and residual-bn, "
                 f"got {self.variants}"
             )
-        if self.blocks < 1 or not 0 <= self.shallow_blocks < self.blocks or self.width < 1:
-            raise ValueError("need blocks >= 1, 0 <= shallow_blocks < blocks and width >= 1")
-        if min(self.epochs, self.batch_size, self.step_size, self.seeds, self.checkpoint_every) < 1:
-            raise ValueError("epochs, batch_size, step_size, seeds and checkpoint_every must be >= 1")
-        if self.lr <= 0 or not 0 <= self.momentum < 1 or self.gamma <= 0 or not 0 < self.margin < 1:
-            raise ValueError("need lr > 0, 0 <= momentum < 1, gamma > 0 and 0 < margin < 1")
-        if not 0 < self.train_split < 1 or self.num_samples < 100:
-            raise ValueError("need 0 < train_split < 1 and num_samples >= 100")
+        if not 1 <= self.blocks <= 200 or not 0 <= self.shallow_blocks < self.blocks or self.width < 1:
+            raise ValueError(
+                f"need 1 <= blocks <= 200, 0 <= shallow_blocks < blocks and width >= 1, got blocks={self.blocks}, "
+                f"shallow_blocks={self.shallow_blocks}, width={self.width}"
+            )
+        if not 0 < self.margin < 1:
+            raise ValueError(f"margin must lie in (0, 1), got {self.margin}")
 
 
 PRESETS = {
@@ -129,6 +125,13 @@ PRESETS = {
     "quick": Config(epochs=20, seeds=1),
     "full": Config(),
 }
+
+
+def worse_verdict(a: list[float], b: list[float], margin: float = 0.0) -> Verdict:
+    """Arm a's final error exceeds arm b's by more than ``margin`` (paired by seed): mean(a − b) − margin > 2 SE.
+
+    Diverged runs enter as error 1.0 (worse than any that finished)."""
+    return paired_difference(a, [v + margin for v in b]).verdict
 
 
 def network_config(variant: str, cfg: Config, in_features: int) -> ResidualMLPConfig:
@@ -144,47 +147,32 @@ def network_config(variant: str, cfg: Config, in_features: int) -> ResidualMLPCo
 
 def run(cfg: Config, run: Run) -> None:
     # -- data --------------------------------------------------------------------------------------------------
-    data = load_mnist1d(
-        MNIST1DConfig(num_samples=cfg.num_samples, train_split=cfg.train_split, seed=cfg.data_seed)
-    )
-    dev = run.device
-    x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
-    x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)
+    split = load_split(cfg, run.device)
+    train = (split.x_train, split.y_train)
+    evaluate = classifier_evaluator(train, (split.x_test, split.y_test))
 
-    def evaluate(model: nn.Module) -> dict[str, float]:
-        train = classification_metrics(model, x_train, y_train)
-        test = classification_metrics(model, x_test, y_test)
-        return {"train_error": train["error"], "test_loss": test["loss"], "test_error": test["error"]}
-
-    # -- train every variant, `seeds` runs each ----------------------------------------------------------------
+    # -- train every variant, `seeds` runs each, paired by seed -------------------------------------------------
     histories: dict[str, list[list[dict[str, float]]]] = {v: [] for v in cfg.variants}
     diverged: dict[str, list[int | None]] = {v: [] for v in cfg.variants}
     init_variance: dict[str, list[float]] = {v: [] for v in cfg.variants}
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         for variant in cfg.variants:
-            net_cfg = network_config(variant, cfg, x_train.shape[1])
-            model = ResidualMLP(net_cfg, generator=torch.Generator().manual_seed(seed)).to(dev)
+            net_cfg = network_config(variant, cfg, split.x_train.shape[1])
+            model = ResidualMLP(net_cfg, generator=torch.Generator().manual_seed(seed)).to(run.device)
             with (
                 torch.no_grad()
             ):  # output variance at initialization (a copy, so the BN statistics stay fresh)
-                init_variance[variant].append(float(copy.deepcopy(model).train()(x_train[:1000]).var()))
+                init_variance[variant].append(float(copy.deepcopy(model).train()(split.x_train[:1000]).var()))
             generator = torch.Generator().manual_seed(seed)  # the data order, shared by the variants
-            optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
             try:
-                result = fit(
+                result = train_classifier(
                     model,
-                    nn.functional.cross_entropy,
-                    optimizer,
-                    (x_train, y_train),
-                    epochs=cfg.epochs,
-                    batch_size=cfg.batch_size,
-                    scheduler=scheduler,
-                    generator=generator,
-                    evaluate=evaluate,
+                    cfg,
+                    train,
                     run=run,
                     name=f"{variant}_seed{seed}",
-                    checkpoint_every=cfg.checkpoint_every,
+                    generator=generator,
+                    evaluate=evaluate,
                 )
                 histories[variant].append(result.history)
                 diverged[variant].append(None)
@@ -192,77 +180,76 @@ def run(cfg: Config, run: Run) -> None:
                 histories[variant].append([])
                 diverged[variant].append(error.step)
 
-    # -- claims -------------------------------------------------------------------------------------------------
-    def final(variant: str, metric: str) -> float | None:
-        """Mean over the runs that finished of the last epoch's metric; None if every run diverged."""
-        values = [h[-1][metric] for h in histories[variant] if h]
-        return sum(values) / len(values) if values else None
+    # -- check and claims ------------------------------------------------------------------------------------------
+    def final(variant: str, metric: str) -> list[float]:
+        """The last epoch's metric per seed; 1.0 (every example wrong) for a run that diverged."""
+        return [h[-1][metric] if h else 1.0 for h in histories[variant]]
 
-    def errors(variant: str) -> dict[str, float | int | None]:
-        train, test = final(variant, "train_error"), final(variant, "test_error")
-        return {
-            "train": None if train is None else round(train, 4),
-            "test": None if test is None else round(test, 4),
-            "diverged_runs": sum(step is not None for step in diverged[variant]),
-        }
+    def measured(a: str, b: str, metric: str, margin: float) -> dict:
+        comparison: Comparison = paired_difference(final(a, metric), [v + margin for v in final(b, metric)])
+        return {**comparison.to_json(), f"{a}_{metric}": final(a, metric), f"{b}_{metric}": final(b, metric),
+                f"{a}_diverged_at": diverged[a], f"{b}_diverged_at": diverged[b]}  # fmt: skip
 
-    def worse(a: str, b: str, metric: str, margin: float) -> bool:
-        """a's final error exceeds b's by at least ``margin`` (> for margin 0), or a diverged and b did not."""
-        fa, fb = final(a, metric), final(b, metric)
-        if fb is None or any(step is not None for step in diverged[b]):
-            return False
-        if fa is None or any(step is not None for step in diverged[a]):
-            return True
-        return fa >= fb + margin if margin > 0 else fa > fb
-
-    deep = cfg.blocks + 1
+    deep, n, m = cfg.blocks + 1, cfg.seeds, cfg.margin
+    paired = f"paired by seed, {n} seed(s), mean diff − {m:g} > 2 SE"
     if "shallow" in cfg.variants:
         run.claim(
             "deep-plain-degrades",
             f"Adding layers to a plain network makes it worse even on the training data: {deep} hidden layers "
-            f"train worse than {cfg.shallow_blocks + 1} in the same budget",
-            holds=worse("plain", "shallow", "train_error", cfg.margin),
-            measured={"plain_deep": errors("plain"), "plain_shallow": errors("shallow")},
-            expected=f"deep train error ≥ shallow + {cfg.margin:g}",
+            f"train worse than {cfg.shallow_blocks + 1} in the same budget (training error, {paired})",
+            holds=worse_verdict(final("plain", "train_error"), final("shallow", "train_error"), m),
+            measured=measured("plain", "shallow", "train_error", m),
+            expected=f"plain − shallow train error > {m:g} + 2 SE",
         )
     run.claim(
         "residual-trains-deep",
         f"With residual connections and batch norm a {deep}-layer network trains well where the plain network of "
-        "the same depth does not",
-        holds=worse("plain", "residual-bn", "train_error", cfg.margin)
-        and worse("plain", "residual-bn", "test_error", 0.0),
-        measured={"residual_bn": errors("residual-bn"), "plain": errors("plain")},
-        expected=f"train error lower by ≥ {cfg.margin:g}, test error lower",
+        f"the same depth does not (training error lower by {m:g}, test error lower; {paired})",
+        holds=all_of(
+            worse_verdict(final("plain", "train_error"), final("residual-bn", "train_error"), m),
+            worse_verdict(final("plain", "test_error"), final("residual-bn", "test_error")),
+        ),
+        measured={
+            "train": measured("plain", "residual-bn", "train_error", m),
+            "test": measured("plain", "residual-bn", "test_error", 0.0),
+        },
+        expected=f"plain − residual-bn train error > {m:g} + 2 SE and test error > 2 SE",
     )
     if "plain-bn" in cfg.variants:
         run.claim(
             "skips-not-bn-make-the-difference",
-            "Batch norm alone does not make the deep plain network trainable: the skip connections do",
-            holds=worse("plain-bn", "residual-bn", "train_error", cfg.margin),
-            measured={"residual_bn": errors("residual-bn"), "plain_bn": errors("plain-bn")},
-            expected=f"residual-bn train error lower than plain-bn's by ≥ {cfg.margin:g}",
+            f"Batch norm alone does not make the deep plain network trainable: the skip connections do ({paired})",
+            holds=worse_verdict(final("plain-bn", "train_error"), final("residual-bn", "train_error"), m),
+            measured=measured("plain-bn", "residual-bn", "train_error", m),
+            expected=f"plain-bn − residual-bn train error > {m:g} + 2 SE",
         )
     if "residual" in cfg.variants:
-        ratio = sum(init_variance["residual"]) / sum(init_variance["residual-bn"])
+        log_ratio = [
+            math.log2(a / b)
+            for a, b in zip(init_variance["residual"], init_variance["residual-bn"], strict=True)
+        ]
+        half = cfg.blocks / 2
         run.claim(
             "residual-without-bn-explodes",
             f"Without batch norm the residual network's variance doubles at every block, so its outputs at "
-            f"initialization are orders of magnitude larger (at least 2^{cfg.blocks / 2:g} times) and training "
-            "with the same recipe fails",
-            holds=worse("residual", "residual-bn", "train_error", cfg.margin)
-            and ratio >= 2.0 ** (cfg.blocks / 2),
+            f"initialization are orders of magnitude larger (log2 of the variance ratio to residual-bn above "
+            f"{half:g}), and training with the same recipe fails: it diverges or ends with a training error "
+            f"clearly above residual-bn's ({paired}; both parts)",
+            holds=all_of(
+                paired_difference(log_ratio, [half] * n).verdict,
+                worse_verdict(final("residual", "train_error"), final("residual-bn", "train_error"), m),
+            ),
             measured={
-                "init_output_variance_ratio_vs_bn": ratio,
-                "diverged_at_step": diverged["residual"],
-                "errors": errors("residual"),
+                "log2_init_variance_ratio_vs_bn": log_ratio,
+                **measured("residual", "residual-bn", "train_error", m),
             },
-            expected=f"variance ratio ≥ 2^{cfg.blocks / 2:g}; diverges or trains ≥ {cfg.margin:g} worse",
+            expected=f"log2 ratio > {half:g} + 2 SE; residual − residual-bn train error > {m:g} + 2 SE",
         )
     run.summary(
-        **{f"{v}_train_error": final(v, "train_error") for v in cfg.variants},
-        **{f"{v}_test_error": final(v, "test_error") for v in cfg.variants},
+        **{f"{v}_train_error": sum(final(v, "train_error")) / n for v in cfg.variants},
+        **{f"{v}_test_error": sum(final(v, "test_error")) / n for v in cfg.variants},
         **{f"{v}_diverged_runs": sum(step is not None for step in diverged[v]) for v in cfg.variants},
-        **{f"{v}_init_output_variance": sum(init_variance[v]) / cfg.seeds for v in cfg.variants},
+        **{f"{v}_init_output_variance": sum(init_variance[v]) / n for v in cfg.variants},
     )
 
     # -- figure: learning curves (first seed) --------------------------------------------------------------------
@@ -280,5 +267,7 @@ def run(cfg: Config, run: Run) -> None:
         xlabel="epoch", ylabel="training error (%)", title=f"Training error (seed {cfg.seed})", ylim=(0, 100)
     )
     axes[0, 1].set(xlabel="epoch", ylabel="test error (%)", title="Test error", ylim=(0, 100))
+    for ax in axes[0]:
+        integer_ticks(ax, "x")
     axes[0, 0].legend(fontsize=7)
     run.figure("learning-curves", fig)

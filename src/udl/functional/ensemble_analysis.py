@@ -1,0 +1,96 @@
+r"""Analysing ensembles (UDL section 9.3.2): the ambiguity decomposition and the error against ensemble size.
+
+For squared error the mean of M members obeys an identity (Krogh & Vedelsby, 1995), pointwise:
+
+.. math:: (\bar f - y)^2 = \underbrace{\frac1M\sum_m (f_m - y)^2}_{\text{average member error}}
+          - \underbrace{\frac1M\sum_m (f_m - \bar f)^2}_{\text{ambiguity (spread)}},
+          \qquad \bar f = \frac1M\sum_m f_m,
+
+so the ensemble mean is never worse than the average member, by exactly the members' spread.
+:func:`ambiguity_decomposition` returns the three terms; :func:`ensemble_size_curve` measures the error of
+K-member combinations for K = 1..M, averaged over member subsets.
+
+Example:
+    >>> import torch
+    >>> f = torch.tensor([[1.0, 2.0], [3.0, 2.0]])           # 2 members, 2 points
+    >>> d = ambiguity_decomposition(f, torch.tensor([2.0, 0.0]))
+    >>> torch.allclose(d.ensemble_error, d.member_error - d.ambiguity)
+    True
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+__all__ = ["AmbiguityDecomposition", "ambiguity_decomposition", "ensemble_size_curve"]
+
+
+class AmbiguityDecomposition(NamedTuple):
+    """The terms of the ambiguity decomposition, elementwise (the member dimension reduced)."""
+
+    member_error: Tensor
+    """the members' average squared error (1/M) Σ (f_m − y)²"""
+    ambiguity: Tensor
+    """the members' spread around their mean (1/M) Σ (f_m − f̄)²"""
+    ensemble_error: Tensor
+    """the mean's squared error (f̄ − y)²"""
+
+
+def ambiguity_decomposition(outputs: Tensor, target: Tensor, dim: int = 0) -> AmbiguityDecomposition:
+    """The three terms of (f̄ − y)² = (1/M)Σ(f_m − y)² − (1/M)Σ(f_m − f̄)², computed independently.
+
+    Args:
+        outputs: the members' predictions, members along ``dim``.
+        target: broadcastable to ``outputs`` with ``dim`` removed.
+        dim: the member dimension.
+
+    Returns:
+        :class:`AmbiguityDecomposition`, each term shaped like ``outputs`` without ``dim``.
+    """
+    if outputs.shape[dim] < 1:
+        raise ValueError("need at least one member")
+    dim = dim % outputs.dim()
+    mean = outputs.mean(dim=dim, keepdim=True)
+    y = target.expand(outputs.shape[:dim] + outputs.shape[dim + 1 :]).unsqueeze(dim)
+    return AmbiguityDecomposition(
+        member_error=(outputs - y).square().mean(dim=dim),
+        ambiguity=(outputs - mean).square().mean(dim=dim),
+        ensemble_error=(mean - y).square().squeeze(dim),
+    )
+
+
+def ensemble_size_curve(
+    outputs: Tensor,
+    score: Callable[[Tensor], Tensor],
+    subsets: int,
+    generator: torch.Generator | None = None,
+) -> list[float]:
+    """Mean error of K-member combinations for K = 1..M.
+
+    Args:
+        outputs: (M, ...) the members' predictions.
+        score: maps the predictions of R subsets, (R, K, ...), to the R combinations' errors (R,).
+        subsets: all C(M, K) subsets are used when there are at most this many, else this many random ones
+            (each without repeated members), >= 1.
+        generator: source of the random subsets (CPU).
+
+    Returns:
+        M floats: entry K − 1 is the mean error of the K-member combinations.
+    """
+    members = outputs.shape[0]
+    if members < 1 or subsets < 1:
+        raise ValueError(f"need at least one member and subsets >= 1, got {members} and {subsets}")
+    curve = []
+    for k in range(1, members + 1):
+        if math.comb(members, k) <= subsets:
+            idx = torch.tensor(list(itertools.combinations(range(members), k)))
+        else:
+            idx = torch.stack([torch.randperm(members, generator=generator)[:k] for _ in range(subsets)])
+        curve.append(float(score(outputs[idx.to(outputs.device)]).mean()))
+    return curve
