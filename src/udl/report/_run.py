@@ -42,8 +42,8 @@ from rich.progress import (
 
 from udl.errors import DivergenceError
 from udl.stats import Verdict
-from udl.train import checkpoint as ckpt
 from udl.train import ProgressLike
+from udl.train import checkpoint as ckpt
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
