@@ -63,6 +63,11 @@ KNOWN: dict[str, dict[str, str]] = {
     # Notebook 8.1's SGD recipe gives the MLP 63.2 ± 1.6% in 3 seeds, 2.9 seed s.d. below the published 68% (which
     # comes from the MNIST-1D benchmark's own Adam recipe: see mnist1d-table).
     "mnist1d-baselines": {"mlp-accuracy": "fails"},
+    # The MNIST-1D benchmark's own protocol: logistic regression lands at 31.5% with seeds agreeing to 0.15 point
+    # (2 s.d. is tighter than the table's rounding to 32%), the residual MLP at 64.7% (the benchmark notebook's own
+    # printed run: 65.1%), and with 3 seeds the CNN's 93.5% sits 0.47 points below 94% with s.d. 0.21 (the full
+    # preset's 5 seeds: 93.7 ± 0.34, holds).
+    "mnist1d-table": {"logistic-accuracy": "fails", "mlp-accuracy": "fails", "cnn-accuracy": "fails"},
 }
 """Quick-preset claims measured not to hold or not established, each explained in its experiment's docstring and
 report. The tests fail if one of them changes (starts to hold, or another claim stops holding), so this list

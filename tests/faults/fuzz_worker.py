@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import signal
 import sys
 from pathlib import Path
 

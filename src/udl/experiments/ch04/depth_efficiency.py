@@ -22,6 +22,7 @@ grows with depth" are arithmetic on W^K against ⌊(P − 1)/3⌋ + 1, guarantee
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -84,10 +85,12 @@ class Config:
             raise ValueError(f"span must be > 0, got {self.span}")
         if self.samples_per_region < 4:
             raise ValueError(f"samples_per_region must be >= 4, got {self.samples_per_region}")
-        samples = self.samples_per_region * max(self.widths) ** self.max_depth
-        if samples > MAX_SAMPLES:
+        # in logs: a huge max_depth must not make W^K a number with billions of digits before it is refused
+        log_samples = math.log(self.samples_per_region) + self.max_depth * math.log(max(self.widths))
+        if log_samples > math.log(MAX_SAMPLES):
+            samples = f"10^{log_samples / math.log(10):.0f}"
             raise ValueError(
-                f"max_depth={self.max_depth} with widths up to {max(self.widths)} needs {samples:.3g} samples "
+                f"max_depth={self.max_depth} with widths up to {max(self.widths)} needs {samples} samples "
                 f"(samples_per_region · W^K), more than {MAX_SAMPLES:.0e}: lower max_depth or widths"
             )
 
