@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from reference import gen
-from udl.data import augment_dataset, augment_signals, circular_shift, sample_shift_and_scale, shift_and_scale
+from udl.data import (
+    augment_dataset,
+    augment_signals,
+    circular_shift,
+    random_span_mask,
+    sample_shift_and_scale,
+    shift_and_scale,
+)
 
 
 def _signals(n: int = 50, length: int = 40) -> torch.Tensor:
@@ -96,3 +103,19 @@ def test_bad_input() -> None:
         augment_dataset(x, torch.zeros(3, dtype=torch.long), 2)
     with pytest.raises(ValueError, match="num_extra"):
         augment_dataset(x, torch.zeros(4, dtype=torch.long), -1)
+
+
+def test_random_span_mask_blocks_are_contiguous_and_cover_every_offset():
+    mask = random_span_mask(2000, 40, 10, generator=gen(10))
+    assert mask.shape == (2000, 40) and mask.dtype == torch.bool
+    assert (mask.sum(1) == 10).all()
+    starts = mask.float().argmax(1)
+    for row, s in zip(mask[:50], starts[:50], strict=True):
+        expected = torch.zeros(40, dtype=torch.bool)
+        expected[int(s) : int(s) + 10] = True
+        assert torch.equal(row, expected)
+    assert set(starts.tolist()) == set(range(31))  # offsets 0..L-span all drawn
+    assert torch.equal(mask, random_span_mask(2000, 40, 10, generator=gen(10)))
+    assert random_span_mask(3, 5, 5).all()
+    with pytest.raises(ValueError, match="span"):
+        random_span_mask(3, 5, 6)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from udl.functional import pgd
+from udl.attacks import pgd
 from udl.metrics import accuracy, robust_accuracy
 
 

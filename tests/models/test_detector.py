@@ -11,7 +11,7 @@ import torch
 
 from reference import F64, gen
 from udl.data import make_shapes
-from udl.functional import mean_average_precision
+from udl.metrics import mean_average_precision
 from udl.models import GridDetector, GridDetectorConfig
 from udl.models.detector import cell_boxes, decode_grid_targets, encode_grid_targets
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from udl.functional import masked_inpainting_loss, nt_xent, random_span_mask
+from udl.data import random_span_mask
+from udl.losses import masked_inpainting_loss, nt_xent
 from udl.models import ContrastivePretext, InpaintingPretext, SignalCNN, random_signal_view
 
 

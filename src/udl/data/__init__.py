@@ -4,6 +4,7 @@ from udl.data.augment import (
     augment_dataset,
     augment_signals,
     circular_shift,
+    random_span_mask,
     sample_shift_and_scale,
     shift_and_scale,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "outlier_line",
     "plackett_luce_rankings",
     "random_shift_rotate",
+    "random_span_mask",
     "regression_1d",
     "sample_shift_and_scale",
     "shift_and_scale",

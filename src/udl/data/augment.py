@@ -11,6 +11,8 @@ and appends 4000 such copies, each of a training example chosen uniformly at ran
 
 Everything here is vectorised over the batch and seeded by an explicit ``torch.Generator``; the shift follows
 ``torch.roll``'s convention (a positive shift moves values to higher indices).
+
+:func:`random_span_mask` draws the input masks of the masked-inpainting pretext task (section 9.3.8).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "augment_dataset",
     "augment_signals",
     "circular_shift",
+    "random_span_mask",
     "sample_shift_and_scale",
     "shift_and_scale",
 ]
@@ -122,3 +125,33 @@ def augment_dataset(
     source = torch.randint(0, len(x), (num_extra,), generator=generator, device=device).to(x.device)
     extra = augment_signals(x[source], generator=generator, scale_range=scale_range)
     return torch.cat([x, extra]), torch.cat([y, y[source.to(y.device)]])
+
+
+def random_span_mask(
+    num: int,
+    length: int,
+    span: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """One contiguous masked block per example, at a uniformly random offset (for 1-D signal inpainting).
+
+    Args:
+        num: number of masks N.
+        length: signal length L.
+        span: masked positions per example, 1 <= span <= L.
+        generator: source of the offsets (drawn on the CPU, so a CPU generator works for any ``device``).
+        device: where to put the mask.
+
+    Returns:
+        Bool (N, L), True on positions ``start_n .. start_n + span - 1`` with ``start_n ~ U{0..L-span}``.
+    """
+    if num < 0 or length < 1 or not 1 <= span <= length:
+        raise ValueError(
+            f"need num >= 0 and 1 <= span <= length, got num={num}, length={length}, span={span}"
+        )
+    start = torch.randint(0, length - span + 1, (num, 1), generator=generator)  # (N, 1)
+    position = torch.arange(length)  # (L,)
+    mask = (position >= start) & (position < start + span)  # (N, L)
+    return mask.to(device) if device is not None else mask

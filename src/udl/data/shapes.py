@@ -62,7 +62,7 @@ class Shapes:
         return len(self.classes)
 
     def targets(self) -> list[dict[str, Tensor]]:
-        """Per-image ``{"boxes", "labels"}`` dicts, the target format of ``udl.functional.mean_average_precision``."""
+        """Per-image ``{"boxes", "labels"}`` dicts, the target format of ``udl.metrics.mean_average_precision``."""
         return [{"boxes": b, "labels": lab} for b, lab in zip(self.boxes, self.labels, strict=True)]
 
 

@@ -1,4 +1,8 @@
-"""Stateless functions of the book: activations (ch. 3), linear regression (ch. 2), linear regions (ch. 3-4)."""
+"""Pure tensor math of the book, no state and no training: activations, linear regression and linear regions,
+convolution arithmetic, box geometry (IoU, NMS), noise injection, ensembles and the closed forms of chapters 8-9.
+
+Losses live in ``udl.losses``, evaluation metrics in ``udl.metrics``, attacks in ``udl.attacks``.
+"""
 
 from udl.functional.activations import (
     ACTIVATIONS,
@@ -12,7 +16,6 @@ from udl.functional.activations import (
     softplus,
     tanh,
 )
-from udl.functional.adversarial import fgsm, input_gradient, pgd
 from udl.functional.angles import wrap_angle
 from udl.functional.bayes import (
     GaussianPosterior,
@@ -32,24 +35,10 @@ from udl.functional.bias_variance import (
     predict_fixed_joint_models,
 )
 from udl.functional.boxes import (
-    average_precision,
     batched_nms,
     box_area,
     box_iou,
-    confusion_matrix,
-    interpolated_average_precision,
-    mask_iou,
-    mean_average_precision,
-    mean_iou,
     nms,
-)
-from udl.functional.contrastive import (
-    ProbeResult,
-    info_nce,
-    linear_probe,
-    masked_inpainting_loss,
-    nt_xent,
-    random_span_mask,
 )
 from udl.functional.conv import (
     ConvSpec,
@@ -119,24 +108,12 @@ from udl.functional.linear_regression import (
     loss_surface,
 )
 from udl.functional.noise import (
-    ReliabilityBins,
     add_input_noise,
-    expected_calibration_error,
     forward_with_weight_noise,
-    label_smoothing_targets,
     perturbed_parameters,
-    reliability_bins,
-    smoothed_cross_entropy,
 )
 from udl.functional.orders import loglog_slope
-from udl.functional.regularization import (
-    gradient_flow,
-    l2_penalty,
-    modified_loss,
-    modified_loss_gradient,
-    sgd_modified_loss,
-)
-from udl.functional.segmentation import boundary_pixels, iou_from_confusion
+from udl.functional.segmentation import boundary_pixels
 from udl.functional.upsampling import max_unpool, upsample_bilinear, upsample_duplicate
 from udl.functional.valley import valley_curvature, valley_loss
 
@@ -151,14 +128,11 @@ __all__ = [
     "GaussianPosterior",
     "GaussianPredictive",
     "MonteCarloError",
-    "ProbeResult",
     "ReceptiveField",
-    "ReliabilityBins",
     "ShellEstimate",
     "add_input_noise",
     "ambiguity_decomposition",
     "autocorrelation",
-    "average_precision",
     "ball_estimate",
     "ball_in_cube_monte_carlo",
     "ball_to_cube_volume",
@@ -176,7 +150,6 @@ __all__ = [
     "brute_force_receptive_field",
     "chi_cdf",
     "chi_pdf",
-    "confusion_matrix",
     "conv1d_matrix",
     "conv2d_matrix",
     "conv_matrix_errors",
@@ -194,9 +167,7 @@ __all__ = [
     "ensemble_median",
     "ensemble_size_curve",
     "equivariance_errors",
-    "expected_calibration_error",
     "expected_squared_distance",
-    "fgsm",
     "fit_fixed_joint_models",
     "fit_linear_regression",
     "fixed_joint_features",
@@ -207,55 +178,35 @@ __all__ = [
     "gelu",
     "get_activation",
     "gradient_descent_linear_regression",
-    "gradient_flow",
     "heaviside",
     "influence_mask",
-    "info_nce",
-    "input_gradient",
-    "interpolated_average_precision",
-    "iou_from_confusion",
     "ks_statistic",
-    "l2_penalty",
-    "label_smoothing_targets",
     "leaky_relu",
     "least_squares_gradient",
     "least_squares_loss",
     "linear",
-    "linear_probe",
     "log10_chi_cdf",
     "log_ball_volume",
     "loglog_slope",
     "loss_surface",
     "majority_vote",
-    "mask_iou",
-    "masked_inpainting_loss",
     "max_unpool",
-    "mean_average_precision",
-    "mean_iou",
     "mean_probabilities",
-    "modified_loss",
-    "modified_loss_gradient",
     "monte_carlo_test_error",
     "nms",
-    "nt_xent",
     "ones_conv_stack",
     "outer_shell_fraction",
     "pairwise_distances",
     "perturbed_parameters",
-    "pgd",
     "predict_fixed_joint_models",
     "random_conv_setting",
     "random_points",
-    "random_span_mask",
     "receptive_field",
-    "reliability_bins",
     "relu",
     "saddle_loss",
     "sample_posterior",
-    "sgd_modified_loss",
     "shift_equivariant_mask",
     "sigmoid",
-    "smoothed_cross_entropy",
     "softplus",
     "tanh",
     "translate",

@@ -1,11 +1,11 @@
-"""Segmentation helpers (UDL sections 10.5.3, 11.5.3): boundary pixels of a label map, IoU from a confusion matrix."""
+"""Segmentation helpers (UDL sections 10.5.3, 11.5.3): boundary pixels of a label map (IoU is in ``udl.metrics``)."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-__all__ = ["boundary_pixels", "iou_from_confusion"]
+__all__ = ["boundary_pixels"]
 
 
 def boundary_pixels(masks: Tensor) -> Tensor:
@@ -25,13 +25,3 @@ def boundary_pixels(masks: Tensor) -> Tensor:
     edge[:, :, 1:] |= horizontal
     edge[:, :, :-1] |= horizontal
     return edge
-
-
-def iou_from_confusion(confusion: Tensor) -> Tensor:
-    """Per-class IoU = C[c,c] / (Σ_p C[c,p] + Σ_t C[t,c] − C[c,c]) of a (true, predicted) confusion matrix, float64
-    (nan for a class absent from both)."""
-    if confusion.dim() != 2 or confusion.shape[0] != confusion.shape[1]:
-        raise ValueError(f"confusion must be a square matrix, got shape {tuple(confusion.shape)}")
-    c = confusion.double()
-    tp = c.diagonal()
-    return tp / (c.sum(0) + c.sum(1) - tp)

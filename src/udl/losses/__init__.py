@@ -1,4 +1,6 @@
-"""Loss functions of UDL ch. 5: negative log-likelihoods built by the maximum-likelihood recipe, and margin losses.
+"""Every loss of the book: the negative log-likelihoods and margin losses of ch. 5, label smoothing, the penalized
+and modified losses of ch. 9 (L2, eqs. 9.8-9.9) and the self-supervised losses (InfoNCE, NT-Xent, inpainting).
+Those with a ``reduction`` argument share one helper (``"mean"`` default, ``"sum"``, ``"none"``), as in torch.
 
 Every ``*_nll`` function returns exactly −log Pr(target | parameters), normalizing constants included; parameters
 come first and the target last, and ``reduction`` is ``"mean"`` (default), ``"sum"`` or ``"none"``. The two margin
@@ -6,6 +8,7 @@ losses (``hinge_loss``, ``exponential_loss``) take targets in {−1, +1} and are
 """
 
 from udl.losses._common import REDUCTIONS, Reduction
+from udl.losses._contrastive import info_nce, masked_inpainting_loss, nt_xent
 from udl.losses._margin import exponential_loss, hinge_loss
 from udl.losses._nll import (
     bernoulli_nll,
@@ -17,6 +20,8 @@ from udl.losses._nll import (
     von_mises_nll,
 )
 from udl.losses._ranking import plackett_luce_nll
+from udl.losses._regularized import l2_penalty, modified_loss, modified_loss_gradient, sgd_modified_loss
+from udl.losses._smoothing import label_smoothing_targets, smoothed_cross_entropy
 from udl.losses._stacked import stacked_cross_entropy
 
 __all__ = [
@@ -28,9 +33,18 @@ __all__ = [
     "gaussian_mixture_nll",
     "gaussian_nll",
     "hinge_loss",
+    "info_nce",
+    "l2_penalty",
+    "label_smoothing_targets",
     "laplace_nll",
+    "masked_inpainting_loss",
+    "modified_loss",
+    "modified_loss_gradient",
+    "nt_xent",
     "plackett_luce_nll",
     "poisson_nll",
+    "sgd_modified_loss",
+    "smoothed_cross_entropy",
     "stacked_cross_entropy",
     "von_mises_nll",
 ]

@@ -3,9 +3,9 @@ r"""Accuracy of a classifier, clean and under attack in the L∞ ball of radius 
 :func:`robust_accuracy` perturbs every input within :math:`\|\boldsymbol\delta\|_\infty \le \epsilon` and reports
 the fraction still classified correctly:
 
-- ``"pgd"``: the worst case as found by projected gradient ascent (:func:`udl.functional.pgd`, ``steps`` steps of
+- ``"pgd"``: the worst case as found by projected gradient ascent (:func:`udl.attacks.pgd`, ``steps`` steps of
   size α = 2.5·ε/steps from a uniform random start, Madry et al., 2018) — the usual robust accuracy;
-- ``"fgsm"``: one signed-gradient step to a corner of the ball (:func:`udl.functional.fgsm`);
+- ``"fgsm"``: one signed-gradient step to a corner of the ball (:func:`udl.attacks.fgsm`);
 - ``"random"``: a random corner of the ball (each coordinate ±ε with a fair coin) — noise of the same L∞ size
   that is not worst-case, the contrast that shows the damage comes from the direction.
 
@@ -25,7 +25,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from udl.functional import fgsm, pgd
+from udl.attacks import fgsm, pgd
 
 __all__ = ["accuracy", "robust_accuracy"]
 

@@ -4,11 +4,11 @@ When labels are scarce, a network can be trained on a pretext task whose targets
 and its representation reused:
 
 - **generative** (:class:`InpaintingPretext`): one contiguous span of each signal is hidden (set to 0) and an
-  encoder + decoder predict the signal; the loss is :func:`udl.functional.masked_inpainting_loss` on the hidden
+  encoder + decoder predict the signal; the loss is :func:`udl.losses.masked_inpainting_loss` on the hidden
   positions only;
 - **contrastive** (:class:`ContrastivePretext`, SimCLR): two random views of each signal (e.g.
   :func:`random_signal_view`: circular shift, amplitude scale, Gaussian noise) pass through the encoder and a
-  projection head; the loss is :func:`udl.functional.nt_xent` on the two embeddings.
+  projection head; the loss is :func:`udl.losses.nt_xent` on the two embeddings.
 
 :class:`SignalCNN` is a small 1-D CNN encoder for (N, L) signals. Every random draw (initialization, masks, views)
 comes from an explicit generator, so training through ``udl.train.fit`` with the generator that orders the
@@ -32,7 +32,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from udl.functional import random_span_mask
+from udl.data import random_span_mask
 from udl.nn.init import he_normal_
 
 __all__ = ["ContrastivePretext", "InpaintingPretext", "SignalCNN", "random_signal_view"]
@@ -115,7 +115,7 @@ class ContrastivePretext(nn.Module):
 
 class InpaintingPretext(nn.Module):
     """Encoder + decoder on (N, L) signals with one random span of ``span`` points hidden (set to 0); returns
-    ``(prediction, signal, mask)`` for :func:`udl.functional.masked_inpainting_loss`."""
+    ``(prediction, signal, mask)`` for :func:`udl.losses.masked_inpainting_loss`."""
 
     def __init__(
         self, encoder: nn.Module, decoder: nn.Module, span: int, generator: torch.Generator | None = None

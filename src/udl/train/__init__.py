@@ -5,6 +5,7 @@ from udl.train._early_stopping import EarlyStopping
 from udl.train._fit import FitResult, classification_metrics, fit
 from udl.train._guard import NonFiniteGuard
 from udl.train._loop import NullRun, ProgressLike, RunLike, TrainResult, minibatches, train
+from udl.train._probe import ProbeResult, linear_probe
 from udl.train._seed import global_rng_state, seed_everything, set_global_rng_state
 from udl.train._step import OptimizerStep, autocast, grad_scaler, micro_batches
 from udl.train.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
@@ -16,6 +17,7 @@ __all__ = [
     "NonFiniteGuard",
     "NullRun",
     "OptimizerStep",
+    "ProbeResult",
     "ProgressLike",
     "RunLike",
     "StackedMLP",
@@ -28,6 +30,7 @@ __all__ = [
     "fit",
     "global_rng_state",
     "grad_scaler",
+    "linear_probe",
     "load_checkpoint",
     "micro_batches",
     "minibatches",

@@ -38,9 +38,9 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from udl.attacks import fgsm, pgd
 from udl.errors import DivergenceError
 from udl.experiments._mnist1d import MNIST1DRecipe, load_split, seed_range
-from udl.functional import fgsm, pgd
 from udl.metrics import accuracy, robust_accuracy
 from udl.nn import MLP
 from udl.optim import SGD, StepDecay

@@ -8,11 +8,11 @@ Protocol (notebook 9.2): the 2-parameter loss
 a curved valley whose minimum (φ1 = 0, any φ0) is narrowest (curvature 1/σ² = e^{4φ0²}) far from φ0 = 0. From
 the notebook's start (−0.7, −0.75) we run gradient descent with step α for T/α steps (``udl.optim.
 gradient_descent``; the notebook: 100 steps of 0.05) and integrate two gradient flows over the same time T with
-RK4 (``udl.functional.gradient_flow``, steps of α / ``rk4_substeps``):
+RK4 (``udl.optim.gradient_flow``, steps of α / ``rk4_substeps``):
 
 - the flow of L itself, ∂φ/∂t = −∂L/∂φ, the limit of infinitely small steps;
 - the flow of the modified loss L̃ = L + (α/4)‖∂L/∂φ‖² (UDL eq. 9.8), whose gradient ∇L + (α/2)H∇L comes from
-  double backpropagation (``udl.functional.modified_loss_gradient``).
+  double backpropagation (``udl.losses.modified_loss_gradient``).
 
 Iterate k of GD is compared with both flows at time kα; the distances are measured numbers (logged per α).
 Backward error analysis (the analysis behind eq. 9.8) predicts that GD tracks the modified flow to O(α²) but
@@ -36,8 +36,9 @@ import torch
 from matplotlib.ticker import NullFormatter
 from torch import Tensor
 
-from udl.functional import gradient_flow, loglog_slope, modified_loss_gradient, valley_curvature, valley_loss
-from udl.optim import gradient_descent
+from udl.functional import loglog_slope, valley_curvature, valley_loss
+from udl.losses import modified_loss_gradient
+from udl.optim import gradient_descent, gradient_flow
 from udl.report import Run
 from udl.report.figures import PALETTE, subplots
 

@@ -11,7 +11,7 @@ default sweeps, ten ways of training it, each ``seeds`` times from the same init
 - weight noise: every forward pass of training uses φ + ε, ε ~ N(0, σ²I) for all parameters, and the gradient
   evaluated there updates φ (``udl.functional.forward_with_weight_noise``), for σ in ``weight_noise`` (He
   initialization gives weights of standard deviation 0.14–0.22 here);
-- label smoothing: the cross-entropy against (1−ε)·one-hot + ε/K (``udl.functional.smoothed_cross_entropy``),
+- label smoothing: the cross-entropy against (1−ε)·one-hot + ε/K (``udl.losses.smoothed_cross_entropy``),
   for ε in ``label_smoothing`` (torch's convention; the book's ρ, spread over the other classes, is ε(K−1)/K,
   so ε = 0.1 is ρ = 0.09).
 
@@ -54,12 +54,8 @@ from udl.experiments._mnist1d import (
     seed_range,
     train_classifier,
 )
-from udl.functional import (
-    expected_calibration_error,
-    label_smoothing_targets,
-    reliability_bins,
-    smoothed_cross_entropy,
-)
+from udl.losses import label_smoothing_targets, smoothed_cross_entropy
+from udl.metrics import expected_calibration_error, reliability_bins
 from udl.nn import MLP, NoisyTraining
 from udl.report import Run
 from udl.report.figures import PALETTE, integer_ticks, subplots

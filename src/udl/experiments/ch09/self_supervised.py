@@ -15,17 +15,17 @@ Protocol.
   ``channels`` channels, He initialization) or, with ``encoder="mlp"``, the trunk of an MLP 40-256-256.
 - Generative pretext: one contiguous span of ``mask_span`` of the 40 points is set to 0; the encoder plus a
   decoder MLP (D-256-40) predict the signal; loss = MSE on the masked points only
-  (``udl.functional.masked_inpainting_loss``).
+  (``udl.losses.masked_inpainting_loss``).
 - Contrastive pretext (SimCLR): two random views of each signal — circular shift by up to ``max_shift`` points,
   amplitude scale 1 ± ``scale_jitter``, Gaussian noise of std ``noise_std``, imitating the generator's own
   nuisance transformations — pass through the encoder and a projection MLP (D-256-``projection_dim``); loss =
-  NT-Xent at temperature ``temperature`` (``udl.functional.nt_xent``: the (2N−1)-way variant of InfoNCE).
+  NT-Xent at temperature ``temperature`` (``udl.losses.nt_xent``: the (2N−1)-way variant of InfoNCE).
 - Both pretexts (``udl.models.InpaintingPretext``, ``udl.models.ContrastivePretext`` with
   ``udl.models.random_signal_view``): Adam, ``epochs`` passes in mini-batches of ``batch_size`` through
   ``udl.train.fit`` (the random draws of masks and views come from the same checkpointed generator as the batch
   order, so a resumed run is bitwise identical).
 - Probe: the encoder is frozen, its features computed, and an L2-regularized multinomial logistic regression
-  fitted to convergence (``udl.functional.linear_probe``, L-BFGS). The same probe on the raw 40 inputs and on the
+  fitted to convergence (``udl.train.linear_probe``, L-BFGS). The same probe on the raw 40 inputs and on the
   untrained encoder's features are the baselines.
 
 Finding (quick preset, probe test accuracy): raw inputs 32.8%, random CNN encoder 57.0%, inpainting 47.9%,
@@ -51,15 +51,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from udl.data import MNIST1DConfig, load_mnist1d
-from udl.functional import linear_probe, masked_inpainting_loss, nt_xent, random_span_mask
+from udl.data import MNIST1DConfig, load_mnist1d, random_span_mask
+from udl.losses import masked_inpainting_loss, nt_xent
 from udl.models import ContrastivePretext, InpaintingPretext, SignalCNN, random_signal_view
 from udl.nn import MLP, mlp_trunk
 from udl.optim import Adam
 from udl.report import Run
 from udl.report.figures import PALETTE, subplots
 from udl.stats import Verdict, all_of, paired_difference
-from udl.train import fit
+from udl.train import fit, linear_probe
 
 CHAPTER = 9
 SECTION = "9.3.6.2"

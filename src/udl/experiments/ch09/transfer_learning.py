@@ -18,7 +18,7 @@ Protocol.
   * fine-tune: the pre-trained MLP with its head replaced (``udl.nn.replace_head``, a fresh He-initialized
     Linear(100, 10)), all weights trained with the same recipe as scratch;
   * frozen trunk: the pre-trained trunk fixed, only a new linear head fitted — an L2-regularized multinomial
-    logistic regression on the trunk's features (``udl.functional.linear_probe``, L-BFGS to convergence).
+    logistic regression on the trunk's features (``udl.train.linear_probe``, L-BFGS to convergence).
   Scratch and fine-tune take the same number of Adam steps: whole epochs of mini-batches of ``batch_size``, at
   least ``finetune_steps`` steps and ``finetune_min_epochs`` epochs, with no early stopping (there is no
   validation set at these sizes).
@@ -46,13 +46,12 @@ import torch
 from torch import nn
 
 from udl.data import MNIST1DConfig, load_mnist1d
-from udl.functional import linear_probe
 from udl.nn import MLP, mlp_trunk, replace_head
 from udl.optim import Adam
 from udl.report import Run
 from udl.report.figures import integer_ticks, subplots
 from udl.stats import Comparison, Verdict, all_of, mean_se, paired_difference
-from udl.train import classification_metrics, fit
+from udl.train import classification_metrics, fit, linear_probe
 
 CHAPTER = 9
 SECTION = "9.3.6"
@@ -98,7 +97,7 @@ class Config:
     lr: float = 1e-3
     """Adam learning rate (pre-training, scratch and fine-tuning alike)"""
     probe_l2: float = 1e-3
-    """L2 penalty of the frozen-trunk linear head (udl.functional.linear_probe)"""
+    """L2 penalty of the frozen-trunk linear head (udl.train.linear_probe)"""
     seeds: int = 5
     """target subsets / initializations per size (seeds seed, seed+1, ...)"""
     checkpoint_every: int = 5

@@ -3,7 +3,7 @@ r"""L2 regularization / weight decay (UDL section 9.1) on a small MNIST-1D train
 Protocol. With only ``num_train`` training examples to fit, an MLP 40-100-100-10 (ReLU, He init) fits them exactly
 and generalizes poorly, so regularization has room to help. We train it with SGD (``lr``, ``momentum``,
 ``batch_size``, ``epochs``) on the regularized loss of UDL eq. 9.5,
-:math:`\tilde L = \frac1I\sum_i \ell_i + \lambda \sum_j \phi_j^2`, the penalty (``udl.functional.l2_penalty``)
+:math:`\tilde L = \frac1I\sum_i \ell_i + \lambda \sum_j \phi_j^2`, the penalty (``udl.losses.l2_penalty``)
 over the weights only (the book: biases are usually not penalized), for every λ in ``lambdas`` and ``seeds``
 initializations, all (λ, seed) pairs at once as one ``udl.train.StackedMLP`` through ``udl.train.fit`` (the loss
 is the sum of the members' own losses, ``udl.losses.stacked_cross_entropy``, so each trains as it would alone).
@@ -36,8 +36,7 @@ import torch
 from torch import Tensor
 
 from udl.data import MNIST1DConfig, load_mnist1d, validation_split
-from udl.functional import l2_penalty
-from udl.losses import stacked_cross_entropy
+from udl.losses import l2_penalty, stacked_cross_entropy
 from udl.optim import SGD, Adam, AdamW
 from udl.report import Run
 from udl.report.figures import subplots

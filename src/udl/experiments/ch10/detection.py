@@ -27,7 +27,8 @@ import torch
 from matplotlib.patches import Rectangle
 
 from udl.data import make_shapes
-from udl.functional import box_iou, mean_average_precision
+from udl.functional import box_iou
+from udl.metrics import mean_average_precision
 from udl.models import GridDetector, GridDetectorConfig
 from udl.optim import Adam
 from udl.report import Run

@@ -36,7 +36,7 @@ from torch import nn
 
 from udl.data import load_digits_split, random_shift_rotate
 from udl.experiments._mnist1d import classifier_evaluator
-from udl.functional import confusion_matrix
+from udl.metrics import confusion_matrix
 from udl.models import DigitsCNN, DigitsCNNConfig
 from udl.nn import AugmentedTraining
 from udl.optim import SGD, StepDecay

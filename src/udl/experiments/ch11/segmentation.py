@@ -43,7 +43,8 @@ from matplotlib.patches import Patch
 from torch import Tensor, nn
 
 from udl.data import SHAPE_CLASSES, make_shapes
-from udl.functional import boundary_pixels, confusion_matrix, iou_from_confusion, mask_iou, mean_iou
+from udl.functional import boundary_pixels
+from udl.metrics import confusion_matrix, iou_from_confusion, mask_iou, mean_iou
 from udl.models import UNet, UNetConfig
 from udl.optim import Adam
 from udl.report import Run

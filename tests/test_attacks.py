@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reference import F64, gen
-from udl.functional import fgsm, input_gradient, pgd
+from udl.attacks import fgsm, input_gradient, pgd
 from udl.nn import MLP
 
 
