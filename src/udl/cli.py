@@ -142,7 +142,7 @@ def _as_flags(message: str, cfg: Any) -> str:
     """A validation message about field ``noise_std`` as the user typed it: ``--noise-std``."""
     import dataclasses as dc
 
-    for f in sorted(dc.fields(cfg), key=lambda f: -len(f.name)):
+    for f in sorted(dc.fields(cfg), key=lambda f: -len(f.name)):  # cfg: a Config or its class
         if message.startswith(f.name + " ") or message.startswith(f.name + "["):
             return "--" + f.name.replace("_", "-") + message[len(f.name) :]
     return message
@@ -181,8 +181,8 @@ def _parse_run(name: str, argv: Sequence[str]) -> Any:
         raise UsageError(
             f"udl run {name}: {_condense(captured.getvalue())} (see udl run {name} --help)"
         ) from None
-    except (ValueError, TypeError) as e:  # a Config.__post_init__ rejected a value
-        raise UsageError(f"udl run {name}: {e}") from None
+    except (ValueError, TypeError, ArithmeticError) as e:  # a Config.__post_init__ rejected a value
+        raise UsageError(f"udl run {name}: {_as_flags(str(e), exp.config_class)}") from None
     try:
         validate_config(parsed.config)
     except UsageError as e:

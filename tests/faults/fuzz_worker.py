@@ -27,16 +27,30 @@ def _written(out: Path) -> list[str]:
     return found
 
 
+CASE_SECONDS = 240
+"""A case that takes longer (a value that makes the run or its validation explode) is reported as a defect."""
+
+
+class CaseTimeout(BaseException):
+    pass
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise CaseTimeout(f"no answer within {CASE_SECONDS} s")
+
+
 def run_case(name: str, root: Path, i: int, flag: str, words: list[str]) -> dict:
     out = root / str(i)
     err, std = io.StringIO(), io.StringIO()
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(CASE_SECONDS)
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(std):
             code = main(["run", name, "--preset", "smoke", "--out", str(out), flag, *words])
-    except (
-        BaseException
-    ) as e:  # anything that escapes main() is a defect; SystemExit from --help is not expected
+    except BaseException as e:  # anything escaping main() is a defect (SystemExit included)
         code = f"escaped {type(e).__name__}: {e}"
+    finally:
+        signal.alarm(0)
     lines = [line for line in err.getvalue().splitlines() if line.strip()]
     status = None
     if (out / "result.json").is_file():

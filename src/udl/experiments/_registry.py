@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from udl.errors import UsageError, did_you_mean
+from udl.report.validate import checked_first
 
 PRESET_NAMES: tuple[str, ...] = ("smoke", "quick", "full")
 
@@ -66,6 +67,7 @@ class Experiment:
             )
         if "seed" not in {f.name for f in dataclasses.fields(module.Config)}:
             raise TypeError(f"experiment {name}'s Config has no seed field")
+        checked_first(module.Config)
         return cls(
             name,
             module.CHAPTER,

@@ -123,19 +123,44 @@ def _check(name: str, value: Any, annotation: Any, *, allow_inf: bool) -> None:
         raise UsageError(f"{name} must be a {annotation.__name__}, got {value!r}")
 
 
+def check_fields(cfg: Any) -> None:
+    """The shared field checks alone (no reconstruction): a UsageError naming the first bad field."""
+    config_class = type(cfg)
+    hints = typing.get_type_hints(config_class)
+    docs = field_docs(config_class)
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        _check(f.name, value, hints.get(f.name, Any), allow_inf=allows_inf(docs.get(f.name, "")))
+
+
+def checked_first(config_class: type) -> type:
+    """Make ``config_class`` run :func:`check_fields` before its own ``__post_init__`` (idempotent).
+
+    The registry applies it to every experiment's Config, so a value such as ``inf`` or ``10**23`` is refused in
+    one line before the Config's own range checks compute with it (``round(inf)``, ``W ** 10**23``).
+    """
+    if getattr(config_class, "_udl_checked_first", False):
+        return config_class
+    own = getattr(config_class, "__post_init__", None)
+
+    def __post_init__(self: Any) -> None:
+        check_fields(self)
+        if own is not None:
+            own(self)
+
+    config_class.__post_init__ = __post_init__  # type: ignore[attr-defined]
+    config_class._udl_checked_first = True  # type: ignore[attr-defined]
+    return config_class
+
+
 def validate_config(cfg: Any) -> Any:
     """``cfg`` if every field passes the shared checks and ``__post_init__`` accepts it; else a UsageError."""
     config_class = type(cfg)
     if not dataclasses.is_dataclass(cfg):
         raise UsageError(f"{config_class.__name__} is not a dataclass config")
-    hints = typing.get_type_hints(config_class)
-    docs = field_docs(config_class)
-    values = {}
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        _check(f.name, value, hints.get(f.name, Any), allow_inf=allows_inf(docs.get(f.name, "")))
-        values[f.name] = value
+    check_fields(cfg)
+    values = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
     try:
         return config_class(**values)
-    except (TypeError, ValueError, OverflowError) as e:
+    except (TypeError, ValueError, ArithmeticError) as e:
         raise UsageError(str(e)) from None

@@ -94,6 +94,10 @@ def quadratic_identities(alpha: float, max_dt: float, horizon: float) -> tuple[f
     return grad_error / float(expected.abs().max()), float((flow - closed).abs().max())
 
 
+MAX_STEPS = 10**6
+"""Gradient-descent steps per α at most (horizon / α): the quick preset takes up to 400, full 800."""
+
+
 @dataclass(frozen=True)
 class Config:
     alphas: tuple[float, ...] = (0.0125, 0.025, 0.05, 0.1)
@@ -126,6 +130,9 @@ class Config:
             raise ValueError(f"figure_alpha {self.figure_alpha} must be one of alphas {self.alphas}")
         if not math.isfinite(self.horizon) or self.horizon <= 0:
             raise ValueError(f"horizon must be > 0, got {self.horizon}")
+        if any(self.horizon / a > MAX_STEPS for a in self.alphas):
+            most = self.horizon / min(self.alphas)
+            raise ValueError(f"horizon / α must be at most {MAX_STEPS} steps, got {most:.3g}")
         if any(abs(self.horizon / a - round(self.horizon / a)) > 1e-9 for a in self.alphas):
             raise ValueError(
                 f"horizon {self.horizon} must be a whole number of steps of every α in {self.alphas}"

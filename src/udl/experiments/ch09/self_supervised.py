@@ -126,6 +126,10 @@ class Config:
             raise ValueError("channels, projection_dim, epochs, batch_size and seeds must be >= 1")
         if self.checkpoint_every < 1 or self.lr <= 0 or self.probe_l2 <= 0 or self.temperature <= 0:
             raise ValueError("need checkpoint_every >= 1 and lr, probe_l2, temperature > 0")
+        if self.lr > 1:
+            raise ValueError(
+                f"lr must be in (0, 1] (Adam's step size; the protocol uses 1e-3), got {self.lr}"
+            )
         if not 0 <= self.max_shift < 40 or not 0 <= self.scale_jitter < 1 or self.noise_std < 0:
             raise ValueError("need 0 <= max_shift < 40, 0 <= scale_jitter < 1 and noise_std >= 0")
         if not 1 <= self.mask_span < 40:
