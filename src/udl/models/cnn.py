@@ -34,9 +34,10 @@ linear layer. With the default 16 and 32 channels it has 160 + 4,640 + 1,290 = 6
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -81,6 +82,30 @@ def _initialize(
 def _check_init(init: str) -> None:
     if init not in _INITS:
         raise ValueError(f"unknown init {init!r}; valid: {', '.join(_INITS)}")
+
+
+_LayerT = TypeVar("_LayerT", nn.Conv1d, nn.Conv2d, nn.Linear)
+
+
+def _layer(
+    cls: type[_LayerT],
+    *args: int,
+    init: Init,
+    generator: torch.Generator | None,
+    device: torch.device | str | None,
+    dtype: torch.dtype | None,
+    **kwargs: int,
+) -> _LayerT:
+    """``cls(*args, **kwargs)`` initialized by ``init`` from ``generator``.
+
+    ``skip_init`` allocates it without torch's default initialization, which would consume the global RNG;
+    ``device=None`` means torch's default device (``skip_init`` would otherwise leave the parameters on "meta").
+    """
+    if device is None:
+        device = torch.get_default_device()
+    layer = nn.utils.skip_init(cls, *args, device=device, dtype=dtype, **kwargs)
+    _initialize(layer, init, generator)
+    return layer
 
 
 # ------------------------------------------------------------------------------------------------ MNIST-1D
@@ -163,21 +188,12 @@ class MNIST1DCNN(nn.Module):
         super().__init__()
         _check_init(init)
         self.config = cfg = config if config is not None else MNIST1DCNNConfig()
-        if device is None:
-            device = torch.get_default_device()  # skip_init would otherwise leave the parameters on "meta"
-        convs = []
-        for c_in in [1] + [cfg.channels] * (cfg.num_layers - 1):
-            # skip_init: allocate without torch's default init, which would consume the global RNG.
-            conv = nn.utils.skip_init(
-                nn.Conv1d, c_in, cfg.channels, cfg.kernel_size, stride=cfg.stride, device=device, dtype=dtype
-            )
-            _initialize(conv, init, generator)
-            convs.append(conv)
-        self.convs = nn.ModuleList(convs)
-        self.linear = nn.utils.skip_init(
-            nn.Linear, cfg.flat_features, cfg.num_classes, device=device, dtype=dtype
+        make = functools.partial(_layer, init=init, generator=generator, device=device, dtype=dtype)
+        self.convs = nn.ModuleList(
+            make(nn.Conv1d, c_in, cfg.channels, cfg.kernel_size, stride=cfg.stride)
+            for c_in in [1] + [cfg.channels] * (cfg.num_layers - 1)
         )
-        _initialize(self.linear, init, generator)
+        self.linear = make(nn.Linear, cfg.flat_features, cfg.num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         h = x.unsqueeze(1) if x.dim() == 2 else x  # (N, 1, 40)
@@ -262,26 +278,12 @@ class DigitsCNN(nn.Module):
         super().__init__()
         _check_init(init)
         self.config = cfg = config if config is not None else DigitsCNNConfig()
-        if device is None:
-            device = torch.get_default_device()
-        convs = []
-        for c_in, c_out in zip((cfg.in_channels, *cfg.channels[:-1]), cfg.channels, strict=True):
-            conv = nn.utils.skip_init(
-                nn.Conv2d,
-                c_in,
-                c_out,
-                cfg.kernel_size,
-                padding=cfg.kernel_size // 2,
-                device=device,
-                dtype=dtype,
-            )
-            _initialize(conv, init, generator)
-            convs.append(conv)
-        self.convs = nn.ModuleList(convs)
-        self.linear = nn.utils.skip_init(
-            nn.Linear, cfg.flat_features, cfg.num_classes, device=device, dtype=dtype
+        make = functools.partial(_layer, init=init, generator=generator, device=device, dtype=dtype)
+        self.convs = nn.ModuleList(
+            make(nn.Conv2d, c_in, c_out, cfg.kernel_size, padding=cfg.kernel_size // 2)
+            for c_in, c_out in zip((cfg.in_channels, *cfg.channels[:-1]), cfg.channels, strict=True)
         )
-        _initialize(self.linear, init, generator)
+        self.linear = make(nn.Linear, cfg.flat_features, cfg.num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         h = x  # (N, 1, 8, 8)

@@ -20,7 +20,8 @@ evaluates it in the same floating-point order so that trajectories agree bit for
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -32,8 +33,7 @@ from udl.optim._common import (
     check_beta,
     check_flag,
     check_nonnegative,
-    device_dtype_groups,
-    pick,
+    run_update,
     states_of,
 )
 
@@ -151,28 +151,18 @@ class Adam(BookOptimizer):
         v_max = [as_real(s["max_exp_avg_sq"]) for s in states] if amsgrad else []
         steps = [s["step"] for s in states]
         beta1, beta2 = group["betas"]
-        hyper: dict[str, Any] = {
-            "lr": float(group["lr"]),
-            "beta1": float(beta1),
-            "beta2": float(beta2),
-            "eps": float(group["eps"]),
-            "weight_decay": float(group["weight_decay"]),
-            "decoupled": bool(group["decoupled_weight_decay"]),
-            "maximize": bool(group["maximize"]),
-        }
-        if self._use_foreach(group["foreach"], params):
-            for idx in device_dtype_groups(real_params):
-                _adam_multi_tensor(
-                    pick(real_params, idx),
-                    pick(real_grads, idx),
-                    pick(m, idx),
-                    pick(v, idx),
-                    pick(v_max, idx) if amsgrad else None,
-                    pick(steps, idx),
-                    **hyper,
-                )
-        else:
-            _adam_single_tensor(real_params, real_grads, m, v, v_max if amsgrad else None, steps, **hyper)
+        hyper = _AdamHyper(
+            lr=float(group["lr"]),
+            beta1=float(beta1),
+            beta2=float(beta2),
+            eps=float(group["eps"]),
+            weight_decay=float(group["weight_decay"]),
+            decoupled=bool(group["decoupled_weight_decay"]),
+            maximize=bool(group["maximize"]),
+        )
+        tensors = _AdamTensors(real_params, real_grads, m, v, v_max if amsgrad else None, steps)
+        foreach = self._use_foreach(group["foreach"], params)
+        run_update(_adam_single_tensor, _adam_multi_tensor, tensors, hyper, foreach=foreach)
 
 
 class AdamW(Adam):
@@ -244,22 +234,34 @@ def _bias_corrections(
     return [table[t][0] for t in step_counts], [table[t][1] for t in step_counts]
 
 
-def _adam_single_tensor(
-    params: list[Tensor],
-    grads: list[Tensor],
-    exp_avgs: list[Tensor],
-    exp_avg_sqs: list[Tensor],
-    max_exp_avg_sqs: list[Tensor] | None,
-    steps: list[Tensor],
-    *,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-    weight_decay: float,
-    decoupled: bool,
-    maximize: bool,
-) -> None:
+class _AdamTensors(NamedTuple):
+    """One (device, dtype) group's parallel lists: parameters, gradients and Adam state."""
+
+    params: list[Tensor]
+    grads: list[Tensor]
+    exp_avgs: list[Tensor]
+    exp_avg_sqs: list[Tensor]
+    max_exp_avg_sqs: list[Tensor] | None
+    steps: list[Tensor]
+
+
+@dataclass(frozen=True)
+class _AdamHyper:
+    """One parameter group's hyperparameters, as plain Python numbers (``decoupled``: AdamW's weight decay)."""
+
+    lr: float
+    beta1: float
+    beta2: float
+    eps: float
+    weight_decay: float
+    decoupled: bool
+    maximize: bool
+
+
+def _adam_single_tensor(tensors: _AdamTensors, hyper: _AdamHyper) -> None:
+    params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = tensors
+    lr, beta1, beta2, eps = hyper.lr, hyper.beta1, hyper.beta2, hyper.eps
+    weight_decay, decoupled, maximize = hyper.weight_decay, hyper.decoupled, hyper.maximize
     for i, (phi, grad, m, v, step) in enumerate(
         zip(params, grads, exp_avgs, exp_avg_sqs, steps, strict=True)
     ):
@@ -283,22 +285,10 @@ def _adam_single_tensor(
         phi.addcdiv_(m, denom, value=step_size)  # eq. 6.17
 
 
-def _adam_multi_tensor(
-    params: list[Tensor],
-    grads: list[Tensor],
-    exp_avgs: list[Tensor],
-    exp_avg_sqs: list[Tensor],
-    max_exp_avg_sqs: list[Tensor] | None,
-    steps: list[Tensor],
-    *,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-    weight_decay: float,
-    decoupled: bool,
-    maximize: bool,
-) -> None:
+def _adam_multi_tensor(tensors: _AdamTensors, hyper: _AdamHyper) -> None:
+    params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = tensors
+    lr, beta1, beta2, eps = hyper.lr, hyper.beta1, hyper.beta2, hyper.eps
+    weight_decay, decoupled, maximize = hyper.weight_decay, hyper.decoupled, hyper.maximize
     g: list[Tensor] = list(torch._foreach_neg(grads)) if maximize else grads
     own = maximize  # g holds fresh tensors rather than the users' .grad
     torch._foreach_add_(steps, 1)

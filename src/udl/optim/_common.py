@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 import torch
 from torch import Tensor
@@ -64,6 +64,31 @@ def pick(items: list[Any], indices: list[int]) -> list[Any]:
     if len(indices) == len(items):
         return items  # the common single-group case: no copy
     return [items[i] for i in indices]
+
+
+TensorsT = TypeVar("TensorsT", bound=tuple[Any, ...])
+HyperT = TypeVar("HyperT")
+
+
+def run_update(
+    single: Callable[[TensorsT, HyperT], None],
+    multi: Callable[[TensorsT, HyperT], None],
+    tensors: TensorsT,
+    hyper: HyperT,
+    *,
+    foreach: bool,
+) -> None:
+    """Apply one update rule to a group: ``single(tensors, hyper)`` once, or, with ``foreach``,
+    ``multi(part, hyper)`` once per (device, dtype) group of the parameters.
+
+    ``tensors`` is a NamedTuple of parallel lists (parameters first, then gradients and state); an optional state
+    list may be ``None`` and stays ``None`` in every part."""
+    if not foreach:
+        single(tensors, hyper)
+        return
+    make: Any = type(tensors)  # a NamedTuple class: its fields are positional
+    for idx in device_dtype_groups(tensors[0]):
+        multi(make(*(None if t is None else pick(t, idx) for t in tensors)), hyper)
 
 
 class BookOptimizer(Optimizer):

@@ -14,7 +14,8 @@ and the learning rate is ``lr`` (γ here, α in the book).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -25,8 +26,7 @@ from udl.optim._common import (
     as_real,
     check_flag,
     check_nonnegative,
-    device_dtype_groups,
-    pick,
+    run_update,
     states_of,
 )
 
@@ -135,44 +135,46 @@ class RMSprop(BookOptimizer):
         grad_avgs = [as_real(s["grad_avg"]) for s in states] if centered else None
         buffers = [as_real(s["momentum_buffer"]) for s in states] if momentum > 0 else None
         steps = [s["step"] for s in states]
-        hyper: dict[str, Any] = {
-            "lr": float(group["lr"]),
-            "alpha": float(group["alpha"]),
-            "eps": float(group["eps"]),
-            "weight_decay": float(group["weight_decay"]),
-            "momentum": momentum,
-            "maximize": bool(group["maximize"]),
-        }
-        if self._use_foreach(group["foreach"], params):
-            for idx in device_dtype_groups(real_params):
-                _rmsprop_multi_tensor(
-                    pick(real_params, idx),
-                    pick(real_grads, idx),
-                    pick(square_avgs, idx),
-                    None if grad_avgs is None else pick(grad_avgs, idx),
-                    None if buffers is None else pick(buffers, idx),
-                    pick(steps, idx),
-                    **hyper,
-                )
-        else:
-            _rmsprop_single_tensor(real_params, real_grads, square_avgs, grad_avgs, buffers, steps, **hyper)
+        hyper = _RMSpropHyper(
+            lr=float(group["lr"]),
+            alpha=float(group["alpha"]),
+            eps=float(group["eps"]),
+            weight_decay=float(group["weight_decay"]),
+            momentum=momentum,
+            maximize=bool(group["maximize"]),
+        )
+        tensors = _RMSpropTensors(real_params, real_grads, square_avgs, grad_avgs, buffers, steps)
+        foreach = self._use_foreach(group["foreach"], params)
+        run_update(_rmsprop_single_tensor, _rmsprop_multi_tensor, tensors, hyper, foreach=foreach)
 
 
-def _rmsprop_single_tensor(
-    params: list[Tensor],
-    grads: list[Tensor],
-    square_avgs: list[Tensor],
-    grad_avgs: list[Tensor] | None,
-    buffers: list[Tensor] | None,
-    steps: list[Tensor],
-    *,
-    lr: float,
-    alpha: float,
-    eps: float,
-    weight_decay: float,
-    momentum: float,
-    maximize: bool,
-) -> None:
+class _RMSpropTensors(NamedTuple):
+    """One (device, dtype) group's parallel lists: parameters, gradients and RMSprop state."""
+
+    params: list[Tensor]
+    grads: list[Tensor]
+    square_avgs: list[Tensor]
+    grad_avgs: list[Tensor] | None
+    buffers: list[Tensor] | None
+    steps: list[Tensor]
+
+
+@dataclass(frozen=True)
+class _RMSpropHyper:
+    """One parameter group's hyperparameters, as plain Python numbers."""
+
+    lr: float
+    alpha: float
+    eps: float
+    weight_decay: float
+    momentum: float
+    maximize: bool
+
+
+def _rmsprop_single_tensor(tensors: _RMSpropTensors, hyper: _RMSpropHyper) -> None:
+    params, grads, square_avgs, grad_avgs, buffers, steps = tensors
+    lr, alpha, eps = hyper.lr, hyper.alpha, hyper.eps
+    weight_decay, momentum, maximize = hyper.weight_decay, hyper.momentum, hyper.maximize
     for i, (phi, grad, v, step) in enumerate(zip(params, grads, square_avgs, steps, strict=True)):
         step += 1
         g = grad.neg() if maximize else grad
@@ -191,21 +193,10 @@ def _rmsprop_single_tensor(
             phi.addcdiv_(g, denom, value=-lr)
 
 
-def _rmsprop_multi_tensor(
-    params: list[Tensor],
-    grads: list[Tensor],
-    square_avgs: list[Tensor],
-    grad_avgs: list[Tensor] | None,
-    buffers: list[Tensor] | None,
-    steps: list[Tensor],
-    *,
-    lr: float,
-    alpha: float,
-    eps: float,
-    weight_decay: float,
-    momentum: float,
-    maximize: bool,
-) -> None:
+def _rmsprop_multi_tensor(tensors: _RMSpropTensors, hyper: _RMSpropHyper) -> None:
+    params, grads, square_avgs, grad_avgs, buffers, steps = tensors
+    lr, alpha, eps = hyper.lr, hyper.alpha, hyper.eps
+    weight_decay, momentum, maximize = hyper.weight_decay, hyper.momentum, hyper.maximize
     g: list[Tensor] = list(torch._foreach_neg(grads)) if maximize else grads
     torch._foreach_add_(steps, 1)
     if weight_decay != 0:

@@ -21,7 +21,8 @@ rather than :math:`(1-\beta)\mathbf{g}_1`.)
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -32,8 +33,7 @@ from udl.optim._common import (
     check_flag,
     check_nonnegative,
     check_real,
-    device_dtype_groups,
-    pick,
+    run_update,
     states_of,
 )
 
@@ -131,33 +131,44 @@ class SGD(BookOptimizer):
 
     def _update_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
         states = states_of(self, params) if group["momentum"] != 0 else [{} for _ in params]
-        hyper: dict[str, Any] = {
-            "lr": float(group["lr"]),
-            "momentum": float(group["momentum"]),
-            "dampening": float(group["dampening"]),
-            "weight_decay": float(group["weight_decay"]),
-            "nesterov": bool(group["nesterov"]),
-            "maximize": bool(group["maximize"]),
-        }
-        if self._use_foreach(group["foreach"], params):
-            for idx in device_dtype_groups(params):
-                _sgd_multi_tensor(pick(params, idx), pick(grads, idx), pick(states, idx), **hyper)
-        else:
-            _sgd_single_tensor(params, grads, states, **hyper)
+        hyper = _SGDHyper(
+            lr=float(group["lr"]),
+            momentum=float(group["momentum"]),
+            dampening=float(group["dampening"]),
+            weight_decay=float(group["weight_decay"]),
+            nesterov=bool(group["nesterov"]),
+            maximize=bool(group["maximize"]),
+        )
+        foreach = self._use_foreach(group["foreach"], params)
+        run_update(
+            _sgd_single_tensor, _sgd_multi_tensor, _SGDTensors(params, grads, states), hyper, foreach=foreach
+        )
 
 
-def _sgd_single_tensor(
-    params: list[Tensor],
-    grads: list[Tensor],
-    states: list[dict[str, Any]],
-    *,
-    lr: float,
-    momentum: float,
-    dampening: float,
-    weight_decay: float,
-    nesterov: bool,
-    maximize: bool,
-) -> None:
+class _SGDTensors(NamedTuple):
+    """One (device, dtype) group's parallel lists: parameters, gradients and momentum buffers."""
+
+    params: list[Tensor]
+    grads: list[Tensor]
+    states: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _SGDHyper:
+    """One parameter group's hyperparameters, as plain Python numbers."""
+
+    lr: float
+    momentum: float
+    dampening: float
+    weight_decay: float
+    nesterov: bool
+    maximize: bool
+
+
+def _sgd_single_tensor(tensors: _SGDTensors, hyper: _SGDHyper) -> None:
+    params, grads, states = tensors
+    lr, momentum, dampening, weight_decay = hyper.lr, hyper.momentum, hyper.dampening, hyper.weight_decay
+    nesterov, maximize = hyper.nesterov, hyper.maximize
     for phi, grad, state in zip(params, grads, states, strict=True):
         g = grad.neg() if maximize else grad  # ascent is descent on -L
         if weight_decay != 0:
@@ -172,18 +183,10 @@ def _sgd_single_tensor(
         phi.add_(g, alpha=-lr)  # φ ← φ - γ (step direction)
 
 
-def _sgd_multi_tensor(
-    params: list[Tensor],
-    grads: list[Tensor],
-    states: list[dict[str, Any]],
-    *,
-    lr: float,
-    momentum: float,
-    dampening: float,
-    weight_decay: float,
-    nesterov: bool,
-    maximize: bool,
-) -> None:
+def _sgd_multi_tensor(tensors: _SGDTensors, hyper: _SGDHyper) -> None:
+    params, grads, states = tensors
+    lr, momentum, dampening, weight_decay = hyper.lr, hyper.momentum, hyper.dampening, hyper.weight_decay
+    nesterov, maximize = hyper.nesterov, hyper.maximize
     # `own` records whether `g` holds fresh tensors (safe to modify in place) or aliases the users' .grad tensors.
     g: list[Tensor] = list(torch._foreach_neg(grads)) if maximize else grads
     own = maximize
