@@ -64,3 +64,26 @@ def test_size_curve_samples_subsets_without_repeats_when_many() -> None:
 def test_size_curve_rejects_bad_input() -> None:
     with pytest.raises(ValueError):
         ensemble_size_curve(torch.zeros(3, 1), lambda z: z.mean(dim=(1, 2)), subsets=0)
+
+
+def test_ensemble_size_curves_is_the_curve_of_each_ensemble_in_turn() -> None:
+    from udl.functional import ensemble_size_curve, ensemble_size_curves
+
+    outputs = torch.randn(3, 5, 7, generator=torch.Generator().manual_seed(1))
+
+    def score(z: torch.Tensor) -> torch.Tensor:
+        return z.mean(dim=1).square().mean(dim=-1)
+
+    g1, g2 = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
+    curves = ensemble_size_curves(outputs, score, 4, g1)
+    expected = [ensemble_size_curve(outputs[s], score, 4, g2) for s in range(3)]
+    assert curves.dtype == torch.float64 and curves.shape == (3, 5)
+    assert curves.tolist() == expected
+
+
+def test_largest_step_up() -> None:
+    from udl.functional import largest_step_up
+
+    assert largest_step_up([0.5, 0.4, 0.45, 0.3]) == pytest.approx(0.05)
+    assert largest_step_up([0.5, 0.4, 0.3]) == 0.0
+    assert largest_step_up([1.0]) == 0.0

@@ -90,3 +90,22 @@ def test_ensemble_mean_error_is_the_average_error_minus_the_spread() -> None:
     lhs = ((f - y) ** 2).mean(dim=0)
     rhs = (mean - y) ** 2 + ((f - mean) ** 2).mean(dim=0)
     torch.testing.assert_close(lhs, rhs, rtol=1e-14, atol=1e-14)
+
+
+def test_combined_labels() -> None:
+    from udl.functional import CLASSIFIER_COMBINATIONS, combined_labels, ensemble_mean, majority_vote
+
+    logits = torch.randn(2, 4, 6, 3, generator=torch.Generator().manual_seed(0))  # (R, K, N, C)
+    assert torch.equal(
+        combined_labels(logits, "mean_logits", dim=-3), ensemble_mean(logits, dim=1).argmax(-1)
+    )
+    probabilities = torch.softmax(logits, dim=-1).mean(dim=1).argmax(-1)
+    assert torch.equal(combined_labels(logits, "mean_probabilities", dim=1), probabilities)
+    votes = majority_vote(logits.argmax(-1), 3, dim=1)
+    assert torch.equal(combined_labels(logits, "majority_vote", dim=-3), votes)
+    assert torch.equal(combined_labels(logits, "majority_vote", dim=1), votes)
+    assert set(CLASSIFIER_COMBINATIONS) == {"mean_logits", "mean_probabilities", "majority_vote"}
+    with pytest.raises(ValueError):
+        combined_labels(logits, "median")
+    with pytest.raises(ValueError):
+        combined_labels(logits, "mean_logits", dim=-1)

@@ -255,3 +255,17 @@ def test_optimizer_factory_equals_the_string_path_and_allows_weight_decay_and_sc
         train_sweep(hidden, (x, y), lr=0.1, optimizer=lambda p: SGD(p, lr=0.1), **common)
     with pytest.raises(ValueError, match="needs lr"):
         train_sweep(hidden, (x, y), **common)
+
+
+def test_outputs_and_weight_vectors_follow_member_order() -> None:
+    x, y = torch.randn(30, 4), torch.randint(0, 3, (30,))
+    hidden = [(8,), (2,), (5,)]
+    result = train_sweep(hidden, (x, y), in_features=4, out_features=3, epochs=1, batch_size=10, lr=0.1)
+    out = result.outputs(x)
+    assert out.shape == (3, 30, 3) and not out.requires_grad
+    for m in range(3):
+        torch.testing.assert_close(out[m], result.member(m)(x), rtol=1e-6, atol=1e-6)
+    model = StackedMLP(4, hidden, 3)
+    rows = model.weight_vectors()
+    assert rows.shape == (3, 4 * 8 + 8 * 3)
+    torch.testing.assert_close(rows[1].norm(), torch.cat([w[1].flatten() for w in model.weights]).norm())

@@ -65,9 +65,13 @@ from udl.functional.ensemble_analysis import (
     AmbiguityDecomposition,
     ambiguity_decomposition,
     ensemble_size_curve,
+    ensemble_size_curves,
+    largest_step_up,
 )
 from udl.functional.ensembles import (
+    CLASSIFIER_COMBINATIONS,
     bootstrap_indices,
+    combined_labels,
     ensemble_mean,
     ensemble_median,
     majority_vote,
@@ -119,6 +123,7 @@ from udl.functional.valley import valley_curvature, valley_loss
 
 __all__ = [
     "ACTIVATIONS",
+    "CLASSIFIER_COMBINATIONS",
     "POINT_DISTRIBUTIONS",
     "AmbiguityDecomposition",
     "BallEstimate",
@@ -150,6 +155,7 @@ __all__ = [
     "brute_force_receptive_field",
     "chi_cdf",
     "chi_pdf",
+    "combined_labels",
     "conv1d_matrix",
     "conv2d_matrix",
     "conv_matrix_errors",
@@ -166,6 +172,7 @@ __all__ = [
     "ensemble_mean",
     "ensemble_median",
     "ensemble_size_curve",
+    "ensemble_size_curves",
     "equivariance_errors",
     "expected_squared_distance",
     "fit_fixed_joint_models",
@@ -181,6 +188,7 @@ __all__ = [
     "heaviside",
     "influence_mask",
     "ks_statistic",
+    "largest_step_up",
     "leaky_relu",
     "least_squares_gradient",
     "least_squares_loss",

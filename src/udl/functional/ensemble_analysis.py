@@ -22,13 +22,19 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-__all__ = ["AmbiguityDecomposition", "ambiguity_decomposition", "ensemble_size_curve"]
+__all__ = [
+    "AmbiguityDecomposition",
+    "ambiguity_decomposition",
+    "ensemble_size_curve",
+    "ensemble_size_curves",
+    "largest_step_up",
+]
 
 
 class AmbiguityDecomposition(NamedTuple):
@@ -94,3 +100,21 @@ def ensemble_size_curve(
             idx = torch.stack([torch.randperm(members, generator=generator)[:k] for _ in range(subsets)])
         curve.append(float(score(outputs[idx.to(outputs.device)]).mean()))
     return curve
+
+
+def ensemble_size_curves(
+    outputs: Tensor,
+    score: Callable[[Tensor], Tensor],
+    subsets: int,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """:func:`ensemble_size_curve` of each of S ensembles, ``outputs`` (S, M, ...), drawn one after the other from
+    ``generator``: (S, M) float64, row s the curve of ensemble s (e.g. one per training set)."""
+    curves = [ensemble_size_curve(outputs[s], score, subsets, generator) for s in range(len(outputs))]
+    return torch.tensor(curves, dtype=torch.float64)
+
+
+def largest_step_up(curve: Sequence[float]) -> float:
+    """The largest rise between consecutive points of ``curve`` (0 when it never rises): how far a curve that
+    should fall is from monotone."""
+    return max([0.0, *(b - a for a, b in itertools.pairwise(curve))])

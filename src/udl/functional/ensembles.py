@@ -17,8 +17,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+CLASSIFIER_COMBINATIONS = ("mean_logits", "mean_probabilities", "majority_vote")
+"""the ways :func:`combined_labels` combines classifiers (UDL 9.3.2, and the deep-ensemble mean of probabilities)"""
+
 __all__ = [
+    "CLASSIFIER_COMBINATIONS",
     "bootstrap_indices",
+    "combined_labels",
     "ensemble_mean",
     "ensemble_median",
     "majority_vote",
@@ -102,3 +107,22 @@ def majority_vote(labels: Tensor, num_classes: int | None = None, dim: int = 0) 
         raise ValueError(f"labels must lie in [0, {c}), got [{int(labels.min())}, {int(labels.max())}]")
     counts = torch.nn.functional.one_hot(labels.movedim(dim, 0), c).sum(dim=0)  # (..., C)
     return counts.argmax(dim=-1)  # the first of equal maxima: the smallest class
+
+
+def combined_labels(logits: Tensor, how: str, dim: int = 0) -> Tensor:
+    """The ensemble's predicted classes from the members' logits (members along ``dim``, classes last).
+
+    ``how`` is one of :data:`CLASSIFIER_COMBINATIONS`: ``"mean_logits"`` (the argmax of :func:`ensemble_mean`),
+    ``"mean_probabilities"`` (of :func:`mean_probabilities`) or ``"majority_vote"`` (:func:`majority_vote` of
+    the members' argmax). Returns ``logits`` without ``dim`` and the class axis.
+    """
+    members = dim % logits.dim()
+    if members == logits.dim() - 1:
+        raise ValueError("the members' axis cannot be the class axis (the last)")
+    if how == "mean_logits":
+        return ensemble_mean(logits, dim=dim).argmax(-1)
+    if how == "mean_probabilities":
+        return mean_probabilities(logits, dim=dim).argmax(-1)
+    if how == "majority_vote":
+        return majority_vote(logits.argmax(-1), logits.shape[-1], dim=dim if dim >= 0 else dim + 1)
+    raise ValueError(f"how must be one of {CLASSIFIER_COMBINATIONS}, got {how!r}")

@@ -10,6 +10,7 @@ torch's. The schedules are ``torch.optim.lr_scheduler.LRScheduler`` subclasses w
 from udl.optim._adam import Adam, AdamW
 from udl.optim._flow import gradient_flow
 from udl.optim._gd import Trajectory, gd_with_line_search, gradient_descent, line_search
+from udl.optim._groups import decay_groups
 from udl.optim._minimize import minimize_adam, minimize_lbfgs
 from udl.optim._paths import first_step_below, optimizer_path, steps_to_tolerance
 from udl.optim._rmsprop import RMSprop
@@ -26,6 +27,7 @@ __all__ = [
     "StepDecay",
     "Trajectory",
     "WarmupThenDecay",
+    "decay_groups",
     "first_step_below",
     "gd_with_line_search",
     "gradient_descent",

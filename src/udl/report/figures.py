@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,3 +42,42 @@ def integer_ticks(ax: Axes, axis: str = "x") -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if axis in ("y", "both"):
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def plot_curves(
+    ax: Axes,
+    x: Sequence[float],
+    curves: Mapping[str, Sequence[float]],
+    *,
+    markers: str = "os^vD",
+    scale: float = 1.0,
+    legend: float | None = 8,
+    **labels: Any,
+) -> None:
+    """One line with markers per named curve (its values × ``scale``, e.g. 100 for %), in order, then
+    ``ax.set(**labels)`` (xlabel, ylabel, title, xscale, ...) and a legend of font size ``legend`` (None: none)."""
+    for (name, values), marker in zip(curves.items(), itertools.cycle(markers), strict=False):
+        ax.plot(x, [scale * v for v in values], marker + "-", label=name)
+    if labels:
+        ax.set(**labels)
+    if legend is not None:
+        ax.legend(fontsize=legend)
+
+
+def plot_truth_and_data(
+    ax: Axes,
+    grid: Any,
+    truth: Any,
+    x: Any,
+    y: Any,
+    *,
+    color: str = "black",
+    linewidth: float = 2.0,
+    truth_label: str = "true f(x)",
+    data_label: str = "training data",
+) -> None:
+    """A 1-D regression panel's reference: the true function on ``grid`` (black line) and the training points
+    ``(x, y)`` as markers of ``color``, with the axis labels "input x" / "output y"."""
+    ax.plot(grid, truth, color="black", linewidth=linewidth, label=truth_label)
+    ax.plot(x, y, "o", color=color, markersize=4, label=data_label)
+    ax.set(xlabel="input x", ylabel="output y")

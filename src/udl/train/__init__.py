@@ -3,6 +3,7 @@ function calls (``OptimizerStep``, ``micro_batches``, ``autocast``), seeding, ch
 
 from udl.train._early_stopping import EarlyStopping
 from udl.train._fit import FitResult, classification_metrics, fit
+from udl.train._full_batch import train_members_full_batch
 from udl.train._guard import NonFiniteGuard
 from udl.train._loop import NullRun, ProgressLike, RunLike, TrainResult, minibatches, train
 from udl.train._probe import ProbeResult, linear_probe
@@ -39,5 +40,6 @@ __all__ = [
     "seed_everything",
     "set_global_rng_state",
     "train",
+    "train_members_full_batch",
     "train_sweep",
 ]

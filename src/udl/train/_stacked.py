@@ -108,6 +108,11 @@ class StackedMLP(nn.Module):
         """Each member's own parameter count, Σ_k (D_k + 1) D_{k+1}."""
         return [parameter_count([self.in_features, *widths, self.out_features]) for widths in self.hidden]
 
+    def weight_vectors(self) -> Tensor:
+        """Every member's weight matrices (biases left out) flattened into one row, (M, P), detached; padding
+        entries of narrower members are zeros."""
+        return torch.cat([w.detach().flatten(1) for w in self.weights], dim=1)
+
     @torch.no_grad()
     def member(self, index: int) -> MLP:
         """Member ``index`` as a stand-alone ``udl.nn.MLP`` (a copy of its weights)."""

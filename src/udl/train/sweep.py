@@ -89,6 +89,22 @@ class SweepResult:
     def final(self, metric: str) -> list[float]:
         return [h[-1][metric] for h in self.history]
 
+    def outputs(self, x: Tensor) -> Tensor:
+        """Every member's outputs on the shared input ``x`` (N, D_i), members in the order of ``hidden``:
+        (M, N, D_o), without gradients."""
+        parts = []
+        with torch.no_grad():
+            for model in self.models:
+                parts.append(model(x))
+        if not parts:
+            raise ValueError("the sweep has no trained models")
+        out = torch.empty(
+            sum(map(len, self.members)), *parts[0].shape[1:], device=x.device, dtype=parts[0].dtype
+        )
+        for part, members in zip(parts, self.members, strict=True):
+            out[members] = part
+        return out
+
     def member(self, index: int) -> MLP:
         for model, members in zip(self.models, self.members, strict=True):
             if index in members:
