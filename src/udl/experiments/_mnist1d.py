@@ -12,7 +12,7 @@ Everything here is protocol, not library: the data, models and loop it uses are 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,16 @@ from torch import nn
 
 from udl.data import MNIST1D, MNIST1DConfig, load_mnist1d
 from udl.optim import SGD, StepDecay
-from udl.train import FitResult, RunLike, classification_metrics, fit
+from udl.train import (
+    FitResult,
+    RunLike,
+    StackedMLP,
+    SweepResult,
+    classification_metrics,
+    error_rates,
+    fit,
+    train_sweep,
+)
 
 __all__ = [
     "MNIST1DRecipe",
@@ -31,6 +40,7 @@ __all__ = [
     "load_split",
     "plot_learning_curves",
     "seed_range",
+    "sweep_classifiers",
     "train_classifier",
 ]
 
@@ -149,6 +159,56 @@ def train_classifier(
         name=name,
         checkpoint_every=cfg.checkpoint_every,
     )
+
+
+def sweep_classifiers(
+    hidden: Sequence[Sequence[int]],
+    train: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor],
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    momentum: float,
+    seeds: Sequence[int],
+    order_seed: int,
+    run: RunLike,
+    name: str,
+    description: str,
+    shared_order: bool = True,
+    evaluations: int = 10,
+    checkpoints: int = 5,
+) -> SweepResult:
+    """Many MNIST-1D classifier MLPs (one per entry of ``hidden``) trained by ``udl.train.train_sweep`` with
+    SGD(lr, momentum), on ``train`` (shared (N, 40) or per member (M, N, 40)), with ``train_error`` and
+    ``test_error`` about ``evaluations`` times and a checkpoint about ``checkpoints`` times per run, and a
+    progress bar in ‰ of the optimizer steps."""
+    x_train, y_train = train
+
+    def evaluate(model: StackedMLP) -> dict[str, torch.Tensor]:
+        return {"train_error": error_rates(model, x_train, y_train), "test_error": error_rates(model, *test)}
+
+    with run.progress(1000, f"{description} (‰ of steps)") as bar:
+        return train_sweep(
+            hidden,
+            train,
+            in_features=x_train.shape[-1],
+            out_features=10,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            momentum=momentum,
+            seeds=seeds,
+            shared_order=shared_order,
+            order_seed=order_seed,
+            evaluate=evaluate,
+            evaluate_every=max(1, epochs // evaluations),
+            device=x_train.device,
+            run=run,
+            name=name,
+            checkpoint_every=max(1, epochs // checkpoints),
+            progress=lambda done, total: bar.update(1000 * done // total, steps=done),
+        )
 
 
 def plot_learning_curves(

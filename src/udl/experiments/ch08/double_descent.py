@@ -33,12 +33,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import torch
-
 from udl.data import MNIST1DConfig, load_mnist1d
+from udl.experiments._mnist1d import sweep_classifiers
 from udl.report import Run
 from udl.report.figures import integer_ticks, subplots
-from udl.train import StackedMLP, error_rates, train_sweep
 
 CHAPTER = 8
 SECTION = "8.4"
@@ -196,32 +194,22 @@ def run(cfg: Config, run: Run) -> None:
     n_train = len(x_train)
     threshold = threshold_width(n_train)
 
-    def evaluate(model: StackedMLP) -> dict[str, torch.Tensor]:
-        return {
-            "train_error": error_rates(model, x_train, y_train),
-            "test_error": error_rates(model, x_test, y_test),
-        }
-
-    with run.progress(1000, "training all widths (‰ of steps)") as bar:
-        result = train_sweep(
-            [(h, h) for h in cfg.widths],
-            (x_train, y_train),
-            in_features=x_train.shape[1],
-            out_features=10,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            momentum=cfg.momentum,
-            seeds=[cfg.seed + i for i in range(len(cfg.widths))],
-            order_seed=cfg.seed,
-            evaluate=evaluate,
-            evaluate_every=max(1, cfg.epochs // 20),
-            device=dev,
-            run=run,
-            name="widths",
-            checkpoint_every=max(1, cfg.epochs // 10),
-            progress=lambda done, total: bar.update(1000 * done // total, steps=done),
-        )
+    result = sweep_classifiers(
+        [(h, h) for h in cfg.widths],
+        (x_train, y_train),
+        (x_test, y_test),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        seeds=[cfg.seed + i for i in range(len(cfg.widths))],
+        order_seed=cfg.seed,
+        run=run,
+        name="widths",
+        description="training all widths",
+        evaluations=20,
+        checkpoints=10,
+    )
     train_error = result.final("train_error")
     test_error = result.final("test_error")
     params = [parameters(h) for h in cfg.widths]

@@ -41,7 +41,7 @@ logits and mean probabilities).
 
 from __future__ import annotations
 
-import itertools
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -49,21 +49,24 @@ import torch
 from torch import Tensor
 
 from udl.data import MNIST1DConfig, load_mnist1d, regression_1d, sine_exp_function
+from udl.experiments._mnist1d import sweep_classifiers
 from udl.functional import (
+    CLASSIFIER_COMBINATIONS,
     ambiguity_decomposition,
     bootstrap_indices,
+    combined_labels,
     ensemble_mean,
     ensemble_median,
     ensemble_size_curve,
-    majority_vote,
-    mean_probabilities,
+    ensemble_size_curves,
+    largest_step_up,
 )
 from udl.nn import BatchedShallowNetwork
 from udl.optim import Adam
 from udl.report import Run
-from udl.report.figures import PALETTE, integer_ticks, subplots
+from udl.report.figures import PALETTE, integer_ticks, plot_curves, plot_truth_and_data, subplots
 from udl.stats import Comparison, Verdict, all_of, paired_difference
-from udl.train import StackedMLP, error_rates, train_sweep
+from udl.train import train_members_full_batch
 
 CHAPTER = 9
 SECTION = "9.3.2"
@@ -153,8 +156,7 @@ def beats_best_member(member_wrong: Tensor, ensemble_wrong: Tensor) -> Compariso
 def falls_with_size(curve: Sequence[float], tolerance: float) -> bool:
     """The curve falls from K = 1 to K = M, no step up larger than ``tolerance`` × the total fall."""
     drop = curve[0] - curve[-1]
-    step_up = max([0.0, *(b - a for a, b in itertools.pairwise(curve))])
-    return drop > 0 and step_up <= tolerance * drop
+    return drop > 0 and largest_step_up(curve) <= tolerance * drop
 
 
 def size_verdict(curve: Sequence[float], first: Tensor, last: Tensor, tolerance: float) -> Verdict:
@@ -188,28 +190,16 @@ def run(cfg: Config, run: Run) -> None:
     with torch.no_grad():
         nets.theta0.copy_(-nets.theta * torch.rand(nets.theta0.shape, generator=generator))
     nets.to(dev)
-    opt = Adam(nets.parameters(), lr=cfg.lr_1d)
-    start = 0
-    saved = run.load_state("regression")
-    if saved is not None:
-        nets.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["optimizer"])
-        start = int(saved["step"])
-    every = max(1, cfg.steps // 10)
-    with run.progress(cfg.steps, "1D members (Adam steps)") as bar:
-        for step in range(start, cfg.steps):
-            losses = (nets(x_boot) - y_boot).pow(2).mean(dim=(1, 2))  # each member's own MSE, (S·M,)
-            opt.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            opt.step()
-            if (step + 1) % every == 0 or step + 1 == cfg.steps:
-                mean_loss = float(losses.detach().mean())
-                run.log(step + 1, regression_train_mse=mean_loss)
-                run.save_state(
-                    "regression",
-                    {"model": nets.state_dict(), "optimizer": opt.state_dict(), "step": step + 1},
-                )
-                bar.update(step + 1, loss=mean_loss)
+    train_members_full_batch(  # each member's own MSE, (S·M,)
+        nets,
+        lambda: (nets(x_boot) - y_boot).pow(2).mean(dim=(1, 2)),
+        Adam(nets.parameters(), lr=cfg.lr_1d),
+        steps=cfg.steps,
+        run=run,
+        name="regression",
+        metric="regression_train_mse",
+        description="1D members (Adam steps)",
+    )
 
     grid = torch.linspace(0, 1, cfg.test_points, device=dev).unsqueeze(1)  # (G, 1)
     truth = sine_exp_function(grid).squeeze(1)  # (G,)
@@ -233,16 +223,10 @@ def run(cfg: Config, run: Run) -> None:
             ensemble_median_mse=float(median_err[s]),
         )
 
-    def regression_curves(combine: Callable[..., Tensor]) -> Tensor:  # (S, M): per training set, K = 1..M
-        return torch.tensor(
-            [
-                ensemble_size_curve(fits[s], lambda z: mse(combine(z, dim=1)), cfg.subsets, generator)
-                for s in range(s_count)
-            ],
-            dtype=torch.float64,
-        )
+    def size_curves(combine: Callable[..., Tensor]) -> Tensor:  # (S, M): per training set, K = 1..M
+        return ensemble_size_curves(fits, lambda z: mse(combine(z, dim=1)), cfg.subsets, generator)
 
-    per_set = {"mean": regression_curves(ensemble_mean), "median": regression_curves(ensemble_median)}
+    per_set = {"mean": size_curves(ensemble_mean), "median": size_curves(ensemble_median)}
     curves_1d = {k: (v.sum(dim=0) / s_count).tolist() for k, v in per_set.items()}  # averaged over the sets
 
     # == part 2: MNIST-1D classification ==========================================================================
@@ -251,39 +235,22 @@ def run(cfg: Config, run: Run) -> None:
     x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)
     boot = bootstrap_indices(len(x_train), m_count, generator=generator, device=dev)  # (M, N)
 
-    def evaluate(model: StackedMLP) -> dict[str, Tensor]:
-        return {
-            "train_error": error_rates(model, x_train[boot], y_train[boot]),
-            "test_error": error_rates(model, x_test, y_test),
-        }
-
-    members = [(cfg.width, cfg.width)] * m_count
-    seeds = [cfg.seed + m for m in range(m_count)]
-    with run.progress(1000, "MNIST-1D members (‰ of steps)") as bar:
-        result = train_sweep(
-            members,
-            (x_train[boot], y_train[boot]),
-            in_features=x_train.shape[1],
-            out_features=10,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            momentum=cfg.momentum,
-            seeds=seeds,
-            shared_order=False,
-            order_seed=cfg.seed,
-            evaluate=evaluate,
-            evaluate_every=max(1, cfg.epochs // 10),
-            device=dev,
-            run=run,
-            name="mnist1d",
-            checkpoint_every=max(1, cfg.epochs // 5),
-            progress=lambda done, total: bar.update(1000 * done // total, steps=done),
-        )
-    logits = torch.empty(m_count, len(x_test), 10, device=dev)  # (M, N_test, 10), members in order
-    with torch.no_grad():
-        for model, indices in zip(result.models, result.members, strict=True):
-            logits[indices] = model(x_test)
+    result = sweep_classifiers(
+        [(cfg.width, cfg.width)] * m_count,
+        (x_train[boot], y_train[boot]),
+        (x_test, y_test),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        seeds=[cfg.seed + m for m in range(m_count)],
+        order_seed=cfg.seed,
+        run=run,
+        name="mnist1d",
+        description="MNIST-1D members",
+        shared_order=False,
+    )
+    logits = result.outputs(x_test)  # (M, N_test, 10), members in order
     test_member = result.final("test_error")
     for m in range(m_count):
         run.log(m, member_test_error=test_member[m], member_train_error=result.final("train_error")[m])
@@ -292,9 +259,7 @@ def run(cfg: Config, run: Run) -> None:
         return (pred != y_test).float().mean(dim=-1).cpu()
 
     combiners: dict[str, Callable[[Tensor], Tensor]] = {  # logits (..., K, N, 10) -> labels (..., N)
-        "mean_logits": lambda z: ensemble_mean(z, dim=-3).argmax(-1),
-        "mean_probabilities": lambda z: mean_probabilities(z, dim=-3).argmax(-1),
-        "majority_vote": lambda z: majority_vote(z.argmax(-1), 10, dim=-2),
+        how: functools.partial(combined_labels, how=how, dim=-3) for how in CLASSIFIER_COMBINATIONS
     }
     ensemble_test = {name: float(class_error(c(logits))) for name, c in combiners.items()}
 
@@ -391,7 +356,7 @@ def run(cfg: Config, run: Run) -> None:
             k: {
                 "K1": round(c[0], 4),
                 f"K{m_count}": round(c[-1], 4),
-                "largest_step_up": round(max([0.0, *(b - a for a, b in itertools.pairwise(c))]), 5),
+                "largest_step_up": round(largest_step_up(c), 5),
                 "ends": size_ends[k].to_json(),
             }
             for k, (c, _, _) in size_parts.items()
@@ -424,27 +389,23 @@ def run(cfg: Config, run: Run) -> None:
         ax.plot(g0, combine(fits[0]), style, color=PALETTE[color], linewidth=2, label=label)
     ax.set(title=f"Combined (best member MSE {float(best_member[0]):.3f})")
     for ax in axes[0]:
-        ax.plot(g0, truth, color="black", linewidth=2, label="true f(x)")
-        ax.plot(xs0, ys0, "o", color="black", markersize=4, label="training data")
-        ax.set(xlabel="input x", ylabel="output y", ylim=(-1, 4))
+        plot_truth_and_data(ax, g0, truth, xs0, ys0)
+        ax.set(ylim=(-1, 4))
         ax.legend(fontsize=7)
     run.figure("members-and-ensemble", fig)
 
     # -- figure 2: error against ensemble size --------------------------------------------------------------------
     ks = list(range(1, m_count + 1))
     fig, axes = subplots(1, 2, width=5.2)
-    ax = axes[0, 0]
-    ax.plot(ks, curves_1d["mean"], "o-", label="mean")
-    ax.plot(ks, curves_1d["median"], "s-", label="median")
-    integer_ticks(ax, "x")
     title = f"1D regression (average over {s_count} training sets)"
-    ax.set(xlabel="ensemble size K", ylabel="MSE to the true function", title=title)
-    ax.legend(fontsize=8)
+    plot_curves(
+        axes[0, 0], ks, curves_1d, xlabel="ensemble size K", ylabel="MSE to the true function", title=title
+    )
     ax = axes[0, 1]
-    for name, marker in zip(combiners, "o^s", strict=True):
-        ax.plot(ks, [100 * e for e in curves_mnist[name]], marker + "-", label=name.replace("_", " "))
     ax.plot([1] * m_count, [100 * e for e in test_member], "x", color="#6b7280", label="single members")
-    integer_ticks(ax, "x")
-    ax.set(xlabel="ensemble size K", ylabel="test error (%)", title="MNIST-1D, bagged MLPs")
-    ax.legend(fontsize=8)
+    named = {name.replace("_", " "): curves_mnist[name] for name in combiners}
+    plot_curves(ax, ks, named, markers="o^s", scale=100, xlabel="ensemble size K", ylabel="test error (%)")
+    ax.set(title="MNIST-1D, bagged MLPs")
+    for ax in axes[0]:
+        integer_ticks(ax, "x")
     run.figure("error-vs-ensemble-size", fig)

@@ -37,9 +37,9 @@ from torch import Tensor
 
 from udl.data import MNIST1DConfig, load_mnist1d, validation_split
 from udl.losses import l2_penalty, stacked_cross_entropy
-from udl.optim import SGD, Adam, AdamW
+from udl.optim import SGD, Adam, AdamW, decay_groups
 from udl.report import Run
-from udl.report.figures import subplots
+from udl.report.figures import plot_curves, subplots
 from udl.stats import Verdict, all_of, paired_difference, spearman
 from udl.train import StackedMLP, error_rates, fit
 
@@ -132,11 +132,6 @@ PRESETS = {
 }
 
 
-def member_weights(model: StackedMLP) -> Tensor:
-    """Every member's weight matrices flattened into one row, (M, P)."""
-    return torch.cat([w.detach().flatten(1) for w in model.weights], dim=1)
-
-
 def choose_lambda(val_error: Tensor) -> int:
     """Index of the λ with the lowest seed-mean validation error; ``val_error`` is (λs, seeds), ties → first."""
     return int(val_error.double().mean(dim=1).argmin())
@@ -217,7 +212,7 @@ def run(cfg: Config, run: Run) -> None:
     test_error = error_rates(model, x_test, y_test).view(len(lambdas), cfg.seeds).double()
     val_error = error_rates(model, x_val, y_val).view(len(lambdas), cfg.seeds).double()
     train_error = error_rates(model, x_train, y_train).view(len(lambdas), cfg.seeds).double()
-    norm = member_weights(model).double().norm(dim=1).view(len(lambdas), cfg.seeds)
+    norm = model.weight_vectors().double().norm(dim=1).view(len(lambdas), cfg.seeds)
     for i, v in enumerate(lambdas):
         run.log(
             i + 1,
@@ -236,13 +231,11 @@ def run(cfg: Config, run: Run) -> None:
             ce = stacked_cross_entropy(logits, target)
             return ce + 0.5 * w * l2_penalty(penalized(net)) if kind == "adam_l2" else ce
 
-        if kind == "adamw":
-            decayed = penalized(net)
-            rest = [p for p in net.parameters() if all(p is not q for q in decayed)]
-            groups = [{"params": decayed, "weight_decay": w}, {"params": rest, "weight_decay": 0.0}]
-            opt: torch.optim.Optimizer = AdamW(groups, lr=cfg.adam_lr)
-        else:
-            opt = Adam(net.parameters(), lr=cfg.adam_lr)
+        opt: torch.optim.Optimizer = (
+            AdamW(decay_groups(net, w, penalized(net)), lr=cfg.adam_lr)
+            if kind == "adamw"
+            else Adam(net.parameters(), lr=cfg.adam_lr)
+        )
         train(net, loss, opt, name)
         return net
 
@@ -251,7 +244,7 @@ def run(cfg: Config, run: Run) -> None:
     for i, w in enumerate(sorted(cfg.adam_weight_decays)):
         with_l2 = adam_run("adam_l2", w, f"adam_l2_{i}")
         decoupled = adam_run("adamw", w, f"adamw_{i}")
-        a, b = member_weights(with_l2).double(), member_weights(decoupled).double()
+        a, b = with_l2.weight_vectors().double(), decoupled.weight_vectors().double()
         distances.append((a - b).norm(dim=1) / b.norm(dim=1))  # (seeds,)
         row = {
             "w": w,
@@ -355,16 +348,19 @@ def run(cfg: Config, run: Run) -> None:
         xscale="log", xlabel="λ  (λ = 0 drawn at the left)", ylabel="error (%)", title="Error vs L2 strength"
     )
     ax.legend(fontsize=8)
-    ax = axes[0, 1]
-    ax.plot(xs, mean_norm, "o-")
-    ax.set(xscale="log", xlabel="λ", ylabel="‖weights‖₂", title="Weight norm vs λ")
+    plot_curves(axes[0, 1], xs, {"": mean_norm}, legend=None, xscale="log", xlabel="λ", ylabel="‖weights‖₂")
+    axes[0, 1].set(title="Weight norm vs λ")
     ax = axes[0, 2]
-    ws = [r["w"] for r in adam_rows]
-    ax.plot(ws, [100 * r["adam_l2_test_error"] for r in adam_rows], "o-", label="Adam + (w/2)‖φ‖²")
-    ax.plot(ws, [100 * r["adamw_test_error"] for r in adam_rows], "s-", label="AdamW(weight_decay=w)")
     ax.axhline(100 * adam_test_error, color="gray", ls=":", label="Adam, no regularization")
-    ax.set(
-        xscale="log", xlabel="coefficient w", ylabel="test error (%)", title="L2 in Adam vs decoupled decay"
+    arms = {"Adam + (w/2)‖φ‖²": "adam_l2_test_error", "AdamW(weight_decay=w)": "adamw_test_error"}
+    plot_curves(
+        ax,
+        [r["w"] for r in adam_rows],
+        {label: [r[key] for r in adam_rows] for label, key in arms.items()},
+        scale=100,
+        xscale="log",
+        xlabel="coefficient w",
+        ylabel="test error (%)",
+        title="L2 in Adam vs decoupled decay",
     )
-    ax.legend(fontsize=8)
     run.figure("weight-decay", fig)
