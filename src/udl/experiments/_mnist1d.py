@@ -21,6 +21,7 @@ from matplotlib.axes import Axes
 from torch import nn
 
 from udl.data import MNIST1D, MNIST1DConfig, load_mnist1d
+from udl.experiments._checks import in_range
 from udl.optim import SGD, StepDecay
 from udl.train import (
     FitResult,
@@ -75,6 +76,7 @@ class MNIST1DRecipe:
     """first seed for initialization and data order"""
 
     def __post_init__(self) -> None:
+        in_range(self, lr=(0, 10), gamma=(0, 1))
         if min(self.epochs, self.batch_size, self.step_size, self.checkpoint_every, self.seeds) < 1:
             raise ValueError("epochs, batch_size, step_size, checkpoint_every and seeds must be >= 1")
         if not self.lr > 0 or not 0 <= self.momentum < 1 or not self.gamma > 0:

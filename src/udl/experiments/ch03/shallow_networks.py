@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from udl.data.toy import sine_exp_function
+from udl.experiments._checks import in_range
 from udl.functional import count_regions_2d, get_activation, zaslavsky_max_regions
 from udl.nn import BatchedShallowNetwork, ShallowNetwork
 from udl.optim import Adam, CosineDecay
@@ -82,6 +83,7 @@ class Config:
     """seed for initializations"""
 
     def __post_init__(self) -> None:
+        in_range(self, lr=(0, 1))
         if not self.widths or min(self.widths) < 1 or list(self.widths) != sorted(set(self.widths)):
             raise ValueError(f"widths must be strictly increasing integers >= 1, got {self.widths}")
         if any(b % a for a, b in zip(self.widths, self.widths[1:], strict=False)):

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from udl.data import MNIST1DConfig, load_mnist1d
+from udl.experiments._checks import in_range
 from udl.functional import gabor_model, saddle_loss
 from udl.nn import MLP
 from udl.optim import (
@@ -109,6 +110,7 @@ class Config:
     """seed for data and batch order"""
 
     def __post_init__(self) -> None:
+        in_range(self, closed_low=True, condition=(1, 1e6))
         if not self.condition > 1:
             raise ValueError(f"condition must be > 1, got {self.condition}")
         if not 0 < self.tolerance < 1:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from udl.data import MNIST1DConfig, load_mnist1d
+from udl.experiments._checks import in_range
 from udl.experiments._mnist1d import sweep_classifiers
 from udl.report import Run
 from udl.report.figures import integer_ticks, subplots
@@ -100,6 +101,7 @@ class Config:
     """seed for initializations (width i uses seed + i) and batch order"""
 
     def __post_init__(self) -> None:
+        in_range(self, lr=(0, 10))
         if not self.widths or min(self.widths) < 1 or list(self.widths) != sorted(set(self.widths)):
             raise ValueError(f"widths must be strictly increasing integers >= 1, got {self.widths}")
         if min(self.epochs, self.batch_size) < 1:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from udl.data import augment_dataset, shift_and_scale
+from udl.experiments._checks import in_range
 from udl.experiments._mnist1d import (
     MNIST1DRecipe,
     classifier_evaluator,
@@ -68,6 +69,7 @@ class Config(MNIST1DRecipe):
     """upper end of the random scale factor (notebook: 1.2)"""
 
     def __post_init__(self) -> None:
+        in_range(self, scale_high=(0, 10))
         super().__post_init__()
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ValueError(f"hidden must be one or more widths >= 1, got {self.hidden}")

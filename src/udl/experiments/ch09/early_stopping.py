@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from udl.data import MNIST1DConfig, load_mnist1d, validation_split
+from udl.experiments._checks import in_range
 from udl.experiments._mnist1d import classifier_evaluator
 from udl.nn import MLP
 from udl.optim import SGD
@@ -81,6 +82,7 @@ class Config:
     """first seed (initialization and batch order); also seeds the validation split"""
 
     def __post_init__(self) -> None:
+        in_range(self, lr=(0, 10))
         if (
             min(self.width, self.epochs, self.batch_size, self.patience, self.seeds, self.checkpoint_every)
             < 1

@@ -49,6 +49,7 @@ import torch
 from torch import Tensor
 
 from udl.data import MNIST1DConfig, load_mnist1d, regression_1d, sine_exp_function
+from udl.experiments._checks import in_range
 from udl.experiments._mnist1d import sweep_classifiers
 from udl.functional import (
     CLASSIFIER_COMBINATIONS,
@@ -122,6 +123,7 @@ class Config:
     """seed for the 1D data, the bootstrap samples, the initializations and the batch orders"""
 
     def __post_init__(self) -> None:
+        in_range(self, lr=(0, 1), lr_1d=(0, 1))
         if self.members < 2 or self.datasets < 1:
             raise ValueError(f"need members >= 2 and datasets >= 1, got {self.members} and {self.datasets}")
         if min(self.num_train, self.hidden, self.steps, self.test_points, self.width, self.epochs) < 1:

@@ -36,6 +36,7 @@ import torch
 from matplotlib.ticker import NullFormatter
 from torch import Tensor
 
+from udl.experiments._checks import in_range
 from udl.functional import loglog_slope, valley_curvature, valley_loss
 from udl.losses import modified_loss_gradient
 from udl.optim import gradient_descent, gradient_flow
@@ -116,6 +117,9 @@ class Config:
     """unused: the experiment has no randomness (kept for the common contract)"""
 
     def __post_init__(self) -> None:
+        in_range(self, closed_low=True, start=(-10, 10))
+        if all(v == 0 for v in self.start):
+            raise ValueError("start must not be the minimum (0, 0): gradient descent would not move")
         if len(self.alphas) < 2 or any(not math.isfinite(a) or a <= 0 for a in self.alphas):
             raise ValueError(
                 f"alphas must be at least two positive step sizes (for a slope), got {self.alphas}"

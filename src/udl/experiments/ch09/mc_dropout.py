@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from udl.data import regression_1d, sine_exp_function
+from udl.experiments._checks import in_range
 from udl.nn import DropoutMLP, mc_dropout_predict
 from udl.optim import Adam
 from udl.report import Run
@@ -78,6 +79,8 @@ class Config:
     """seed for the data, the initializations, the dropout masks and the Monte Carlo passes"""
 
     def __post_init__(self) -> None:
+        in_range(self, lr=(0, 1), extent=(0, 100))
+        in_range(self, closed_low=True, noise_std=(0, 10))
         low, high = self.gap
         if not 0 < low < high < 1:
             raise ValueError(f"gap must satisfy 0 < low < high < 1, got {self.gap}")

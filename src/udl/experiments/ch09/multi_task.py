@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from udl.data import MNIST1DConfig, mnist1d_with_shifts
+from udl.experiments._checks import in_range
 from udl.nn import MLP, TrunkWithHeads, mlp_trunk
 from udl.optim import Adam
 from udl.report import Run
@@ -89,6 +90,7 @@ class Config:
     """first seed for initialization and data order"""
 
     def __post_init__(self) -> None:
+        in_range(self, lr=(0, 1))
         if self.num_samples < 20:
             raise ValueError(f"num_samples must be >= 20, got {self.num_samples}")
         if not 1 <= self.train_samples <= int(10 * (self.num_samples // 10) * 0.8):

@@ -46,6 +46,7 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
+from udl.experiments._checks import in_range
 from udl.experiments._mnist1d import (
     MNIST1DRecipe,
     classifier_evaluator,
@@ -106,6 +107,7 @@ class Config(MNIST1DRecipe):
     """equal-width confidence bins of the expected calibration error"""
 
     def __post_init__(self) -> None:
+        in_range(self, closed_low=True, input_noise=(0, 10), weight_noise=(0, 10))
         super().__post_init__()
         available = self.mnist1d_config().num_train
         if not 10 <= self.train_size <= available:

@@ -33,6 +33,7 @@ from matplotlib.ticker import NullFormatter
 from torch import Tensor
 
 from udl.data import MNIST1DConfig, load_mnist1d
+from udl.experiments._checks import in_range
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Comparison, Verdict, all_of, paired_difference, spearman
@@ -76,6 +77,7 @@ class Config:
     """first initialization seed; also the batch-order seed"""
 
     def __post_init__(self) -> None:
+        in_range(self, lrs=(0, 10), batch_lr=(0, 10))
         if (
             not self.lrs
             or any(not math.isfinite(a) or a <= 0 for a in self.lrs)

@@ -46,6 +46,7 @@ import torch
 from torch import nn
 
 from udl.data import MNIST1DConfig, load_mnist1d
+from udl.experiments._checks import in_range
 from udl.nn import MLP, mlp_trunk, replace_head
 from udl.optim import Adam
 from udl.report import Run
@@ -106,6 +107,7 @@ class Config:
     """seed of pre-training, and the first seed of the target runs"""
 
     def __post_init__(self) -> None:
+        in_range(self, lr=(0, 1))
         if self.source_samples < 100:
             raise ValueError(f"source_samples must be >= 100, got {self.source_samples}")
         if not self.target_sizes or any(not 10 <= n <= 4000 for n in self.target_sizes):

@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from udl.data import MNIST1DConfig, load_mnist1d, validation_split
+from udl.experiments._checks import in_range
 from udl.losses import l2_penalty, stacked_cross_entropy
 from udl.optim import SGD, Adam, AdamW, decay_groups
 from udl.report import Run
@@ -92,6 +93,8 @@ class Config:
     """first initialization seed; also the batch-order seed"""
 
     def __post_init__(self) -> None:
+        in_range(self, lr=(0, 10), adam_lr=(0, 1))
+        in_range(self, closed_low=True, adam_weight_decays=(0, 1))
         if 0.0 not in self.lambdas or any(not math.isfinite(v) or v < 0 for v in self.lambdas):
             raise ValueError(f"lambdas must be >= 0 and include 0 (the baseline), got {self.lambdas}")
         if len(set(self.lambdas)) != len(self.lambdas) or len(self.lambdas) < 2:

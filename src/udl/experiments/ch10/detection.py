@@ -27,6 +27,7 @@ import torch
 from matplotlib.patches import Rectangle
 
 from udl.data import make_shapes
+from udl.experiments._checks import in_range
 from udl.functional import box_iou
 from udl.metrics import mean_average_precision
 from udl.models import GridDetector, GridDetectorConfig
@@ -84,6 +85,7 @@ class Config:
     """seed of the data, the initialization and the batch order"""
 
     def __post_init__(self) -> None:
+        in_range(self, lr=(0, 1))
         if min(self.num_train, self.num_test, self.max_shapes, self.epochs, self.batch_size) < 1:
             raise ValueError("num_train, num_test, max_shapes, epochs and batch_size must be >= 1")
         if self.checkpoint_every < 1:

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from udl.data import load_digits_split, random_shift_rotate
+from udl.experiments._checks import in_range
 from udl.experiments._mnist1d import classifier_evaluator
 from udl.metrics import confusion_matrix
 from udl.models import DigitsCNN, DigitsCNNConfig
@@ -94,6 +95,7 @@ class Config:
     """first seed for initialization, batch order and augmentation"""
 
     def __post_init__(self) -> None:
+        in_range(self, lr=(0, 10))
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
         if min(self.epochs, self.batch_size, self.step_size, self.checkpoint_every, self.seeds) < 1:

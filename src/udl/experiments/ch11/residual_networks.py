@@ -122,7 +122,9 @@ class Config(MNIST1DRecipe):
 
 PRESETS = {
     "smoke": Config(blocks=4, width=16, epochs=2, num_samples=600, seeds=1, checkpoint_every=1),
-    "quick": Config(epochs=20, seeds=1),
+    # 3 seeds, not 1: under udl.stats a claim needs a spread across seeds, so one seed can establish nothing
+    # (chosen when the statistical standard arrived, for that reason alone; about 75 s on one core).
+    "quick": Config(epochs=20, seeds=3),
     "full": Config(),
 }
 

@@ -1,0 +1,22 @@
+"""Range checks the experiments' Configs share: one line each in ``__post_init__``, one message format.
+
+``in_range(self, lr=(0, 10))`` refuses (ValueError naming the field and the range) any value of ``self.lr``
+outside the half-open interval (0, 10]; tuple fields are checked element by element. Scale parameters (learning
+rates, noise levels, condition numbers) get an upper bound as well as a lower one: a learning rate of 1e23 is not
+an experiment, it is a typo, and it should be refused before the run rather than diverge at step 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def in_range(cfg: Any, *, closed_low: bool = False, **bounds: tuple[float, float]) -> None:
+    """Each named field's values lie in (low, high] ((low, high] or [low, high] with ``closed_low``)."""
+    for name, (low, high) in bounds.items():
+        value = getattr(cfg, name)
+        for v in value if isinstance(value, tuple) else (value,):
+            above = v >= low if closed_low else v > low
+            if not (above and v <= high):
+                interval = f"{'[' if closed_low else '('}{low:g}, {high:g}]"
+                raise ValueError(f"{name} must be in {interval}, got {v!r}")
