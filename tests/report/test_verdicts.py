@@ -38,5 +38,6 @@ def test_texts_and_marks():
     assert t.claims_text() == "1/3 claims hold, 1 not established" and t.checks_text() == "2/2 checks pass"
     assert tally(_result((True,), preset="smoke")).claims_text() == "1 claims not evaluated at smoke"
     assert tally(_result(status="failed")).claims_text() == "run failed"
+    assert tally(_result((), (True,))).claims_text() == "no claims (checks only)"
     assert [claim_mark({"holds": h}) for h in (True, False, None)] == ["holds", "fails", "not established"]
     assert claim_mark({"holds": False}, evaluated=False) == "not evaluated"

@@ -61,6 +61,8 @@ class Tally:
         """``"3/4 claims hold, 1 not established"``, ``"2 claims not evaluated at smoke"`` or ``"failed"``."""
         if self.status != "ok":
             return "run failed"
+        if not self.claims:
+            return "no claims (checks only)"
         if not self.evaluated:
             return f"{self.claims} claims not evaluated at {self.preset}"
         text = f"{self.claims_held}/{self.claims} claims hold"
