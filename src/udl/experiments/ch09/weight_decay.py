@@ -21,7 +21,7 @@ model still fits ``num_train`` = 400 examples; the generated data differ from th
 Then Adam versus AdamW: for each w in ``adam_weight_decays``, Adam on L + (w/2)‖φ‖² (what ``Adam(weight_decay=w)``
 does) and AdamW(weight_decay=w) (decoupled: φ ← (1 − αw)φ besides the Adam step), from the same initializations
 and batch order, plus unregularized Adam. For plain SGD the two are the same update (tested in
-tests/functional/test_regularization.py); for Adam they are not, because Adam divides the penalty's gradient by its
+tests/losses/test_losses_regularized.py); for Adam they are not, because Adam divides the penalty's gradient by its
 running gradient scale. Claim: the trained weights end more than 10% apart (relative distance > 0.1 by > 2 SE over
 the seeds, at every w); both test errors are reported. There is no book protocol for this experiment on MNIST-1D
 (fig. 9.2 uses a toy regression), so ``full`` only adds seeds and a finer λ grid.
