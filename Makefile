@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)  ## run the tour suite (quick presets) and print the report path
-	@# exit 1 means a claim did not hold: a finding the report explains, not a failure of the demo
+	@# exit 1 means a claim did not hold: a finding the report explains; a failed run (exit 3) fails the demo
 	$(VENV)/bin/udl reproduce --suite tour || test $$? -eq 1
 
 # Two pytest workers, one intra-op thread each: two processes of two OpenMP threads on two cores spin-wait
@@ -22,7 +22,7 @@ demo: $(STAMP)  ## run the tour suite (quick presets) and print the report path
 test: $(STAMP)  ## fast tier: unit, reference and smoke tests
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
 
-slow: $(STAMP)  ## quick preset of every experiment with its claims asserted
+slow: $(STAMP)  ## every quick preset with its verdicts asserted, every Config field fuzzed, every experiment killed and resumed
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q -m slow
 
 lint: $(STAMP)
