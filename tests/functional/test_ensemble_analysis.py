@@ -1,4 +1,5 @@
-"""The ambiguity decomposition and the ensemble-size curve, against direct float64 computations."""
+"""The ambiguity decomposition, the ensemble-size curve and the ensembles' error summaries, against direct
+computations."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ import itertools
 import pytest
 import torch
 
-from udl.functional import ambiguity_decomposition, ensemble_size_curve
+from reference import gen
+from udl.functional import (
+    CLASSIFIER_COMBINATIONS,
+    ambiguity_decomposition,
+    classifier_ensemble_errors,
+    combined_labels,
+    ensemble_mean,
+    ensemble_median,
+    ensemble_size_curve,
+    ensemble_size_curves,
+    regression_ensemble_errors,
+)
 
 
 def test_ambiguity_terms_match_loops_and_the_identity() -> None:
@@ -87,3 +99,35 @@ def test_largest_step_up() -> None:
     assert largest_step_up([0.5, 0.4, 0.45, 0.3]) == pytest.approx(0.05)
     assert largest_step_up([0.5, 0.4, 0.3]) == 0.0
     assert largest_step_up([1.0]) == 0.0
+
+
+def test_regression_ensemble_errors_match_direct_computations() -> None:
+    fits, truth = torch.randn(4, 5, 30, generator=gen(0)), torch.randn(30, generator=gen(1))
+    r = regression_ensemble_errors(fits, truth, 3, gen(2))
+    assert torch.equal(r.member_error, (fits - truth).pow(2).mean(-1))
+    assert torch.equal(r.fit["median"], ensemble_median(fits, dim=1))
+    assert torch.equal(r.error["mean"], (ensemble_mean(fits, dim=1) - truth).pow(2).mean(-1))
+    assert torch.equal(r.best_member, r.member_error.min(dim=1).values)
+    g = gen(2)  # the same draws: the means' curves first, then the medians'
+    for name, combine in (("mean", ensemble_mean), ("median", ensemble_median)):
+        expected = ensemble_size_curves(
+            fits, lambda z, c=combine: (c(z, dim=1) - truth).pow(2).mean(-1), 3, g
+        )
+        assert torch.equal(r.size_curves[name], expected) and r.size_curves[name].shape == (4, 5)
+    averages = r.averages()
+    assert list(averages) == ["mean_mse", "median_mse", "best_member_mse", "average_member_mse"]
+    assert averages["average_member_mse"] == float(r.member_error.mean())
+    assert averages["median_mse"] >= 0 and averages["best_member_mse"] <= averages["average_member_mse"]
+
+
+def test_classifier_ensemble_errors_match_combined_labels() -> None:
+    logits, target = torch.randn(4, 50, 3, generator=gen(0)), torch.randint(0, 3, (50,), generator=gen(1))
+    c = classifier_ensemble_errors(logits, target, 5, gen(2))
+    assert torch.equal(c.member_wrong, (logits.argmax(-1) != target).double())
+    assert list(c.wrong) == list(CLASSIFIER_COMBINATIONS) == list(c.error) == list(c.size_curves)
+    for how in CLASSIFIER_COMBINATIONS:
+        wrong = (combined_labels(logits, how) != target).double()
+        assert torch.equal(c.wrong[how], wrong) and c.error[how] == pytest.approx(float(wrong.mean()))
+        curve = c.size_curves[how]
+        assert len(curve) == 4 and curve[-1] == pytest.approx(c.error[how])  # K = M: the one full subset
+        assert curve[0] == pytest.approx(float(c.member_wrong.mean()))  # K = 1: each member (4 <= 5 subsets)

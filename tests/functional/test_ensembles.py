@@ -12,6 +12,7 @@ import torch
 from reference import F64, gen
 from udl.functional import (
     bootstrap_indices,
+    bootstrap_samples,
     ensemble_mean,
     ensemble_median,
     majority_vote,
@@ -109,3 +110,16 @@ def test_combined_labels() -> None:
         combined_labels(logits, "median")
     with pytest.raises(ValueError):
         combined_labels(logits, "mean_logits", dim=-1)
+
+
+def test_bootstrap_samples_index_every_tensor_by_one_draw() -> None:
+    x, y = torch.arange(10.0).unsqueeze(1), torch.arange(10) * 2
+    xb, yb = bootstrap_samples((x, y), 3, generator=gen(4))
+    idx = bootstrap_indices(10, 3, generator=gen(4))
+    assert xb.shape == (3, 10, 1) and yb.shape == (3, 10)
+    assert torch.equal(xb, x[idx]) and torch.equal(yb, y[idx])
+    assert torch.equal(yb, 2 * xb.squeeze(-1).long())  # the same rows for both tensors
+    with pytest.raises(ValueError):
+        bootstrap_samples((x, y[:5]), 3)
+    with pytest.raises(ValueError):
+        bootstrap_samples((), 3)

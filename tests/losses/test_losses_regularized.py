@@ -15,7 +15,13 @@ import pytest
 import torch
 from tests.reference import F64, gen
 
-from udl.losses import l2_penalty, modified_loss, modified_loss_gradient, sgd_modified_loss
+from udl.losses import (
+    l2_penalty,
+    modified_loss,
+    modified_loss_gradient,
+    sgd_modified_loss,
+    stacked_l2_penalty,
+)
 from udl.optim import SGD, Adam, AdamW
 
 
@@ -203,3 +209,22 @@ def test_bad_arguments() -> None:
         modified_loss_gradient(lambda p: p * 2, phi, 0.1)
     with pytest.raises(ValueError, match="at least one"):
         sgd_modified_loss([], phi, 0.1)
+
+
+def test_stacked_l2_penalty_is_each_members_own_penalty() -> None:
+    lam = torch.tensor([0.0, 1e-3, 0.5], dtype=F64)
+    params = [
+        torch.randn(3, 4, 5, generator=gen(0), dtype=F64),
+        torch.randn(3, 1, 5, generator=gen(1), dtype=F64),
+    ]
+    params = [p.requires_grad_() for p in params]
+    penalty = stacked_l2_penalty(params, lam)
+    assert torch.allclose(penalty, sum(lam[m] * l2_penalty([p[m] for p in params]) for m in range(3)))
+    assert torch.equal(
+        penalty, l2_penalty([lam.sqrt().view(-1, 1, 1) * p for p in params])
+    )  # the scaled slices
+    penalty.backward()
+    for p in params:
+        assert torch.allclose(p.grad, 2 * lam.view(-1, 1, 1) * p.detach())  # 2 λ_m φ_m, as alone
+    with pytest.raises(ValueError):
+        stacked_l2_penalty([torch.zeros(2, 3)], lam)

@@ -71,3 +71,24 @@ def test_bad_input_shape() -> None:
     nets = BatchedShallowNetwork(2, [1, 2])
     with pytest.raises(ValueError, match="x must be"):
         nets(torch.zeros(3, 5, 2))
+
+
+def test_uniform_joints_moves_the_joints_and_keeps_the_slopes() -> None:
+    nets = BatchedShallowNetwork(
+        1, [3, 5], 1, init="he", generator=torch.Generator().manual_seed(0), dtype=F64
+    )
+    slopes = nets.theta.detach().clone()
+    expected = torch.rand(nets.theta0.shape, generator=torch.Generator().manual_seed(1))
+    assert nets.uniform_joints(generator=torch.Generator().manual_seed(1)) is nets
+    assert torch.equal(nets.theta, slopes)
+    assert torch.equal(nets.theta0, -slopes * expected.to(F64))  # the draw of torch.rand(theta0.shape)
+    for b, w in enumerate(nets.widths):
+        joints = nets.member(b).joints()
+        assert torch.allclose(joints, expected[b, 0, :w].to(F64)) and ((joints >= 0) & (joints <= 1)).all()
+    nets.uniform_joints(-2.0, 3.0, generator=torch.Generator().manual_seed(2))
+    joints = torch.cat([nets.member(b).joints() for b in range(2)])
+    assert ((joints >= -2) & (joints <= 3)).all() and (joints < 0).any()
+    with pytest.raises(ValueError):
+        BatchedShallowNetwork(2, [3], 1).uniform_joints()
+    with pytest.raises(ValueError):
+        nets.uniform_joints(1.0, 0.0)

@@ -8,7 +8,8 @@ For squared error the mean of M members obeys an identity (Krogh & Vedelsby, 199
 
 so the ensemble mean is never worse than the average member, by exactly the members' spread.
 :func:`ambiguity_decomposition` returns the three terms; :func:`ensemble_size_curve` measures the error of
-K-member combinations for K = 1..M, averaged over member subsets.
+K-member combinations for K = 1..M, averaged over member subsets; :func:`regression_ensemble_errors` and
+:func:`classifier_ensemble_errors` gather an ensemble's errors, combined each way of UDL 9.3.2, and their curves.
 
 Example:
     >>> import torch
@@ -20,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -28,12 +30,18 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from udl.functional.ensembles import CLASSIFIER_COMBINATIONS, combined_labels, ensemble_mean, ensemble_median
+
 __all__ = [
     "AmbiguityDecomposition",
+    "ClassifierEnsembleErrors",
+    "RegressionEnsembleErrors",
     "ambiguity_decomposition",
+    "classifier_ensemble_errors",
     "ensemble_size_curve",
     "ensemble_size_curves",
     "largest_step_up",
+    "regression_ensemble_errors",
 ]
 
 
@@ -118,3 +126,95 @@ def largest_step_up(curve: Sequence[float]) -> float:
     """The largest rise between consecutive points of ``curve`` (0 when it never rises): how far a curve that
     should fall is from monotone."""
     return max([0.0, *(b - a for a, b in itertools.pairwise(curve))])
+
+
+class ClassifierEnsembleErrors(NamedTuple):
+    """The test errors of a classifier ensemble, its members and each of :data:`CLASSIFIER_COMBINATIONS`."""
+
+    member_wrong: Tensor
+    """(M, N) float64 on the CPU: each member's 0/1 errors"""
+    wrong: dict[str, Tensor]
+    """combination -> (N,) float64 on the CPU: the 0/1 errors of all M members combined"""
+    error: dict[str, float]
+    """combination -> the error rate of all M members combined"""
+    size_curves: dict[str, list[float]]
+    """combination -> its error against ensemble size K = 1..M (:func:`ensemble_size_curve`)"""
+
+
+def classifier_ensemble_errors(
+    logits: Tensor, target: Tensor, subsets: int, generator: torch.Generator | None = None
+) -> ClassifierEnsembleErrors:
+    """Errors of the members' logits (M, N, C) against ``target`` (N,), combined every way of
+    :data:`CLASSIFIER_COMBINATIONS` (:func:`combined_labels`), and their error-vs-size curves (``subsets`` and
+    ``generator`` as in :func:`ensemble_size_curve`, drawn one combination after the other)."""
+
+    def error_rate(pred: Tensor) -> Tensor:  # predicted labels (..., N) -> error rates (...,), on the CPU
+        return (pred != target).float().mean(dim=-1).cpu()
+
+    def scorer(combine: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+        return lambda z: error_rate(combine(z))
+
+    combiners = {how: functools.partial(combined_labels, how=how, dim=-3) for how in CLASSIFIER_COMBINATIONS}
+    labels = {how: combine(logits) for how, combine in combiners.items()}
+    return ClassifierEnsembleErrors(
+        member_wrong=(logits.argmax(-1) != target).double().cpu(),
+        wrong={how: (pred != target).double().cpu() for how, pred in labels.items()},
+        error={how: float(error_rate(pred)) for how, pred in labels.items()},
+        size_curves={
+            how: ensemble_size_curve(logits, scorer(combine), subsets, generator)
+            for how, combine in combiners.items()
+        },
+    )
+
+
+class RegressionEnsembleErrors(NamedTuple):
+    """The squared errors of S regression ensembles of M members, of their means and of their medians."""
+
+    member_error: Tensor
+    """(S, M): each member's mean squared error"""
+    fit: dict[str, Tensor]
+    """``"mean"`` / ``"median"`` -> (S, G): each ensemble's combined fit"""
+    error: dict[str, Tensor]
+    """``"mean"`` / ``"median"`` -> (S,): the error of each ensemble's mean (:func:`ensemble_mean`) or median"""
+    size_curves: dict[str, Tensor]
+    """``"mean"`` / ``"median"`` -> (S, M) float64: the error against ensemble size (:func:`ensemble_size_curves`)"""
+
+    @property
+    def best_member(self) -> Tensor:
+        """(S,): each ensemble's best member's error"""
+        return self.member_error.min(dim=1).values
+
+    def averages(self) -> dict[str, float]:
+        """The errors averaged over the S ensembles: of the means, the medians, the best and all the members."""
+        return {
+            "mean_mse": float(self.error["mean"].mean()),
+            "median_mse": float(self.error["median"].mean()),
+            "best_member_mse": float(self.best_member.mean()),
+            "average_member_mse": float(self.member_error.mean()),
+        }
+
+
+def regression_ensemble_errors(
+    fits: Tensor, truth: Tensor, subsets: int, generator: torch.Generator | None = None
+) -> RegressionEnsembleErrors:
+    """Mean squared distances of S ensembles' fits (S, M, G) to ``truth`` (G,) over the G points, for every
+    member, the ensembles' means and medians, and their error-vs-size curves (``subsets`` and ``generator`` as in
+    :func:`ensemble_size_curve`; the means' curves are drawn first, then the medians')."""
+
+    def mse(pred: Tensor) -> Tensor:  # (..., G) -> (...,)
+        return (pred - truth).pow(2).mean(dim=-1)
+
+    def scorer(combine: Callable[..., Tensor]) -> Callable[[Tensor], Tensor]:
+        return lambda z: mse(combine(z, dim=1))
+
+    combiners = {"mean": ensemble_mean, "median": ensemble_median}
+    combined = {name: combine(fits, dim=1) for name, combine in combiners.items()}
+    return RegressionEnsembleErrors(
+        member_error=mse(fits),
+        fit=combined,
+        error={name: mse(fit) for name, fit in combined.items()},
+        size_curves={
+            name: ensemble_size_curves(fits, scorer(combine), subsets, generator)
+            for name, combine in combiners.items()
+        },
+    )

@@ -14,8 +14,12 @@ All functions take the members along ``dim`` (default 0).
 
 from __future__ import annotations
 
+from typing import TypeVar, cast
+
 import torch
 from torch import Tensor
+
+_Tensors = TypeVar("_Tensors", bound=tuple[Tensor, ...])
 
 CLASSIFIER_COMBINATIONS = ("mean_logits", "mean_probabilities", "majority_vote")
 """the ways :func:`combined_labels` combines classifiers (UDL 9.3.2, and the deep-ensemble mean of probabilities)"""
@@ -23,6 +27,7 @@ CLASSIFIER_COMBINATIONS = ("mean_logits", "mean_probabilities", "majority_vote")
 __all__ = [
     "CLASSIFIER_COMBINATIONS",
     "bootstrap_indices",
+    "bootstrap_samples",
     "combined_labels",
     "ensemble_mean",
     "ensemble_median",
@@ -61,6 +66,21 @@ def bootstrap_indices(
     if n < 1 or members < 1:
         raise ValueError(f"n and members must be >= 1, got n={n}, members={members}")
     return torch.randint(0, n, (members, n), generator=generator).to(device)
+
+
+def bootstrap_samples(
+    tensors: _Tensors,
+    members: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> _Tensors:
+    """``members`` bootstrap samples of a data set given as equally long ``tensors`` (e.g. ``(x, y)``): each
+    tensor indexed by one :func:`bootstrap_indices` draw, (members, n, ...), the rows the same for every tensor."""
+    if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
+        raise ValueError("need at least one tensor, all of the same length")
+    idx = bootstrap_indices(len(tensors[0]), members, generator=generator, device=device)
+    return cast(_Tensors, tuple(t[idx] for t in tensors))
 
 
 def ensemble_mean(outputs: Tensor, dim: int = 0) -> Tensor:

@@ -22,7 +22,7 @@ from udl.losses._nll import (
 from udl.losses._ranking import plackett_luce_nll
 from udl.losses._regularized import l2_penalty, modified_loss, modified_loss_gradient, sgd_modified_loss
 from udl.losses._smoothing import label_smoothing_targets, smoothed_cross_entropy
-from udl.losses._stacked import stacked_cross_entropy
+from udl.losses._stacked import stacked_cross_entropy, stacked_l2_penalty
 
 __all__ = [
     "REDUCTIONS",
@@ -46,5 +46,6 @@ __all__ = [
     "sgd_modified_loss",
     "smoothed_cross_entropy",
     "stacked_cross_entropy",
+    "stacked_l2_penalty",
     "von_mises_nll",
 ]

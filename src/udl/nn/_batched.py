@@ -121,6 +121,19 @@ class BatchedShallowNetwork(nn.Module):
         return torch.baddbmm(self.phi0, h, self.phi)
 
     @torch.no_grad()
+    def uniform_joints(
+        self, low: float = 0.0, high: float = 1.0, *, generator: torch.Generator | None = None
+    ) -> BatchedShallowNetwork:
+        """Move every hidden unit's joint −θ_0/θ_1 (1-D input) to an independent uniform draw on [low, high],
+        keeping the slopes θ_1, e.g. where the data are; in place, returns ``self``. The draw is one
+        ``torch.rand(theta0.shape, generator=generator)`` on the CPU."""
+        if self.in_features != 1 or not low <= high:
+            raise ValueError(f"need a 1-D input and low <= high, got {self.in_features} and [{low}, {high}]")
+        u = torch.rand(self.theta0.shape, generator=generator).to(self.theta0.device)
+        self.theta0.copy_(-self.theta * (low + (high - low) * u))
+        return self
+
+    @torch.no_grad()
     def member(self, index: int) -> ShallowNetwork:
         """Member ``index`` as a stand-alone ``ShallowNetwork`` (a copy of its parameters)."""
         w = self.widths[index]

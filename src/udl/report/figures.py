@@ -81,3 +81,80 @@ def plot_truth_and_data(
     ax.plot(grid, truth, color="black", linewidth=linewidth, label=truth_label)
     ax.plot(x, y, "o", color=color, markersize=4, label=data_label)
     ax.set(xlabel="input x", ylabel="output y")
+
+
+def plot_members_and_combinations(
+    axes: Sequence[Axes],
+    grid: Any,
+    members: Sequence[Any],
+    member_errors: Sequence[float],
+    combinations: Mapping[str, tuple[Any, float]],
+    truth: Any,
+    x: Any,
+    y: Any,
+    *,
+    labelled: int = 4,
+    ylim: tuple[float, float] | None = None,
+) -> None:
+    """Two 1-D regression panels of an ensemble (cf. UDL notebook 9.3): its members on ``axes[0]`` (thin lines, the
+    first ``labelled`` with their error in the legend), the combinations ``name -> (fit, error)`` on ``axes[1]``
+    (thick; solid, dashed, dotted, dash-dotted), each over :func:`plot_truth_and_data`, with ``ylim`` and a legend."""
+    for m, (fit, err) in enumerate(zip(members, member_errors, strict=True)):
+        label = f"member (MSE {err:.3f})" if m < labelled else None
+        axes[0].plot(grid, fit, linewidth=1, alpha=0.7, label=label)
+    for i, (name, (fit, err)) in enumerate(combinations.items()):
+        label = f"ensemble {name} (MSE {err:.3f})"
+        axes[1].plot(
+            grid,
+            fit,
+            ("-", "--", ":", "-.")[i % 4],
+            color=PALETTE[i % len(PALETTE)],
+            linewidth=2,
+            label=label,
+        )
+    for ax in axes[:2]:
+        plot_truth_and_data(ax, grid, truth, x, y)
+        if ylim is not None:
+            ax.set(ylim=ylim)
+        ax.legend(fontsize=7)
+
+
+def plot_size_curves(
+    ax: Axes,
+    curves: Mapping[str, Sequence[float]],
+    *,
+    singles: Sequence[float] | None = None,
+    markers: str = "os^vD",
+    scale: float = 1.0,
+    **labels: Any,
+) -> None:
+    """An ensemble's error against its size K = 1..M: each named curve by :func:`plot_curves` (x label "ensemble
+    size K", whole-number ticks, ``labels`` as there) and, if given, the members' own errors ``singles`` as grey
+    crosses at K = 1."""
+    size = len(next(iter(curves.values())))
+    if singles is not None:
+        ax.plot(
+            [1] * len(singles), [scale * e for e in singles], "x", color=PALETTE[5], label="single members"
+        )
+    plot_curves(
+        ax, list(range(1, size + 1)), curves, markers=markers, scale=scale, xlabel="ensemble size K", **labels
+    )
+    integer_ticks(ax, "x")
+
+
+def log_positions(values: Sequence[float], below: float = 3.0) -> list[float]:
+    """Where to draw ``values`` (>= 0, one of them positive) on a log axis: each positive value at itself, 0 at the
+    smallest positive value / ``below`` (so that e.g. λ = 0 appears at the left of a λ grid)."""
+    positive = [v for v in values if v > 0]
+    if not positive or any(v < 0 for v in values):
+        raise ValueError(f"need values >= 0, at least one positive, got {list(values)}")
+    floor = min(positive) / below
+    return [v if v > 0 else floor for v in values]
+
+
+def plot_train_test_errors(ax: Axes, x: Sequence[float], test: Any, train: Any) -> None:
+    """Error (%) against a setting from (settings, seeds) tensors: the test error's mean over the seeds with error
+    bars of ± one standard deviation (zero for one seed), and the training error's mean dashed."""
+    spread = test.std(dim=1) if test.shape[1] > 1 else test.new_zeros(len(test))
+    ax.errorbar(x, 100 * test.mean(dim=1), yerr=100 * spread, fmt="o-", capsize=3, label="test")
+    ax.plot(x, 100 * train.mean(dim=1), "s--", label="train")
