@@ -41,8 +41,7 @@ logits and mean probabilities).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -52,20 +51,16 @@ from udl.data import MNIST1DConfig, load_mnist1d, regression_1d, sine_exp_functi
 from udl.experiments._checks import in_range
 from udl.experiments._mnist1d import sweep_classifiers
 from udl.functional import (
-    CLASSIFIER_COMBINATIONS,
     ambiguity_decomposition,
-    bootstrap_indices,
-    combined_labels,
-    ensemble_mean,
-    ensemble_median,
-    ensemble_size_curve,
-    ensemble_size_curves,
+    bootstrap_samples,
+    classifier_ensemble_errors,
     largest_step_up,
+    regression_ensemble_errors,
 )
 from udl.nn import BatchedShallowNetwork
 from udl.optim import Adam
 from udl.report import Run
-from udl.report.figures import PALETTE, integer_ticks, plot_curves, plot_truth_and_data, subplots
+from udl.report.figures import plot_members_and_combinations, plot_size_curves, subplots
 from udl.stats import Comparison, Verdict, all_of, paired_difference
 from udl.train import train_members_full_batch
 
@@ -173,25 +168,17 @@ def run(cfg: Config, run: Run) -> None:
 
     # == part 1: 1D regression ====================================================================================
     # -- data: S training sets, M bootstrap samples of each -------------------------------------------------------
-    xs, ys, boot_x, boot_y = [], [], [], []
-    for _ in range(s_count):
-        x, y = regression_1d(
-            cfg.num_train, noise_std=cfg.noise_std, sampling="stratified", generator=generator
-        )
-        idx = bootstrap_indices(cfg.num_train, m_count, generator=generator)  # (M, N)
-        xs.append(x)
-        ys.append(y)
-        boot_x.append(x[idx])  # (M, N, 1)
-        boot_y.append(y[idx])
-    x_boot = torch.cat(boot_x).to(dev)  # (S·M, N, 1): member b = s·M + m
-    y_boot = torch.cat(boot_y).to(dev)
+    def training_set() -> tuple[Tensor, ...]:  # x, y (N, 1) and their M bootstrap samples (M, N, 1)
+        xy = regression_1d(cfg.num_train, noise_std=cfg.noise_std, sampling="stratified", generator=generator)
+        return *xy, *bootstrap_samples(xy, m_count, generator=generator)
+
+    xs, ys, boot_x, boot_y = zip(*(training_set() for _ in range(s_count)), strict=True)
+    x_boot, y_boot = torch.cat(boot_x).to(dev), torch.cat(boot_y).to(dev)  # (S·M, N, 1): member b = s·M + m
 
     # -- model and training: every member of every data set in one batched module --------------------------------
     nets = BatchedShallowNetwork(1, [cfg.hidden] * (s_count * m_count), 1, init="he", generator=generator)
     # He slopes, and joints −θ_0/θ_1 uniform on [0, 1] where the data are (the notebook fixes them at d/D)
-    with torch.no_grad():
-        nets.theta0.copy_(-nets.theta * torch.rand(nets.theta0.shape, generator=generator))
-    nets.to(dev)
+    nets.uniform_joints(0.0, 1.0, generator=generator).to(dev)
     train_members_full_batch(  # each member's own MSE, (S·M,)
         nets,
         lambda: (nets(x_boot) - y_boot).pow(2).mean(dim=(1, 2)),
@@ -209,37 +196,27 @@ def run(cfg: Config, run: Run) -> None:
         fits = nets(grid).squeeze(-1).view(s_count, m_count, -1).cpu()  # (S, M, G)
     truth, grid = truth.cpu(), grid.cpu()
 
-    def mse(pred: Tensor) -> Tensor:  # (..., G) -> (...,): mean squared distance to the true f
-        return (pred - truth).pow(2).mean(dim=-1)
-
-    member_err = mse(fits)  # (S, M)
-    mean_err = mse(ensemble_mean(fits, dim=1))  # (S,)
-    median_err = mse(ensemble_median(fits, dim=1))
-    best_member = member_err.min(dim=1).values
+    regression = regression_ensemble_errors(fits, truth, cfg.subsets, generator)  # per training set
+    member_err, (mean_err, median_err) = regression.member_error, regression.error.values()
+    best_member = regression.best_member
+    per_set_log = {  # one row per training set
+        "member_mse_best": best_member,
+        "member_mse_average": member_err.mean(dim=1),
+        "ensemble_mean_mse": mean_err,
+        "ensemble_median_mse": median_err,
+    }
     for s in range(s_count):
-        run.log(
-            s,
-            member_mse_best=float(best_member[s]),
-            member_mse_average=float(member_err[s].mean()),
-            ensemble_mean_mse=float(mean_err[s]),
-            ensemble_median_mse=float(median_err[s]),
-        )
-
-    def size_curves(combine: Callable[..., Tensor]) -> Tensor:  # (S, M): per training set, K = 1..M
-        return ensemble_size_curves(fits, lambda z: mse(combine(z, dim=1)), cfg.subsets, generator)
-
-    per_set = {"mean": size_curves(ensemble_mean), "median": size_curves(ensemble_median)}
-    curves_1d = {k: (v.sum(dim=0) / s_count).tolist() for k, v in per_set.items()}  # averaged over the sets
+        run.log(s, **{k: float(v[s]) for k, v in per_set_log.items()})
+    curves_1d = {k: (v.sum(0) / s_count).tolist() for k, v in regression.size_curves.items()}  # set means
 
     # == part 2: MNIST-1D classification ==========================================================================
     data = load_mnist1d(MNIST1DConfig(num_samples=cfg.num_samples, train_split=cfg.train_split))
     x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
     x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)
-    boot = bootstrap_indices(len(x_train), m_count, generator=generator, device=dev)  # (M, N)
 
     result = sweep_classifiers(
         [(cfg.width, cfg.width)] * m_count,
-        (x_train[boot], y_train[boot]),
+        bootstrap_samples((x_train, y_train), m_count, generator=generator, device=dev),
         (x_test, y_test),
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
@@ -256,39 +233,24 @@ def run(cfg: Config, run: Run) -> None:
     test_member = result.final("test_error")
     for m in range(m_count):
         run.log(m, member_test_error=test_member[m], member_train_error=result.final("train_error")[m])
-
-    def class_error(pred: Tensor) -> Tensor:  # predicted labels (..., N_test) -> error rates (...,)
-        return (pred != y_test).float().mean(dim=-1).cpu()
-
-    combiners: dict[str, Callable[[Tensor], Tensor]] = {  # logits (..., K, N, 10) -> labels (..., N)
-        how: functools.partial(combined_labels, how=how, dim=-3) for how in CLASSIFIER_COMBINATIONS
-    }
-    ensemble_test = {name: float(class_error(c(logits))) for name, c in combiners.items()}
-
-    def classification_curve(combine: Callable[[Tensor], Tensor]) -> list[float]:
-        return ensemble_size_curve(logits, lambda z: class_error(combine(z)), cfg.subsets, generator)
-
-    curves_mnist = {name: classification_curve(c) for name, c in combiners.items()}
+    mnist = classifier_ensemble_errors(logits, y_test, cfg.subsets, generator)  # each combination's errors
 
     # -- check: the ambiguity decomposition (float64), which makes "the mean beats the average member" certain --
     terms = ambiguity_decomposition(fits.double(), truth.double(), dim=1)  # each (S, G)
-    residual = terms.member_error - terms.ambiguity - terms.ensemble_error
+    worst = float((terms.member_error - terms.ambiguity - terms.ensemble_error).abs().max())
+    averaged = dict(zip(("average_member_mse", "spread", "mean_mse"), terms, strict=True))
     run.check(
         "ambiguity-decomposition",
         "1D regression: the ensemble mean's squared error is the members' average error minus their spread, on "
         "every training set (so the mean is never worse than the average member)",
-        error=float(residual.abs().max()),
+        error=worst,
         tolerance=1e-10,
-        measured={
-            "max_abs_residual": float(residual.abs().max()),
-            "average_member_mse": float(terms.member_error.mean()),
-            "spread": float(terms.ambiguity.mean()),
-            "mean_mse": float(terms.ensemble_error.mean()),
-        },
+        measured={"max_abs_residual": worst, **{k: float(t.mean()) for k, t in averaged.items()}},
         expected="residual ≤ 1e-10 (float64 rounding)",
     )
 
     # -- claims ---------------------------------------------------------------------------------------------------
+    regression_mse = regression.averages()  # over the training sets: in the first claim and the summary
     run.claim(
         "regression-beats-every-member",
         "1D regression (notebook 9.3): both the mean and the median of the bootstrap members are better than any "
@@ -296,12 +258,8 @@ def run(cfg: Config, run: Run) -> None:
         holds=beats_every_member(torch.maximum(mean_err, median_err), best_member),
         measured={
             "training_sets": s_count,
-            "mean_beats_all_members": int((mean_err < best_member).sum()),
-            "median_beats_all_members": int((median_err < best_member).sum()),
-            "mean_mse": float(mean_err.mean()),
-            "median_mse": float(median_err.mean()),
-            "best_member_mse": float(best_member.mean()),
-            "average_member_mse": float(member_err.mean()),
+            **{f"{k}_beats_all_members": int((e < best_member).sum()) for k, e in regression.error.items()},
+            **regression_mse,
         },
         expected=f"mean and median below the best member's error on all {s_count} training sets",
     )
@@ -315,10 +273,7 @@ def run(cfg: Config, run: Run) -> None:
         expected="average member MSE − median MSE > 2 SE",
     )
     best = min(range(m_count), key=lambda m: test_member[m])
-    member_wrong = (logits[best].argmax(-1) != y_test).cpu()
-    versus_best = {
-        name: beats_best_member(member_wrong, (c(logits) != y_test).cpu()) for name, c in combiners.items()
-    }
+    versus_best = {k: beats_best_member(mnist.member_wrong[best], w) for k, w in mnist.wrong.items()}
     run.claim(
         "classification-beats-every-member",
         "MNIST-1D: the ensemble (mean of pre-softmax activations, mean of probabilities, most frequent class) has "
@@ -326,88 +281,60 @@ def run(cfg: Config, run: Run) -> None:
         "mean difference > 2 SE, for each combination)",
         holds=all_of(*(c.verdict for c in versus_best.values())),
         measured={
-            **{k: {"test_error": round(ensemble_test[k], 4), **c.to_json()} for k, c in versus_best.items()},
+            **{k: {"test_error": round(mnist.error[k], 4), **c.to_json()} for k, c in versus_best.items()},
             "best_member": round(test_member[best], 4),
             "worst_member": round(max(test_member), 4),
         },
         expected="best member − combination > 2 SE for every combination",
     )
-    wrong = (logits.argmax(-1) != y_test).double().cpu()  # (M, N): each member's 0/1 errors
-    size_parts = {  # curve, K = 1 per unit, K = M per unit (units: training sets or test examples)
-        "regression_median": (curves_1d["median"], per_set["median"][:, 0], per_set["median"][:, -1]),
+    median_sets = regression.size_curves["median"]  # (S, M): per training set, K = 1..M
+    size_parts = {  # curve, K = 1 and K = M per unit (units: training sets or test examples)
+        "regression_median": (curves_1d["median"], median_sets[:, 0], median_sets[:, -1]),
         **{
-            f"classification_{k}": (
-                curves_mnist[k],
-                wrong.mean(dim=0),
-                (combiners[k](logits) != y_test).double().cpu(),
-            )
+            f"classification_{k}": (mnist.size_curves[k], mnist.member_wrong.mean(dim=0), mnist.wrong[k])
             for k in ("mean_logits", "mean_probabilities")
         },
     }
-    size_ends = {k: paired_difference(first, last) for k, (_, first, last) in size_parts.items()}
     run.claim(
         "error-falls-with-ensemble-size",
         "The error of the combined prediction falls as members are added, from K = 1 to K = M, monotone up to "
         f"small wiggles (no step up larger than {cfg.trend_tolerance:.0%} of the total fall) and K = M below K = 1 "
         f"by > 2 SE (paired over {s_count} training sets or {len(y_test)} test examples); 1D median, MNIST-1D mean "
         "logits and mean probabilities, averaged over member subsets",
-        holds=all_of(
-            *(size_verdict(c, first, last, cfg.trend_tolerance) for c, first, last in size_parts.values())
-        ),
+        holds=all_of(*(size_verdict(c, k1, km, cfg.trend_tolerance) for c, k1, km in size_parts.values())),
         measured={
             k: {
                 "K1": round(c[0], 4),
                 f"K{m_count}": round(c[-1], 4),
                 "largest_step_up": round(largest_step_up(c), 5),
-                "ends": size_ends[k].to_json(),
+                "ends": paired_difference(k1, km).to_json(),
             }
-            for k, (c, _, _) in size_parts.items()
+            for k, (c, k1, km) in size_parts.items()
         },
         expected=f"largest step up ≤ {cfg.trend_tolerance:g} × (K1 − K{m_count}) and K1 − K{m_count} > 2 SE",
     )
     run.summary(
-        regression_mean_mse=float(mean_err.mean()),
-        regression_median_mse=float(median_err.mean()),
-        regression_best_member_mse=float(best_member.mean()),
-        regression_average_member_mse=float(member_err.mean()),
+        **{f"regression_{k}": v for k, v in regression_mse.items()},
         mnist1d_member_test_error_mean=sum(test_member) / m_count,
-        **{f"mnist1d_{k}_test_error": v for k, v in ensemble_test.items()},
+        **{f"mnist1d_{k}_test_error": v for k, v in mnist.error.items()},
     )
 
     # -- figure 1: the members of the first training set and their combinations (cf. notebook 9.3) ----------------
-    g0, xs0, ys0 = grid.squeeze(1), xs[0].squeeze(1), ys[0].squeeze(1)
+    combos = {k: (fit[0], float(regression.error[k][0])) for k, fit in regression.fit.items()}
     fig, axes = subplots(1, 2, width=5.2)
-    ax = axes[0, 0]
-    for m in range(m_count):
-        label = f"member (MSE {float(member_err[0, m]):.3f})" if m < 4 else None
-        ax.plot(g0, fits[0, m], linewidth=1, alpha=0.7, label=label)
-    ax.set(title=f"{m_count} bootstrap members (training set 1)")
-    ax = axes[0, 1]
-    for combine, err, style, color in (
-        (ensemble_mean, mean_err, "-", 0),
-        (ensemble_median, median_err, "--", 1),
-    ):
-        label = f"ensemble {combine.__name__[9:]} (MSE {float(err[0]):.3f})"
-        ax.plot(g0, combine(fits[0]), style, color=PALETTE[color], linewidth=2, label=label)
-    ax.set(title=f"Combined (best member MSE {float(best_member[0]):.3f})")
-    for ax in axes[0]:
-        plot_truth_and_data(ax, g0, truth, xs0, ys0)
-        ax.set(ylim=(-1, 4))
-        ax.legend(fontsize=7)
+    g0, xs0, ys0, e0 = grid.squeeze(1), xs[0].squeeze(1), ys[0].squeeze(1), member_err[0].tolist()
+    plot_members_and_combinations(axes[0], g0, fits[0], e0, combos, truth, xs0, ys0, ylim=(-1, 4))
+    axes[0, 0].set(title=f"{m_count} bootstrap members (training set 1)")
+    axes[0, 1].set(title=f"Combined (best member MSE {float(best_member[0]):.3f})")
     run.figure("members-and-ensemble", fig)
 
     # -- figure 2: error against ensemble size --------------------------------------------------------------------
-    ks = list(range(1, m_count + 1))
     fig, axes = subplots(1, 2, width=5.2)
     title = f"1D regression (average over {s_count} training sets)"
-    plot_curves(
-        axes[0, 0], ks, curves_1d, xlabel="ensemble size K", ylabel="MSE to the true function", title=title
+    plot_size_curves(axes[0, 0], curves_1d, ylabel="MSE to the true function", title=title)
+    named = {name.replace("_", " "): curve for name, curve in mnist.size_curves.items()}
+    title = "MNIST-1D, bagged MLPs"
+    plot_size_curves(
+        axes[0, 1], named, singles=test_member, markers="o^s", scale=100, ylabel="test error (%)", title=title
     )
-    ax = axes[0, 1]
-    ax.plot([1] * m_count, [100 * e for e in test_member], "x", color="#6b7280", label="single members")
-    named = {name.replace("_", " "): curves_mnist[name] for name in combiners}
-    plot_curves(ax, ks, named, markers="o^s", scale=100, xlabel="ensemble size K", ylabel="test error (%)")
-    ax.set(title="MNIST-1D, bagged MLPs")
-    for ax in axes[0]:
-        integer_ticks(ax, "x")
     run.figure("error-vs-ensemble-size", fig)

@@ -37,10 +37,10 @@ from torch import Tensor
 
 from udl.data import MNIST1DConfig, load_mnist1d, validation_split
 from udl.experiments._checks import in_range
-from udl.losses import l2_penalty, stacked_cross_entropy
+from udl.losses import l2_penalty, stacked_cross_entropy, stacked_l2_penalty
 from udl.optim import SGD, Adam, AdamW, decay_groups
 from udl.report import Run
-from udl.report.figures import plot_curves, subplots
+from udl.report.figures import log_positions, plot_curves, plot_train_test_errors, subplots
 from udl.stats import Verdict, all_of, paired_difference, spearman
 from udl.train import StackedMLP, error_rates, fit
 
@@ -99,9 +99,7 @@ class Config:
             raise ValueError(f"lambdas must be >= 0 and include 0 (the baseline), got {self.lambdas}")
         if len(set(self.lambdas)) != len(self.lambdas) or len(self.lambdas) < 2:
             raise ValueError(f"lambdas must hold at least two distinct values, got {self.lambdas}")
-        if not self.adam_weight_decays or not all(
-            math.isfinite(w) and w > 0 for w in self.adam_weight_decays
-        ):
+        if not self.adam_weight_decays or not all(0 < w < math.inf for w in self.adam_weight_decays):
             raise ValueError(f"adam_weight_decays must be positive, got {self.adam_weight_decays}")
         counts = ("num_train", "num_val", "num_test", "epochs", "batch_size", "seeds", "checkpoint_every")
         for name in counts:
@@ -177,11 +175,7 @@ def run(cfg: Config, run: Run) -> None:
     def stack(n_settings: int) -> StackedMLP:
         """n_settings × seeds members; member (i, s) is initialized from seed s, like udl.nn.MLP alone."""
         return StackedMLP(
-            x_train.shape[1],
-            [cfg.hidden] * (n_settings * cfg.seeds),
-            10,
-            seeds=seeds * n_settings,
-            device=dev,
+            x_train.shape[1], [cfg.hidden] * n_settings * cfg.seeds, 10, seeds=seeds * n_settings, device=dev
         )
 
     def penalized(model: StackedMLP) -> list[Tensor]:
@@ -205,26 +199,18 @@ def run(cfg: Config, run: Run) -> None:
     lambdas = sorted(cfg.lambdas)
     model = stack(len(lambdas))
     lam = torch.tensor([v for v in lambdas for _ in seeds], device=dev)  # (M,), member (λ, seed)
-    scale = lam.sqrt().view(-1, 1, 1)
 
-    def sgd_loss(logits: Tensor, target: Tensor) -> Tensor:
-        # member m pays its own λ_m Σ w² (eq. 9.5): Σ_m λ_m Σ w_m² is the L2 penalty of the slices scaled by √λ_m
-        return stacked_cross_entropy(logits, target) + l2_penalty([scale * p for p in penalized(model)])
+    def sgd_loss(logits: Tensor, target: Tensor) -> Tensor:  # member m pays its own λ_m Σ w² (eq. 9.5)
+        return stacked_cross_entropy(logits, target) + stacked_l2_penalty(penalized(model), lam)
 
     train(model, sgd_loss, SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum), "sgd_l2")
     test_error = error_rates(model, x_test, y_test).view(len(lambdas), cfg.seeds).double()
     val_error = error_rates(model, x_val, y_val).view(len(lambdas), cfg.seeds).double()
     train_error = error_rates(model, x_train, y_train).view(len(lambdas), cfg.seeds).double()
     norm = model.weight_vectors().double().norm(dim=1).view(len(lambdas), cfg.seeds)
+    logged = dict(val_error=val_error, test_error=test_error, train_error=train_error, weight_norm=norm)
     for i, v in enumerate(lambdas):
-        run.log(
-            i + 1,
-            lam=v,
-            val_error=float(val_error[i].mean()),
-            test_error=float(test_error[i].mean()),
-            train_error=float(train_error[i].mean()),
-            weight_norm=float(norm[i].mean()),
-        )
+        run.log(i + 1, lam=v, **{k: float(t[i].mean()) for k, t in logged.items()})
 
     # -- Adam + L2 vs AdamW at each coefficient w ------------------------------------------------------------------
     def adam_run(kind: str, w: float, name: str) -> StackedMLP:
@@ -234,19 +220,17 @@ def run(cfg: Config, run: Run) -> None:
             ce = stacked_cross_entropy(logits, target)
             return ce + 0.5 * w * l2_penalty(penalized(net)) if kind == "adam_l2" else ce
 
-        opt: torch.optim.Optimizer = (
-            AdamW(decay_groups(net, w, penalized(net)), lr=cfg.adam_lr)
-            if kind == "adamw"
-            else Adam(net.parameters(), lr=cfg.adam_lr)
-        )
+        if kind == "adamw":
+            opt: torch.optim.Optimizer = AdamW(decay_groups(net, w, penalized(net)), lr=cfg.adam_lr)
+        else:
+            opt = Adam(net.parameters(), lr=cfg.adam_lr)
         train(net, loss, opt, name)
         return net
 
     plain_adam = adam_run("adam", 0.0, "adam")
     adam_rows, distances = [], []
     for i, w in enumerate(sorted(cfg.adam_weight_decays)):
-        with_l2 = adam_run("adam_l2", w, f"adam_l2_{i}")
-        decoupled = adam_run("adamw", w, f"adamw_{i}")
+        with_l2, decoupled = adam_run("adam_l2", w, f"adam_l2_{i}"), adam_run("adamw", w, f"adamw_{i}")
         a, b = with_l2.weight_vectors().double(), decoupled.weight_vectors().double()
         distances.append((a - b).norm(dim=1) / b.norm(dim=1))  # (seeds,)
         row = {
@@ -265,6 +249,7 @@ def run(cfg: Config, run: Run) -> None:
     mean_test, mean_train = test_error.mean(dim=1), train_error.mean(dim=1)
     base, best, largest = lambdas.index(0.0), choose_lambda(val_error), len(lambdas) - 1
     gain = paired_difference(test_error[base], test_error[best])
+    val_means = val_error.mean(dim=1).tolist()
     per_lambda = {f"{v:g}": round(float(e), 4) for v, e in zip(lambdas, mean_test.tolist(), strict=True)}
     run.claim(
         "l2-lowers-test-error",
@@ -276,10 +261,7 @@ def run(cfg: Config, run: Run) -> None:
             **gain.to_json(),
             "described": gain.describe(digits=4),
             "chosen_lambda": lambdas[best],
-            "val_error_per_lambda": {
-                f"{v:g}": round(float(e), 4)
-                for v, e in zip(lambdas, val_error.mean(dim=1).tolist(), strict=True)
-            },
+            "val_error_per_lambda": {f"{v:g}": round(e, 4) for v, e in zip(lambdas, val_means, strict=True)},
             "test_error_per_lambda": per_lambda,
         },
         expected="test error(λ = 0) − test error(chosen λ) > 2 SE (paired by seed)",
@@ -338,14 +320,10 @@ def run(cfg: Config, run: Run) -> None:
     )
 
     # -- figures: test error and weight norm against λ; Adam + L2 vs AdamW ------------------------------------------
-    positive = [v for v in lambdas if v > 0]
-    floor = min(positive) / 3  # where λ = 0 is drawn on the log axis
-    xs = [v if v > 0 else floor for v in lambdas]
+    xs = log_positions(lambdas)  # λ = 0 drawn at the left
     fig, axes = subplots(1, 3, width=4.4)
     ax = axes[0, 0]
-    spread = test_error.std(dim=1) if cfg.seeds > 1 else torch.zeros(len(lambdas), dtype=torch.float64)
-    ax.errorbar(xs, 100 * mean_test, yerr=100 * spread, fmt="o-", capsize=3, label="test")
-    ax.plot(xs, 100 * mean_train, "s--", label="train")
+    plot_train_test_errors(ax, xs, test_error, train_error)
     ax.axvline(lambdas[best], color="gray", ls=":", label=f"chosen λ = {lambdas[best]:g} (validation)")
     ax.set(
         xscale="log", xlabel="λ  (λ = 0 drawn at the left)", ylabel="error (%)", title="Error vs L2 strength"
@@ -355,15 +333,8 @@ def run(cfg: Config, run: Run) -> None:
     axes[0, 1].set(title="Weight norm vs λ")
     ax = axes[0, 2]
     ax.axhline(100 * adam_test_error, color="gray", ls=":", label="Adam, no regularization")
-    arms = {"Adam + (w/2)‖φ‖²": "adam_l2_test_error", "AdamW(weight_decay=w)": "adamw_test_error"}
-    plot_curves(
-        ax,
-        [r["w"] for r in adam_rows],
-        {label: [r[key] for r in adam_rows] for label, key in arms.items()},
-        scale=100,
-        xscale="log",
-        xlabel="coefficient w",
-        ylabel="test error (%)",
-        title="L2 in Adam vs decoupled decay",
-    )
+    ws, arms = [r["w"] for r in adam_rows], {"Adam + (w/2)‖φ‖²": "adam_l2", "AdamW(weight_decay=w)": "adamw"}
+    curves = {label: [r[f"{key}_test_error"] for r in adam_rows] for label, key in arms.items()}
+    plot_curves(ax, ws, curves, scale=100, xscale="log", xlabel="coefficient w", ylabel="test error (%)")
+    ax.set(title="L2 in Adam vs decoupled decay")
     run.figure("weight-decay", fig)
