@@ -233,7 +233,6 @@ def _short(value: Any) -> str:
 def cmd_run(argv: Sequence[str]) -> int:
     from udl.experiments import experiment_names
     from udl.report import runner
-    from udl.report.validate import validate_config
 
     if not argv or argv[0].startswith("-"):
         if argv and argv[0] in ("-h", "--help"):
@@ -264,7 +263,7 @@ def cmd_run(argv: Sequence[str]) -> int:
         except KeyboardInterrupt:
             return _interrupted(f"udl run {name} --resume {target}")
     else:
-        cfg = validate_config(parsed.config)
+        cfg = parsed.config  # validated by _parse_run (and again by runner.execute, the library entry)
         final = parsed.out if parsed.out is not None else runner.default_run_dir(name)
         runner.check_fresh_target(final)
         console.print(
