@@ -38,6 +38,7 @@ from udl.functional.boxes import (
     batched_nms,
     box_area,
     box_iou,
+    check_boxes,
     nms,
 )
 from udl.functional.conv import (
@@ -161,6 +162,7 @@ __all__ = [
     "box_area",
     "box_iou",
     "brute_force_receptive_field",
+    "check_boxes",
     "chi_cdf",
     "chi_pdf",
     "classifier_ensemble_errors",

@@ -24,14 +24,15 @@ __all__ = [
 ]
 
 
-def _check_boxes(boxes: Tensor, name: str) -> None:
+def check_boxes(boxes: Tensor, name: str) -> None:
+    """ValueError unless ``boxes`` is an (N, 4) tensor of (x1, y1, x2, y2) corners."""
     if boxes.dim() != 2 or boxes.shape[-1] != 4:
         raise ValueError(f"{name} must have shape (N, 4) (x1, y1, x2, y2), got {tuple(boxes.shape)}")
 
 
 def box_area(boxes: Tensor) -> Tensor:
     """(N,) areas :math:`(x_2 - x_1)(y_2 - y_1)` of (N, 4) boxes (torchvision's ``box_area``)."""
-    _check_boxes(boxes, "boxes")
+    check_boxes(boxes, "boxes")
     return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
 
 
@@ -47,8 +48,8 @@ def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
         boxes1: (N, 4) boxes ``(x1, y1, x2, y2)``.
         boxes2: (M, 4) boxes.
     """
-    _check_boxes(boxes1, "boxes1")
-    _check_boxes(boxes2, "boxes2")
+    check_boxes(boxes1, "boxes1")
+    check_boxes(boxes2, "boxes2")
     area1, area2 = box_area(boxes1), box_area(boxes2)
     top_left = torch.maximum(boxes1[:, None, :2], boxes2[None, :, :2])  # (N, M, 2)
     bottom_right = torch.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])  # (N, M, 2)
@@ -71,7 +72,7 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     Returns:
         (K,) long indices of the kept boxes, in decreasing order of score.
     """
-    _check_boxes(boxes, "boxes")
+    check_boxes(boxes, "boxes")
     if scores.shape != boxes.shape[:1]:
         raise ValueError(f"scores must have shape ({len(boxes)},), got {tuple(scores.shape)}")
     order = torch.sort(scores, descending=True, stable=True).indices
@@ -98,7 +99,7 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: floa
     Returns:
         (K,) long indices of the kept boxes, in decreasing order of score.
     """
-    _check_boxes(boxes, "boxes")
+    check_boxes(boxes, "boxes")
     if idxs.shape != boxes.shape[:1]:
         raise ValueError(f"idxs must have shape ({len(boxes)},), got {tuple(idxs.shape)}")
     if len(boxes) == 0:

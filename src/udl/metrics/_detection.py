@@ -15,14 +15,9 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from udl.functional import box_iou
+from udl.functional import box_iou, check_boxes
 
 __all__ = ["average_precision", "interpolated_average_precision", "mean_average_precision"]
-
-
-def _check_boxes(boxes: Tensor, name: str) -> None:
-    if boxes.dim() != 2 or boxes.shape[-1] != 4:
-        raise ValueError(f"{name} must have shape (N, 4) (x1, y1, x2, y2), got {tuple(boxes.shape)}")
 
 
 def interpolated_average_precision(precision: Tensor, recall: Tensor) -> float:
@@ -97,8 +92,8 @@ def average_precision(
         return float("nan")
     scores, flags = [], []
     for boxes, s, gt in zip(pred_boxes, pred_scores, gt_boxes, strict=True):
-        _check_boxes(boxes, "pred_boxes")
-        _check_boxes(gt, "gt_boxes")
+        check_boxes(boxes, "pred_boxes")
+        check_boxes(gt, "gt_boxes")
         ranked, tp = _match_detections(boxes, s, gt, iou_threshold)
         scores.append(ranked)
         flags.append(tp)
