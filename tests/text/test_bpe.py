@@ -204,3 +204,13 @@ def test_bad_input() -> None:
         ByteLevelBPE([bytes([b]) for b in range(255)], [])
     with pytest.raises(ValueError, match="not in the vocabulary"):
         ByteLevelBPE([bytes([b]) for b in range(256)], [(97, 98)])
+
+
+def test_truncated_equals_training_to_the_smaller_size(corpus) -> None:
+    text = corpus.text[:60_000]
+    big = ByteLevelBPE.train(text, 900)
+    for size in (256, 257, 400, 900):
+        small, direct = big.truncated(size), ByteLevelBPE.train(text, size)
+        assert small.vocab == direct.vocab and small.merges == direct.merges
+    with pytest.raises(ValueError, match="vocab_size"):
+        big.truncated(901)

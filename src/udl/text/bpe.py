@@ -259,6 +259,19 @@ class ByteLevelBPE:
                     heapq.heappush(heap, (-c, order[p[0]], order[p[1]], p))
         return cls(vocab, merges)
 
+    def truncated(self, vocab_size: int) -> ByteLevelBPE:
+        """The tokenizer training would have stopped at ``vocab_size`` tokens: the merges up to the one that
+        made token ``vocab_size − 1`` (training is greedy, so a smaller vocabulary is a prefix of a larger one).
+        Only for trained tokenizers (ids in merge order)."""
+        if not 256 <= vocab_size <= self.vocab_size:
+            raise ValueError(f"vocab_size must be in [256, {self.vocab_size}], got {vocab_size}")
+        if self.vocab[:256] != [bytes([b]) for b in range(256)]:
+            raise ValueError("truncated() needs a trained tokenizer (bytes as ids 0..255), not a loaded one")
+        keep = 0
+        if vocab_size > 256:
+            keep = next(r for r, p in enumerate(self.merges) if self._ranks[p][1] == vocab_size - 1) + 1
+        return ByteLevelBPE(self.vocab[:vocab_size], self.merges[:keep])
+
     # -- encoding -------------------------------------------------------------------------------------------
     def _encode_chunk(self, chunk: str) -> list[int]:
         ids = [self._byte_id[b] for b in _utf8(chunk)]
