@@ -37,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -234,8 +235,12 @@ def best_ngram(
     rows: list[dict[str, float | int | str | None]] = []
     for smoothing in smoothings:
         for order in orders:
+            fitted = NGramLM(order, vocab_size, smoothing).fit(train)
             for k in ks if smoothing == "add_k" else (None,):
-                lm = NGramLM(order, vocab_size, smoothing, 1.0 if k is None else k).fit(train)
+                lm = fitted
+                if k is not None:  # the counts do not depend on k: share them
+                    lm = copy.copy(fitted)
+                    lm.k = NGramLM(order, vocab_size, smoothing, k).k  # validated
                 score = bits_per_byte(-lm.log_prob(val).sum(), num_bytes)
                 rows.append({"smoothing": smoothing, "order": order, "k": k, "val_bits_per_byte": score})
                 if best is None or score < best[0]:
