@@ -5,7 +5,7 @@ Corpus: the training block (80%) of udl's ``pydoc`` corpus (the help text shippe
 characters). udl and HF learn the same merges from it (checked here before timing), with the same GPT-2
 pre-tokenization and byte alphabet. udl's trainer is pure Python (incremental pair counts: an index from pair to
 chunks and a lazy max-heap); HF's is Rust and may use several threads. The naive trainer is the test suite's
-reference (tests/text/naive_bpe.py), run once at a small vocabulary because it is slow by design. Each timed pair
+reference (tests/text/bpe_references.py), run once at a small vocabulary because it is slow by design. Each timed pair
 alternates which goes first; the table gives medians and baseline_s / ours_s (above 1: udl is faster).
 Run: python benchmarks/bpe.py
 """
@@ -20,31 +20,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
 from udl.data import load_text_corpus
 from udl.text import ByteLevelBPE, pre_tokenize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "text"))
-from naive_bpe import naive_bpe_merges
+from bpe_references import hf_byte_level_bpe, naive_bpe_merges
 
 VOCAB = 4096
 NAIVE_VOCAB = 400
 REPEATS = 5
 BUDGET_S = 20.0  # per comparison: stop sampling early on a loaded machine
-
-
-def hf_train(text: str, vocab_size: int) -> Tokenizer:
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        min_frequency=2,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator([text], trainer=trainer)
-    return tok
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -80,7 +65,7 @@ def main() -> None:
         f"median of up to {REPEATS} alternating runs"
     )
     ours = ByteLevelBPE.train(train, VOCAB)
-    hf = hf_train(train, VOCAB)
+    hf = hf_byte_level_bpe(train, VOCAB)
     same = ours.to_json()["model"]["merges"] == json.loads(hf.to_str())["model"]["merges"]
     naive_same = [
         (ours.token_bytes(a), ours.token_bytes(b)) for a, b in ours.truncated(NAIVE_VOCAB).merges
@@ -94,7 +79,7 @@ def main() -> None:
         f"train vs HF, vocab {VOCAB}": (
             "train_vs_hf",
             lambda: ByteLevelBPE.train(train, VOCAB),
-            lambda: hf_train(train, VOCAB),
+            lambda: hf_byte_level_bpe(train, VOCAB),
         ),
         f"train vs naive rescan, vocab {NAIVE_VOCAB}": (
             "train_vs_naive",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from udl.data import load_text_corpus
 from udl.experiments.ch12.tokenization import (
@@ -17,6 +19,9 @@ from udl.experiments.ch12.tokenization import (
 )
 from udl.stats import Verdict
 from udl.text import ByteLevelBPE
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "text"))
+from bpe_references import hf_byte_level_bpe
 
 
 def test_compression_rises_verdict() -> None:
@@ -63,15 +68,7 @@ def test_bpe_compression_matches_hf_tokenizers_within_1_percent() -> None:
     largest = ByteLevelBPE.train(splits.train, max(cfg.vocab_sizes))
     ours, theirs = [], []
     for size in cfg.vocab_sizes[1:]:
-        hf = Tokenizer(models.BPE())
-        hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        trainer = trainers.BpeTrainer(
-            vocab_size=size,
-            min_frequency=2,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            show_progress=False,
-        )
-        hf.train_from_iterator([splits.train], trainer=trainer)
+        hf = hf_byte_level_bpe(splits.train, size)
         assert hf.get_vocab_size() == size
         theirs.append(num_bytes / len(hf.encode(splits.validation).ids))
         ours.append(num_bytes / len(largest.truncated(size).encode(splits.validation)))

@@ -1,5 +1,6 @@
-"""A naive byte-level BPE trainer, the reference for udl's incremental one: every merge recounts every pair of
-every chunk from scratch (the textbook algorithm, O(corpus) per merge). Shared by tests/text and benchmarks/bpe.py.
+"""References for udl's byte-level BPE, shared by tests/text, tests/experiments and benchmarks/bpe.py: a naive
+trainer that recounts every pair of every chunk at each merge (the textbook algorithm, O(corpus) per merge), and
+HF tokenizers' byte-level BPE trainer set up like udl's (GPT-2 pre-tokenization, 256-byte alphabet).
 """
 
 from __future__ import annotations
@@ -7,7 +8,24 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
 from udl.text import bytes_to_unicode, pre_tokenize
+
+
+def hf_byte_level_bpe(text: str, vocab_size: int, min_frequency: int = 2) -> Tokenizer:
+    """HF's BpeTrainer on ``text`` with a ByteLevel pre-tokenizer (GPT-2 regex, no prefix space) and decoder."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator([text], trainer=trainer)
+    return tok
 
 
 def naive_bpe_merges(text: str, vocab_size: int, min_frequency: int = 2) -> list[tuple[bytes, bytes]]:
