@@ -116,13 +116,13 @@ def test_best_ngram_selects_on_validation() -> None:
     noise = best_ngram(train, torch.randint(0, 16, (500,), generator=g), 16, orders=(1, 3), ks=(1.0, 0.01))
     assert same.order == 3 and noise.order == 1  # the validation split decides
     assert len(same.candidates) == 2 + 2 * 2
-    assert same.val_bits_per_byte == min(r["val_bits_per_byte"] for r in same.candidates)
-    chosen = next(r for r in same.candidates if r["val_bits_per_byte"] == same.val_bits_per_byte)
-    assert (chosen["smoothing"], chosen["order"], chosen["k"]) == (same.smoothing, same.order, same.k)
+    assert same.val_bits_per_byte == min(r.val_bits_per_byte for r in same.candidates)
+    chosen = next(r for r in same.candidates if r.val_bits_per_byte == same.val_bits_per_byte)
+    assert (chosen.smoothing, chosen.order, chosen.k) == (same.smoothing, same.order, same.k)
     for row in same.candidates:  # every score is that of a model fitted on its own
         val = pattern.repeat(2)
-        fresh = NGramLM(int(row["order"]), 16, row["smoothing"], row["k"] or 1.0).fit(train)  # type: ignore[arg-type]
-        assert row["val_bits_per_byte"] == bits_per_byte(-fresh.log_prob(val).sum(), val.numel())
+        fresh = NGramLM(row.order, 16, row.smoothing, row.k or 1.0).fit(train)  # type: ignore[arg-type]
+        assert row.val_bits_per_byte == bits_per_byte(-fresh.log_prob(val).sum(), val.numel())
     tokens = best_ngram(train, pattern, 16, orders=(2,), ks=(0.1,), smoothings=("add_k",), val_bytes=128)
     assert tokens.val_bits_per_byte == pytest.approx(
         bits_per_byte(-tokens.model.log_prob(pattern).sum(), 128)

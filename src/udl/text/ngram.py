@@ -46,10 +46,10 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-__all__ = ["NGramLM", "NGramSelection", "best_ngram", "bits_per_byte"]
+__all__ = ["NGramCandidate", "NGramLM", "NGramSelection", "best_ngram", "bits_per_byte"]
 
 Smoothing = Literal["kneser_ney", "add_k"]
-SMOOTHINGS: tuple[str, ...] = ("kneser_ney", "add_k")
+SMOOTHINGS: tuple[Smoothing, ...] = ("kneser_ney", "add_k")
 
 
 def bits_per_byte(nll: Tensor | float, num_bytes: int) -> float:
@@ -191,6 +191,17 @@ class NGramLM:
 
 
 @dataclass(frozen=True)
+class NGramCandidate:
+    """One (smoothing, order, k) candidate of :func:`best_ngram` and its validation score."""
+
+    smoothing: str
+    order: int
+    k: float | None
+    """add-k's pseudo-count (None for Kneser–Ney)"""
+    val_bits_per_byte: float
+
+
+@dataclass(frozen=True)
 class NGramSelection:
     """The outcome of :func:`best_ngram`: the chosen model and every candidate's validation score."""
 
@@ -201,8 +212,8 @@ class NGramSelection:
     k: float | None
     """add-k's pseudo-count (None for Kneser–Ney)"""
     val_bits_per_byte: float
-    candidates: list[dict[str, float | int | str | None]]
-    """one row per candidate: smoothing, order, k, val_bits_per_byte"""
+    candidates: list[NGramCandidate]
+    """every candidate tried, in order"""
 
 
 def best_ngram(
@@ -212,7 +223,7 @@ def best_ngram(
     *,
     orders: Sequence[int] = (1, 2, 3, 4, 5),
     ks: Sequence[float] = (1.0, 0.1, 0.01),
-    smoothings: Sequence[Smoothing] = SMOOTHINGS,  # type: ignore[assignment]
+    smoothings: Sequence[Smoothing] = SMOOTHINGS,
     val_bytes: int | None = None,
 ) -> NGramSelection:
     """Fit every (smoothing, order, k) candidate on ``train`` and choose the one with the lowest bits per byte
@@ -232,7 +243,7 @@ def best_ngram(
         raise ValueError("val must hold at least one symbol")
     num_bytes = val.numel() if val_bytes is None else val_bytes
     best: tuple[float, NGramLM, float | None] | None = None
-    rows: list[dict[str, float | int | str | None]] = []
+    rows: list[NGramCandidate] = []
     for smoothing in smoothings:
         for order in orders:
             fitted = NGramLM(order, vocab_size, smoothing).fit(train)
@@ -242,7 +253,7 @@ def best_ngram(
                     lm = copy.copy(fitted)
                     lm.k = NGramLM(order, vocab_size, smoothing, k).k  # validated
                 score = bits_per_byte(-lm.log_prob(val).sum(), num_bytes)
-                rows.append({"smoothing": smoothing, "order": order, "k": k, "val_bits_per_byte": score})
+                rows.append(NGramCandidate(smoothing, order, k, score))
                 if best is None or score < best[0]:
                     best = (score, lm, k)
     assert best is not None

@@ -183,9 +183,8 @@ def run(cfg: Config, run: Run) -> None:
     contexts = [x_val[i : i + chosen.order - 1] for i in (0, x_val.numel() // 2)] + [x_val[:0]]
     sum_error = max(abs(float(chosen.model.next_token_probs(c).sum()) - 1) for c in contexts)
     for order in cfg.ngram_orders:
-        rows = [r for r in chosen.candidates if r["order"] == order]
-        kn = [float(r["val_bits_per_byte"]) for r in rows if r["smoothing"] == "kneser_ney"]
-        add_k = [float(r["val_bits_per_byte"]) for r in rows if r["smoothing"] == "add_k"]
+        kn = [r.val_bits_per_byte for r in chosen.candidates if r.order == order and r.k is None]
+        add_k = [r.val_bits_per_byte for r in chosen.candidates if r.order == order and r.k is not None]
         run.log(order, val_bpb_kneser_ney=kn[0], val_bpb_add_k_best=min(add_k))
 
     # -- checks and claims -----------------------------------------------------------------------------------
@@ -266,9 +265,9 @@ def run(cfg: Config, run: Run) -> None:
     fig, axes = subplots(1, 1, width=5.2)
     ax = axes[0, 0]
     by_curve: dict[str, list[tuple[int, float]]] = {}
-    for row in chosen.candidates:
-        name = "Kneser–Ney" if row["smoothing"] == "kneser_ney" else f"add-k, k = {row['k']:g}"
-        by_curve.setdefault(name, []).append((int(row["order"]), float(row["val_bits_per_byte"])))
+    for c in chosen.candidates:
+        name = "Kneser–Ney" if c.k is None else f"add-k, k = {c.k:g}"
+        by_curve.setdefault(name, []).append((c.order, c.val_bits_per_byte))
     for name, points in by_curve.items():
         ax.plot(*zip(*points, strict=True), "o-", label=name)
     ax.set(xlabel="n-gram order", ylabel="validation bits per byte", title=f"Byte n-grams on {corpus.name}")
