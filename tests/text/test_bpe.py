@@ -186,6 +186,8 @@ def test_bad_input() -> None:
         ByteLevelBPE.from_json({**data, "model": {**data["model"], "type": "WordPiece"}})
     with pytest.raises(ValueError, match="ByteLevel"):
         ByteLevelBPE.from_json({**data, "pre_tokenizer": {"type": "Whitespace"}})
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        ByteLevelBPE.from_json({**data, "model": {**data["model"], "merges": [["a", "zz"]]}})
     with pytest.raises(ValueError, match="single bytes"):
         ByteLevelBPE([bytes([b]) for b in range(255)], [])
     with pytest.raises(ValueError, match="not in the vocabulary"):

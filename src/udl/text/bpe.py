@@ -374,6 +374,9 @@ class ByteLevelBPE:
         except KeyError as e:
             raise ValueError(f"token character {e.args[0]!r} is not in the byte-level alphabet") from None
         merges = [m.split(" ") if isinstance(m, str) else m for m in model.get("merges", [])]
+        unknown = next((m for m in merges if m[0] not in vocab_map or m[1] not in vocab_map), None)
+        if unknown is not None:
+            raise ValueError(f"merge {unknown} names a token that is not in the vocabulary")
         return cls(vocab, [(vocab_map[a], vocab_map[b]) for a, b in merges])
 
     @classmethod
