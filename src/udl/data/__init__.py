@@ -65,3 +65,28 @@ __all__ = [
     "validation_split",
     "wrapped_angles",
 ]
+from udl.data.text import (
+    TextCorpus,
+    TextSplits,
+    decode_bytes,
+    encode_bytes,
+    load_text_corpus,
+    pydoc_topics_text,
+    split_text,
+    stdlib_source_files,
+    stdlib_source_text,
+    text_sha256,
+)
+
+__all__ += [
+    "TextCorpus",
+    "TextSplits",
+    "decode_bytes",
+    "encode_bytes",
+    "load_text_corpus",
+    "pydoc_topics_text",
+    "split_text",
+    "stdlib_source_files",
+    "stdlib_source_text",
+    "text_sha256",
+]
