@@ -1,0 +1,281 @@
+"""Model-free tabular control (UDL sections 19.3.2–19.3.3): Monte Carlo control, SARSA and Q-learning.
+
+Every learner runs ``agents`` independent copies at once: one action-value table per agent, (B, S, A), and one
+environment state per agent, stepped together by :func:`udl.rl.sample_transitions` on the environment's exact
+MDP (read from gymnasium by :func:`udl.rl.tabular_mdp`). A Python loop runs over time steps only; each step is a
+handful of tensor operations over all agents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from udl.rl._mdp import TabularMDP, discounted_returns, sample_transitions
+
+__all__ = [
+    "ControlResult",
+    "epsilon_greedy",
+    "epsilon_greedy_policy",
+    "mc_control",
+    "q_learning",
+    "rollout",
+    "sarsa",
+]
+
+
+def epsilon_greedy(q: Tensor, epsilon: float, generator: torch.Generator | None = None) -> Tensor:
+    """Sample actions (B,) from ε-greedy policies on rows q (B, A): a uniformly random action with probability
+    ε, else a greedy one (ties broken uniformly at random, so an untrained table explores evenly)."""
+    best = (q == q.max(-1, keepdim=True).values).to(torch.float64)
+    greedy = torch.multinomial(best, 1, generator=generator).squeeze(1)
+    random = torch.randint(q.shape[-1], greedy.shape, generator=generator)
+    explore = torch.rand(greedy.shape, generator=generator, dtype=torch.float64) < epsilon
+    return torch.where(explore, random, greedy)
+
+
+def epsilon_greedy_policy(q: Tensor, epsilon: float) -> Tensor:
+    """The ε-greedy policy's probabilities (…, S, A) for tables q (…, S, A), ties sharing the greedy mass."""
+    best = (q == q.max(-1, keepdim=True).values).to(torch.float64)
+    return epsilon / q.shape[-1] + (1 - epsilon) * best / best.sum(-1, keepdim=True)
+
+
+def _initial_states(mdp: TabularMDP, n: int, generator: torch.Generator | None) -> Tensor:
+    return torch.multinomial(mdp.initial.expand(n, -1), 1, generator=generator).squeeze(1)
+
+
+def rollout(
+    mdp: TabularMDP, policy: Tensor, steps: int, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Sample one episode (at most ``steps`` long) per row of ``policy`` (B, S, A), all rows at once.
+
+    Returns:
+        states (B, T), actions (B, T), rewards (B, T) with rewards[:, t] received after step t, and alive (B, T)
+        (bool: step t happened before the episode terminated; later entries are padding with reward 0).
+    """
+    B = policy.shape[0]
+    rows = torch.arange(B)
+    s = _initial_states(mdp, B, generator)
+    alive = torch.ones(B, dtype=torch.bool)
+    out_s, out_a, out_r, out_alive = [], [], [], []
+    for _ in range(steps):
+        a = torch.multinomial(policy[rows, s], 1, generator=generator).squeeze(1)
+        nxt, r, done = sample_transitions(mdp, s, a, generator)
+        out_s.append(s)
+        out_a.append(a)
+        out_r.append(torch.where(alive, r, torch.zeros_like(r)))
+        out_alive.append(alive)
+        alive = alive & ~done
+        s = nxt
+    stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
+    return stack(out_s), stack(out_a), stack(out_r), stack(out_alive)
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    """What a tabular control run returns: the final tables and the record of its training."""
+
+    q: Tensor
+    """(B, S, A) final action values of each agent"""
+    snapshots: Tensor
+    """(K, B, S, A) action values at the recorded points"""
+    snapshot_steps: list[int]
+    """environment steps per agent at each snapshot"""
+    episode_returns: Tensor
+    """(B, E) undiscounted return of each agent's first E training episodes (exploration included)"""
+    rewards: Tensor
+    """(B, T) reward of every training step (MC control: of every step of every episode)"""
+
+
+def _validate(epsilon: float, lr: float, lr_power: float, agents: int, steps: int) -> None:
+    if not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
+    if not 0.0 < lr <= 1.0:
+        raise ValueError(f"lr must be in (0, 1], got {lr}")
+    if not 0.0 <= lr_power <= 1.0:
+        raise ValueError(f"lr_power must be in [0, 1], got {lr_power}")
+    if agents < 1 or steps < 1:
+        raise ValueError(f"agents and steps must be >= 1, got {agents}, {steps}")
+
+
+def _td_control(
+    mdp: TabularMDP,
+    method: Literal["sarsa", "q_learning"],
+    *,
+    agents: int,
+    steps: int,
+    epsilon: float,
+    lr: float,
+    lr_power: float,
+    max_episode_steps: int,
+    record_every: int,
+    generator: torch.Generator | None,
+) -> ControlResult:
+    _validate(epsilon, lr, lr_power, agents, steps)
+    B, S, A = agents, mdp.num_states, mdp.num_actions
+    rows = torch.arange(B)
+    q = torch.zeros(B, S, A, dtype=torch.float64)
+    visits = torch.zeros(B, S, A, dtype=torch.float64)
+    s = _initial_states(mdp, B, generator)
+    a = epsilon_greedy(q[rows, s], epsilon, generator)
+    length = torch.zeros(B, dtype=torch.long)
+    rewards = torch.empty(B, steps, dtype=torch.float64)
+    ends = torch.empty(B, steps, dtype=torch.bool)
+    snapshots, snapshot_steps = [q.clone()], [0]
+    for t in range(steps):
+        nxt, r, done = sample_transitions(mdp, s, a, generator)
+        if method == "sarsa":  # on-policy: bootstrap from the action the ε-greedy policy takes next
+            a_next = epsilon_greedy(q[rows, nxt], epsilon, generator)
+            bootstrap = q[rows, nxt, a_next]
+        else:  # off-policy: bootstrap from the greedy action
+            bootstrap = q[rows, nxt].max(-1).values
+        target = r + mdp.gamma * torch.where(done, torch.zeros_like(bootstrap), bootstrap)
+        visits[rows, s, a] += 1
+        alpha = lr * visits[rows, s, a].pow(-lr_power)
+        q[rows, s, a] += alpha * (target - q[rows, s, a])
+        length += 1
+        end = done | (length >= max_episode_steps)  # terminated, or truncated by the time limit
+        rewards[:, t], ends[:, t] = r, end
+        s = torch.where(end, _initial_states(mdp, B, generator), nxt)
+        length = torch.where(end, torch.zeros_like(length), length)
+        if method == "sarsa":
+            a = torch.where(end, epsilon_greedy(q[rows, s], epsilon, generator), a_next)
+        else:
+            a = epsilon_greedy(q[rows, s], epsilon, generator)
+        if (t + 1) % record_every == 0 or t + 1 == steps:
+            snapshots.append(q.clone())
+            snapshot_steps.append(t + 1)
+    return ControlResult(q, torch.stack(snapshots), snapshot_steps, _episode_returns(rewards, ends), rewards)
+
+
+def _episode_returns(rewards: Tensor, ends: Tensor) -> Tensor:
+    """(B, E): the undiscounted return of each agent's first E complete episodes, E the fewest any agent had."""
+    episode = ends.long().cumsum(1) - ends.long()  # index of the episode each step belongs to
+    E = int(ends.sum(1).min())
+    out = torch.zeros(rewards.shape[0], E + 1, dtype=torch.float64)
+    out.scatter_add_(1, episode.clamp_max(E), rewards)
+    return out[:, :E]
+
+
+def sarsa(
+    mdp: TabularMDP,
+    *,
+    agents: int = 1,
+    steps: int = 10_000,
+    epsilon: float = 0.1,
+    lr: float = 0.5,
+    lr_power: float = 0.0,
+    max_episode_steps: int = 100,
+    record_every: int = 1000,
+    generator: torch.Generator | None = None,
+) -> ControlResult:
+    """SARSA (UDL section 19.3.3): q[s, a] ← q[s, a] + α(r + γ q[s', a'] − q[s, a]), a' the action the
+    ε-greedy policy then takes at s' (on-policy TD control).
+
+    Args:
+        agents: independent learners run as one batch.
+        steps: environment steps per agent.
+        epsilon: exploration probability of the ε-greedy behaviour policy.
+        lr, lr_power: step size α = lr · N(s, a)^−lr_power (N the visits of the pair; power 0: constant α).
+        max_episode_steps: episodes are truncated (reset, no terminal cut) after this many steps.
+        record_every: steps between the snapshots of q.
+    """
+    return _td_control(
+        mdp,
+        "sarsa",
+        agents=agents,
+        steps=steps,
+        epsilon=epsilon,
+        lr=lr,
+        lr_power=lr_power,
+        max_episode_steps=max_episode_steps,
+        record_every=record_every,
+        generator=generator,
+    )
+
+
+def q_learning(
+    mdp: TabularMDP,
+    *,
+    agents: int = 1,
+    steps: int = 10_000,
+    epsilon: float = 0.1,
+    lr: float = 0.5,
+    lr_power: float = 0.0,
+    max_episode_steps: int = 100,
+    record_every: int = 1000,
+    generator: torch.Generator | None = None,
+) -> ControlResult:
+    """Q-learning (UDL section 19.3.3): q[s, a] ← q[s, a] + α(r + γ max_a' q[s', a'] − q[s, a]), off-policy:
+    the behaviour is ε-greedy, the target greedy. Arguments as :func:`sarsa`."""
+    return _td_control(
+        mdp,
+        "q_learning",
+        agents=agents,
+        steps=steps,
+        epsilon=epsilon,
+        lr=lr,
+        lr_power=lr_power,
+        max_episode_steps=max_episode_steps,
+        record_every=record_every,
+        generator=generator,
+    )
+
+
+def mc_control(
+    mdp: TabularMDP,
+    *,
+    agents: int = 1,
+    updates: int = 200,
+    episodes_per_update: int = 10,
+    epsilon: float = 0.1,
+    first_visit: bool = True,
+    max_episode_steps: int = 100,
+    record_every: int = 10,
+    generator: torch.Generator | None = None,
+) -> ControlResult:
+    """Monte Carlo control (UDL section 19.3.2): q[s, a] is the average of the returns that followed (s, a) in
+    all episodes so far; episodes follow the ε-greedy policy of the current q, improved after each update.
+
+    Args:
+        agents: independent learners run as one batch.
+        updates: policy updates per agent; each averages in ``episodes_per_update`` new episodes (sampled in
+            parallel with the same policy).
+        first_visit: count only the first visit to (s, a) in an episode (else every visit).
+        max_episode_steps: episode length cap (returns are truncated there).
+        record_every: updates between the snapshots of q (``snapshot_steps`` count episodes per agent).
+    """
+    _validate(epsilon, 1.0, 0.0, agents, updates)
+    if episodes_per_update < 1:
+        raise ValueError(f"episodes_per_update must be >= 1, got {episodes_per_update}")
+    B, E, S, A = agents, episodes_per_update, mdp.num_states, mdp.num_actions
+    q = torch.zeros(B, S, A, dtype=torch.float64)
+    total = torch.zeros(B, S * A, dtype=torch.float64)
+    count = torch.zeros(B, S * A, dtype=torch.float64)
+    snapshots, snapshot_steps, returns, step_rewards = [q.clone()], [0], [], []
+    for u in range(updates):
+        policy = epsilon_greedy_policy(q, epsilon).repeat_interleave(E, 0)  # (B·E, S, A)
+        s, a, r, alive = rollout(mdp, policy, max_episode_steps, generator)
+        g = discounted_returns(r, mdp.gamma)  # (B·E, T)
+        sa = s * A + a
+        visit = alive
+        if first_visit:
+            seen = torch.nn.functional.one_hot(sa, S * A).cumsum(1)  # (B·E, T, SA) occurrences so far
+            visit = visit & (seen.gather(2, sa.unsqueeze(2)).squeeze(2) == 1)
+        w = visit.to(torch.float64)
+        total += (
+            torch.zeros(B * E, S * A, dtype=torch.float64).scatter_add_(1, sa, g * w).view(B, E, -1).sum(1)
+        )
+        count += torch.zeros(B * E, S * A, dtype=torch.float64).scatter_add_(1, sa, w).view(B, E, -1).sum(1)
+        q = torch.where(count > 0, total / count.clamp_min(1.0), torch.zeros_like(total)).view(B, S, A)
+        returns.append(r.sum(1).view(B, E))
+        step_rewards.append(r.view(B, -1))
+        if (u + 1) % record_every == 0 or u + 1 == updates:
+            snapshots.append(q.clone())
+            snapshot_steps.append((u + 1) * E)
+    return ControlResult(
+        q, torch.stack(snapshots), snapshot_steps, torch.cat(returns, 1), torch.cat(step_rewards, 1)
+    )
