@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["TabularMDP", "discounted_returns", "sample_transitions", "tabular_mdp"]
+__all__ = ["TabularMDP", "discounted_returns", "sample_categorical", "sample_transitions", "tabular_mdp"]
 
 
 @dataclass(frozen=True)
@@ -117,18 +117,38 @@ def tabular_mdp(env: Any, gamma: float) -> TabularMDP:
 
 
 def sample_transitions(
-    mdp: TabularMDP, state: Tensor, action: Tensor, generator: torch.Generator | None = None
+    mdp: TabularMDP,
+    state: Tensor,
+    action: Tensor,
+    generator: torch.Generator | None = None,
+    *,
+    cdf: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """One step of many independent copies of the MDP at once.
 
     Args:
         state, action: (B,) long tensors.
+        cdf: ``mdp.P.cumsum(-1)``, precomputed by a caller that steps many times.
     Returns:
         next state (B,), reward R[s, a, s'] (B,) float64, terminated (B,) bool (s' is terminal).
     """
-    probs = mdp.P[state, action]  # (B, S)
-    nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    rows = mdp.P.cumsum(-1)[state, action] if cdf is None else cdf[state, action]  # (B, S)
+    nxt = sample_categorical(generator=generator, cdf=rows)
     return nxt, mdp.R[state, action, nxt], mdp.terminal[nxt]
+
+
+def sample_categorical(
+    probs: Tensor | None = None, generator: torch.Generator | None = None, *, cdf: Tensor | None = None
+) -> Tensor:
+    """One index per row of ``probs`` (…, K) by inversion of the cumulative distribution (rows need not be
+    normalized): the first k with cdf[k] > u·cdf[K−1]. Cheaper than ``torch.multinomial`` for small K; pass
+    ``cdf`` (the rows' cumulative sums) instead of ``probs`` to reuse it."""
+    if cdf is None:
+        if probs is None:
+            raise TypeError("sample_categorical needs probs or cdf")
+        cdf = probs.cumsum(-1)
+    u = torch.rand(cdf.shape[:-1], generator=generator, dtype=cdf.dtype).unsqueeze(-1) * cdf[..., -1:]
+    return (u >= cdf).sum(-1).clamp_max(cdf.shape[-1] - 1)
 
 
 def discounted_returns(rewards: Tensor, gamma: float, dones: Tensor | None = None) -> Tensor:

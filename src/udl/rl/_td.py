@@ -14,7 +14,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from udl.rl._mdp import TabularMDP, discounted_returns, sample_transitions
+from udl.rl._mdp import TabularMDP, discounted_returns, sample_categorical, sample_transitions
 
 __all__ = [
     "ControlResult",
@@ -30,8 +30,8 @@ __all__ = [
 def epsilon_greedy(q: Tensor, epsilon: float, generator: torch.Generator | None = None) -> Tensor:
     """Sample actions (B,) from ε-greedy policies on rows q (B, A): a uniformly random action with probability
     ε, else a greedy one (ties broken uniformly at random, so an untrained table explores evenly)."""
-    best = (q == q.max(-1, keepdim=True).values).to(torch.float64)
-    greedy = torch.multinomial(best, 1, generator=generator).squeeze(1)
+    u = torch.rand(q.shape, generator=generator, dtype=torch.float64)  # (B, A)
+    greedy = torch.where(q == q.max(-1, keepdim=True).values, u, -1.0).argmax(-1)  # a uniform tie-break
     random = torch.randint(q.shape[-1], greedy.shape, generator=generator)
     explore = torch.rand(greedy.shape, generator=generator, dtype=torch.float64) < epsilon
     return torch.where(explore, random, greedy)
@@ -44,7 +44,7 @@ def epsilon_greedy_policy(q: Tensor, epsilon: float) -> Tensor:
 
 
 def _initial_states(mdp: TabularMDP, n: int, generator: torch.Generator | None) -> Tensor:
-    return torch.multinomial(mdp.initial.expand(n, -1), 1, generator=generator).squeeze(1)
+    return sample_categorical(mdp.initial.expand(n, -1), generator)
 
 
 def rollout(
@@ -61,9 +61,10 @@ def rollout(
     s = _initial_states(mdp, B, generator)
     alive = torch.ones(B, dtype=torch.bool)
     out_s, out_a, out_r, out_alive = [], [], [], []
+    cdf = mdp.P.cumsum(-1)
     for _ in range(steps):
-        a = torch.multinomial(policy[rows, s], 1, generator=generator).squeeze(1)
-        nxt, r, done = sample_transitions(mdp, s, a, generator)
+        a = sample_categorical(policy[rows, s], generator)
+        nxt, r, done = sample_transitions(mdp, s, a, generator, cdf=cdf)
         out_s.append(s)
         out_a.append(a)
         out_r.append(torch.where(alive, r, torch.zeros_like(r)))
@@ -116,35 +117,39 @@ def _td_control(
 ) -> ControlResult:
     _validate(epsilon, lr, lr_power, agents, steps)
     B, S, A = agents, mdp.num_states, mdp.num_actions
-    rows = torch.arange(B)
     q = torch.zeros(B, S, A, dtype=torch.float64)
-    visits = torch.zeros(B, S, A, dtype=torch.float64)
+    q_rows, q_flat = q.view(B * S, A), q.view(-1)  # views: row b·S + s is agent b's q[s, :]
+    visits = torch.zeros(B * S * A, dtype=torch.float64)
+    base = torch.arange(B) * S
     s = _initial_states(mdp, B, generator)
-    a = epsilon_greedy(q[rows, s], epsilon, generator)
+    a = epsilon_greedy(q_rows[base + s], epsilon, generator)
     length = torch.zeros(B, dtype=torch.long)
     rewards = torch.empty(B, steps, dtype=torch.float64)
     ends = torch.empty(B, steps, dtype=torch.bool)
     snapshots, snapshot_steps = [q.clone()], [0]
+    cdf, initial_cdf = mdp.P.cumsum(-1), mdp.initial.cumsum(-1).expand(B, -1)
     for t in range(steps):
-        nxt, r, done = sample_transitions(mdp, s, a, generator)
+        nxt, r, done = sample_transitions(mdp, s, a, generator, cdf=cdf)
+        q_next = q_rows[base + nxt]  # (B, A)
         if method == "sarsa":  # on-policy: bootstrap from the action the ε-greedy policy takes next
-            a_next = epsilon_greedy(q[rows, nxt], epsilon, generator)
-            bootstrap = q[rows, nxt, a_next]
+            a_next = epsilon_greedy(q_next, epsilon, generator)
+            bootstrap = q_next.gather(1, a_next.unsqueeze(1)).squeeze(1)
         else:  # off-policy: bootstrap from the greedy action
-            bootstrap = q[rows, nxt].max(-1).values
-        target = r + mdp.gamma * torch.where(done, torch.zeros_like(bootstrap), bootstrap)
-        visits[rows, s, a] += 1
-        alpha = lr * visits[rows, s, a].pow(-lr_power)
-        q[rows, s, a] += alpha * (target - q[rows, s, a])
+            bootstrap = q_next.max(-1).values
+        target = r + mdp.gamma * bootstrap.masked_fill(done, 0.0)
+        i = (base + s) * A + a
+        visits[i] += 1
+        alpha = lr * visits[i].pow(-lr_power) if lr_power else lr
+        q_flat[i] += alpha * (target - q_flat[i])
         length += 1
         end = done | (length >= max_episode_steps)  # terminated, or truncated by the time limit
         rewards[:, t], ends[:, t] = r, end
-        s = torch.where(end, _initial_states(mdp, B, generator), nxt)
-        length = torch.where(end, torch.zeros_like(length), length)
+        s = torch.where(end, sample_categorical(generator=generator, cdf=initial_cdf), nxt)
+        length.masked_fill_(end, 0)
         if method == "sarsa":
-            a = torch.where(end, epsilon_greedy(q[rows, s], epsilon, generator), a_next)
+            a = torch.where(end, epsilon_greedy(q_rows[base + s], epsilon, generator), a_next)
         else:
-            a = epsilon_greedy(q[rows, s], epsilon, generator)
+            a = epsilon_greedy(q_rows[base + s], epsilon, generator)
         if (t + 1) % record_every == 0 or t + 1 == steps:
             snapshots.append(q.clone())
             snapshot_steps.append(t + 1)
