@@ -3,7 +3,7 @@
 Importing ``udl.rl`` registers ``udl/PenguinOnIce-v0`` with gymnasium (idempotent).
 """
 
-from udl.rl.envs import PENGUIN_ENV_ID, PENGUIN_GAMMA, PenguinOnIce, register_envs
+from udl.rl.envs import PENGUIN_ENV_ID, PENGUIN_GAMMA, PenguinOnIce, credit_assignment_mdp, register_envs
 from udl.rl.tabular import (
     ControlResult,
     DPResult,
@@ -17,6 +17,7 @@ from udl.rl.tabular import (
     finite_horizon_dp,
     greedy_policy,
     mc_control,
+    modal_path,
     policy_evaluation,
     policy_improvement,
     policy_iteration,
@@ -40,6 +41,7 @@ __all__ = [
     "PenguinOnIce",
     "TabularMDP",
     "action_values",
+    "credit_assignment_mdp",
     "deterministic_policy",
     "discounted_returns",
     "epsilon_greedy",
@@ -48,6 +50,7 @@ __all__ = [
     "finite_horizon_dp",
     "greedy_policy",
     "mc_control",
+    "modal_path",
     "policy_evaluation",
     "policy_improvement",
     "policy_iteration",

@@ -19,7 +19,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["TabularMDP", "discounted_returns", "sample_categorical", "sample_transitions", "tabular_mdp"]
+__all__ = [
+    "TabularMDP",
+    "discounted_returns",
+    "modal_path",
+    "sample_categorical",
+    "sample_transitions",
+    "tabular_mdp",
+]
 
 
 @dataclass(frozen=True)
@@ -167,3 +174,17 @@ def discounted_returns(rewards: Tensor, gamma: float, dones: Tensor | None = Non
         g = rewards[..., t] + gamma * keep[..., t] * g
         out[..., t] = g
     return out
+
+
+def modal_path(mdp: TabularMDP, policy: Tensor, start: int, max_steps: int = 100) -> list[int]:
+    """The states visited from ``start`` taking the policy's most probable action and moving to the most
+    probable next state, until a terminal state or ``max_steps`` moves: the path a deterministic policy
+    follows in a deterministic MDP (CliffWalking), the most likely one otherwise."""
+    path = [start]
+    s = start
+    for _ in range(max_steps):
+        if mdp.terminal[s]:
+            break
+        s = int(mdp.P[s, int(policy[s].argmax())].argmax())
+        path.append(s)
+    return path

@@ -267,9 +267,11 @@ def mc_control(
         g = discounted_returns(r, mdp.gamma)  # (B·E, T)
         sa = s * A + a
         visit = alive
-        if first_visit:
-            seen = torch.nn.functional.one_hot(sa, S * A).cumsum(1)  # (B·E, T, SA) occurrences so far
-            visit = visit & (seen.gather(2, sa.unsqueeze(2)).squeeze(2) == 1)
+        if first_visit:  # keep step t only if it is the earliest (live) step with this (s, a) in its episode
+            T = sa.shape[1]
+            time = torch.arange(T).expand_as(sa).masked_fill(~alive, T)
+            first = torch.full((B * E, S * A), T, dtype=torch.long).scatter_reduce_(1, sa, time, "amin")
+            visit = visit & (first.gather(1, sa) == time)
         w = visit.to(torch.float64)
         total += (
             torch.zeros(B * E, S * A, dtype=torch.float64).scatter_add_(1, sa, g * w).view(B, E, -1).sum(1)

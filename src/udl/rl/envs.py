@@ -26,7 +26,7 @@ from torch import Tensor
 
 from udl.rl._mdp import TabularMDP
 
-__all__ = ["PENGUIN_ENV_ID", "PENGUIN_GAMMA", "PenguinOnIce", "register_envs"]
+__all__ = ["PENGUIN_ENV_ID", "PENGUIN_GAMMA", "PenguinOnIce", "credit_assignment_mdp", "register_envs"]
 
 PENGUIN_ENV_ID = "udl/PenguinOnIce-v0"
 PENGUIN_GAMMA = 0.9
@@ -173,3 +173,43 @@ def register_envs() -> None:
     """Register ``udl/PenguinOnIce-v0`` with gymnasium (idempotent: a second call does nothing)."""
     if PENGUIN_ENV_ID not in gymnasium.registry:
         gymnasium.register(id=PENGUIN_ENV_ID, entry_point="udl.rl.envs:PenguinOnIce", max_episode_steps=100)
+
+
+def credit_assignment_mdp(delay: int, gamma: float, payoff: float = 1.0) -> TabularMDP:
+    """The temporal credit assignment problem (UDL section 19.1) as a two-corridor MDP.
+
+    In state 0 the agent chooses corridor 0 or 1 (actions 0, 1); it then walks ``delay`` noisy steps (each
+    arrival gives +1 or −1 with probability 1/2, whatever the action) and, on leaving the corridor, receives
+    ``payoff`` in corridor 0 and nothing in corridor 1. Only the first action matters, and its consequence
+    arrives ``delay`` steps later buried in noise: q(0, 0) − q(0, 1) = γ^delay · payoff exactly.
+
+    States: 0 the start, 1 + c·2·delay + 2(i − 1) + j for corridor c, position i = 1..delay and noise twin j,
+    and the terminal state 1 + 4·delay last.
+    """
+    if delay < 1:
+        raise ValueError(f"delay must be >= 1, got {delay}")
+    S, A = 2 + 4 * delay, 2
+    end = S - 1
+    P = torch.zeros(S, A, S, dtype=torch.float64)
+    R = torch.zeros(S, A, S, dtype=torch.float64)
+    noise = torch.tensor([1.0, -1.0], dtype=torch.float64)  # arrival reward of twin j = 0, 1
+
+    def cell(c: int, i: int) -> int:
+        return 1 + c * 2 * delay + 2 * (i - 1)
+
+    for c in range(2):
+        P[0, c, cell(c, 1) : cell(c, 1) + 2] = 0.5
+        R[0, c, cell(c, 1) : cell(c, 1) + 2] = noise
+        for i in range(1, delay + 1):
+            for j in range(2):
+                s = cell(c, i) + j
+                if i < delay:
+                    P[s, :, cell(c, i + 1) : cell(c, i + 1) + 2] = 0.5
+                    R[s, :, cell(c, i + 1) : cell(c, i + 1) + 2] = noise
+                else:
+                    P[s, :, end] = 1.0
+                    R[s, :, end] = payoff if c == 0 else 0.0
+    P[end, :, end] = 1.0
+    terminal = torch.zeros(S, dtype=torch.bool)
+    terminal[end] = True
+    return TabularMDP(P, R, terminal, torch.eye(S, dtype=torch.float64)[0], gamma)

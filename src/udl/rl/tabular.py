@@ -20,7 +20,7 @@ from udl.rl._dp import (
     uniform_policy,
     value_iteration,
 )
-from udl.rl._mdp import TabularMDP, discounted_returns, sample_transitions, tabular_mdp
+from udl.rl._mdp import TabularMDP, discounted_returns, modal_path, sample_transitions, tabular_mdp
 from udl.rl._td import (
     ControlResult,
     epsilon_greedy,
@@ -44,6 +44,7 @@ __all__ = [
     "finite_horizon_dp",
     "greedy_policy",
     "mc_control",
+    "modal_path",
     "policy_evaluation",
     "policy_improvement",
     "policy_iteration",
