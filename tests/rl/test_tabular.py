@@ -238,11 +238,17 @@ def test_mc_first_and_every_visit_averages_by_hand():
     # a deterministic two-state cycle 0 → 1 → 0 → 1, reward 1 per step, one action, cut after 4 steps, γ = 1/2:
     # returns G_0..G_3 = 1.875, 1.75, 1.5, 1
     P = torch.tensor([[[0.0, 1.0]], [[1.0, 0.0]]], dtype=torch.float64)
-    mdp = TabularMDP(P, torch.ones(2, 1, 2).double(), torch.zeros(2).bool(), torch.tensor([1.0, 0.0]).double(), 0.5)
+    mdp = TabularMDP(
+        P, torch.ones(2, 1, 2).double(), torch.zeros(2).bool(), torch.tensor([1.0, 0.0]).double(), 0.5
+    )
     first = rl.mc_control(mdp, updates=1, episodes_per_update=1, max_episode_steps=4, first_visit=True).q[0]
     every = rl.mc_control(mdp, updates=1, episodes_per_update=1, max_episode_steps=4, first_visit=False).q[0]
-    torch.testing.assert_close(first[:, 0], torch.tensor([1.875, 1.75], dtype=torch.float64), rtol=0, atol=1e-15)
-    torch.testing.assert_close(every[:, 0], torch.tensor([1.6875, 1.375], dtype=torch.float64), rtol=0, atol=1e-15)
+    torch.testing.assert_close(
+        first[:, 0], torch.tensor([1.875, 1.75], dtype=torch.float64), rtol=0, atol=1e-15
+    )
+    torch.testing.assert_close(
+        every[:, 0], torch.tensor([1.6875, 1.375], dtype=torch.float64), rtol=0, atol=1e-15
+    )
 
 
 def test_q_learning_converges_to_the_optimum():

@@ -24,7 +24,9 @@ def near_optimal_verdict(gaps: Sequence[float], tolerance: float) -> Verdict:
 
 
 ARROWS = ((0.0, 0.32), (0.32, 0.0), (0.0, -0.32), (-0.32, 0.0))
-"""(dx, dy) of the actions up, right, down, left, with y pointing up on the drawn grid"""
+"""(dx, dy) of the actions up, right, down, left (the penguin's and CliffWalking's order), y pointing up"""
+FROZEN_LAKE_ARROWS = (ARROWS[3], ARROWS[2], ARROWS[1], ARROWS[0])
+"""FrozenLake's actions: left, down, right, up"""
 
 
 def plot_grid_values(
@@ -37,10 +39,12 @@ def plot_grid_values(
     goal: int | None = None,
     title: str = "",
     fmt: str = ".2f",
+    arrows: Sequence[tuple[float, float]] = ARROWS,
+    no_arrow: Sequence[int] = (),
 ) -> None:
     """Values (S,) as a heat map on a rows × cols grid (cell 0 top left), the value written in each cell, a
-    black arrow for the policy's most probable action in every cell but the goal, and 'H' / 'F' marks for
-    holes and the goal."""
+    black arrow for the policy's most probable action (``arrows[a]`` its direction) in every cell but the goal
+    and ``no_arrow``, and 'H' / 'F' marks for holes and the goal."""
     rows, cols = shape
     grid = values.detach().double().reshape(rows, cols)
     image = ax.imshow(grid, cmap="RdYlGn", origin="upper", extent=(-0.5, cols - 0.5, rows - 0.5, -0.5))
@@ -49,8 +53,8 @@ def plot_grid_values(
         r, c = divmod(s, cols)
         mark = "H " if s in holes else ("F " if s == goal else "")
         ax.text(c, r + 0.3, f"{mark}{float(grid[r, c]):{fmt}}", ha="center", va="center", fontsize=7)
-        if policy is not None and s != goal:
-            dx, dy = ARROWS[int(torch.as_tensor(policy[s]).argmax())]
+        if policy is not None and s != goal and s not in no_arrow:
+            dx, dy = arrows[int(torch.as_tensor(policy[s]).argmax())]
             ax.arrow(
                 c - dx / 2, r + dy / 2, dx, -dy, head_width=0.12, length_includes_head=True, color="black"
             )

@@ -60,19 +60,22 @@ def rollout(
     rows = torch.arange(B)
     s = _initial_states(mdp, B, generator)
     alive = torch.ones(B, dtype=torch.bool)
-    out_s, out_a, out_r, out_alive = [], [], [], []
+    states = torch.zeros(B, steps, dtype=torch.long)
+    actions = torch.zeros(B, steps, dtype=torch.long)
+    rewards = torch.zeros(B, steps, dtype=torch.float64)
+    alive_at = torch.zeros(B, steps, dtype=torch.bool)
     cdf = mdp.P.cumsum(-1)
-    for _ in range(steps):
+    for t in range(steps):
         a = sample_categorical(policy[rows, s], generator)
         nxt, r, done = sample_transitions(mdp, s, a, generator, cdf=cdf)
-        out_s.append(s)
-        out_a.append(a)
-        out_r.append(torch.where(alive, r, torch.zeros_like(r)))
-        out_alive.append(alive)
+        states[:, t], actions[:, t], alive_at[:, t] = s, a, alive
+        rewards[:, t] = torch.where(alive, r, torch.zeros_like(r))
         alive = alive & ~done
         s = nxt
-    stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
-    return stack(out_s), stack(out_a), stack(out_r), stack(out_alive)
+        if t % 8 == 7 and not alive.any():  # every episode has ended: the rest is padding
+            states[:, t + 1 :] = s.unsqueeze(1)
+            break
+    return states, actions, rewards, alive_at
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import gymnasium
 import torch
 
 from udl.experiments._checks import in_range
-from udl.experiments._tabular_rl import near_optimal_verdict, plot_grid_values
+from udl.experiments._tabular_rl import FROZEN_LAKE_ARROWS, near_optimal_verdict, plot_grid_values
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.rl import (
@@ -240,7 +240,7 @@ def run(cfg: Config, run: Run) -> None:
     fl_pi = results["frozen_lake"][0]
     plot_grid_values(
         axes[0, 1], fl_pi.values, (4, 4), policy=fl_pi.policy, holes=(5, 7, 11, 12), goal=15,
-        title="gymnasium FrozenLake 4×4: v* and π*",
+        title="gymnasium FrozenLake 4×4: v* and π*", arrows=FROZEN_LAKE_ARROWS, no_arrow=(5, 7, 11, 12),
     )  # fmt: skip
     run.figure("optimal-policies", fig)
 
@@ -254,8 +254,8 @@ def run(cfg: Config, run: Run) -> None:
     ax.set(xlabel="sweep k", ylabel="max-norm error", title="Value iteration contracts")
     ax.legend(fontsize=8)
     ax = axes[0, 1]
-    for values in start_values:
-        ax.plot(range(len(values)), values, "o-", alpha=0.5, markersize=3)
+    for trajectory in start_values:
+        ax.plot(range(len(trajectory)), trajectory, "o-", alpha=0.5, markersize=3)
     ax.set(xlabel="policy-iteration step", ylabel="v(start)", title="Policy improvement is monotone")
     run.figure("iteration", fig)
 
