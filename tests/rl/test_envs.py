@@ -114,6 +114,13 @@ def test_tabular_mdp_of_cliff_walking():
     assert mdp.R[36, 0, 24] == -1
 
 
+def test_tabular_mdp_of_taxi():
+    mdp = rl.tabular_mdp(gymnasium.make("Taxi-v4"), gamma=0.9)
+    assert mdp.P.shape == (500, 6, 500) and mdp.terminal.sum() > 0
+    assert torch.allclose(mdp.initial.sum(), torch.ones((), dtype=torch.float64))
+    assert mdp.expected_reward.min() == -10  # an illegal pick-up or drop-off
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="slip"):
         PenguinOnIce(slip=1.5)

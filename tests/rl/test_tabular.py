@@ -308,3 +308,5 @@ def test_learner_bad_input():
         rl.solve_policy_value(mdp, torch.ones(3, 4))
     with pytest.raises(ValueError, match="gamma"):
         rl.discounted_returns(torch.zeros(3), 1.5)
+    with pytest.raises(ValueError, match="method"):
+        rl.td_control(mdp, "td0")

@@ -27,6 +27,7 @@ from udl.rl.tabular import (
     sarsa,
     solve_policy_value,
     tabular_mdp,
+    td_control,
     uniform_policy,
     value_iteration,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "sarsa",
     "solve_policy_value",
     "tabular_mdp",
+    "td_control",
     "uniform_policy",
     "value_iteration",
 ]

@@ -89,7 +89,8 @@ def tabular_mdp(env: Any, gamma: float) -> TabularMDP:
     ``env.unwrapped.P[s][a]`` is a list of ``(probability, next_state, reward, terminated)`` (FrozenLake,
     CliffWalking, Taxi, PenguinOnIce); duplicate next states are merged (probabilities add, rewards average by
     probability). A state is terminal if some transition arrives at it with ``terminated``; its own row becomes
-    an absorbing self-loop with reward 0.
+    an absorbing self-loop with reward 0. The initial distribution is the environment's
+    ``initial_state_distrib`` (uniform if it has none).
 
     Example:
         >>> import gymnasium
@@ -119,7 +120,10 @@ def tabular_mdp(env: Any, gamma: float) -> TabularMDP:
     P[idx], R[idx] = 0.0, 0.0
     P[idx, :, idx] = 1.0  # terminal states: absorbing self-loops with reward 0
     P = P / P.sum(-1, keepdim=True)  # exact rows despite the table's float rounding (e.g. 1/3 + 1/3 + 1/3)
-    initial = torch.as_tensor(getattr(base, "initial_state_distrib", None), dtype=torch.float64)
+    start = getattr(base, "initial_state_distrib", None)  # toy-text's name; uniform if an env lacks it
+    initial = (
+        torch.ones(S, dtype=torch.float64) if start is None else torch.as_tensor(start, dtype=torch.float64)
+    )
     return TabularMDP(P, R, terminal, initial / initial.sum(), gamma)
 
 

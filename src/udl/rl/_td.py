@@ -9,7 +9,7 @@ handful of tensor operations over all agents.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -24,6 +24,7 @@ __all__ = [
     "q_learning",
     "rollout",
     "sarsa",
+    "td_control",
 ]
 
 
@@ -105,19 +106,34 @@ def _validate(epsilon: float, lr: float, lr_power: float, agents: int, steps: in
         raise ValueError(f"agents and steps must be >= 1, got {agents}, {steps}")
 
 
-def _td_control(
+def td_control(
     mdp: TabularMDP,
     method: Literal["sarsa", "q_learning"],
     *,
-    agents: int,
-    steps: int,
-    epsilon: float,
-    lr: float,
-    lr_power: float,
-    max_episode_steps: int,
-    record_every: int,
-    generator: torch.Generator | None,
+    agents: int = 1,
+    steps: int = 10_000,
+    epsilon: float = 0.1,
+    lr: float = 0.5,
+    lr_power: float = 0.0,
+    max_episode_steps: int = 100,
+    record_every: int = 1000,
+    generator: torch.Generator | None = None,
 ) -> ControlResult:
+    """Temporal-difference control (UDL section 19.3.3) with an ε-greedy behaviour policy, ``agents`` learners
+    at once: q[s, a] ← q[s, a] + α(target − q[s, a]) after every step.
+
+    Args:
+        method: "sarsa" (on-policy: target r + γ q[s', a'], a' the action the ε-greedy policy then takes) or
+            "q_learning" (off-policy: target r + γ max_a' q[s', a']).
+        agents: independent learners run as one batch.
+        steps: environment steps per agent.
+        epsilon: exploration probability of the ε-greedy behaviour policy.
+        lr, lr_power: step size α = lr · N(s, a)^−lr_power (N the visits of the pair; power 0: constant α).
+        max_episode_steps: episodes are truncated (reset, no terminal cut) after this many steps.
+        record_every: steps between the snapshots of q.
+    """
+    if method not in ("sarsa", "q_learning"):
+        raise ValueError(f"method must be 'sarsa' or 'q_learning', got {method!r}")
     _validate(epsilon, lr, lr_power, agents, steps)
     B, S, A = agents, mdp.num_states, mdp.num_actions
     q = torch.zeros(B, S, A, dtype=torch.float64)
@@ -168,69 +184,16 @@ def _episode_returns(rewards: Tensor, ends: Tensor) -> Tensor:
     return out[:, :E]
 
 
-def sarsa(
-    mdp: TabularMDP,
-    *,
-    agents: int = 1,
-    steps: int = 10_000,
-    epsilon: float = 0.1,
-    lr: float = 0.5,
-    lr_power: float = 0.0,
-    max_episode_steps: int = 100,
-    record_every: int = 1000,
-    generator: torch.Generator | None = None,
-) -> ControlResult:
+def sarsa(mdp: TabularMDP, **options: Any) -> ControlResult:
     """SARSA (UDL section 19.3.3): q[s, a] ← q[s, a] + α(r + γ q[s', a'] − q[s, a]), a' the action the
-    ε-greedy policy then takes at s' (on-policy TD control).
-
-    Args:
-        agents: independent learners run as one batch.
-        steps: environment steps per agent.
-        epsilon: exploration probability of the ε-greedy behaviour policy.
-        lr, lr_power: step size α = lr · N(s, a)^−lr_power (N the visits of the pair; power 0: constant α).
-        max_episode_steps: episodes are truncated (reset, no terminal cut) after this many steps.
-        record_every: steps between the snapshots of q.
-    """
-    return _td_control(
-        mdp,
-        "sarsa",
-        agents=agents,
-        steps=steps,
-        epsilon=epsilon,
-        lr=lr,
-        lr_power=lr_power,
-        max_episode_steps=max_episode_steps,
-        record_every=record_every,
-        generator=generator,
-    )
+    ε-greedy policy takes at s' (on-policy TD control). ``options`` as :func:`td_control`."""
+    return td_control(mdp, "sarsa", **options)
 
 
-def q_learning(
-    mdp: TabularMDP,
-    *,
-    agents: int = 1,
-    steps: int = 10_000,
-    epsilon: float = 0.1,
-    lr: float = 0.5,
-    lr_power: float = 0.0,
-    max_episode_steps: int = 100,
-    record_every: int = 1000,
-    generator: torch.Generator | None = None,
-) -> ControlResult:
+def q_learning(mdp: TabularMDP, **options: Any) -> ControlResult:
     """Q-learning (UDL section 19.3.3): q[s, a] ← q[s, a] + α(r + γ max_a' q[s', a'] − q[s, a]), off-policy:
-    the behaviour is ε-greedy, the target greedy. Arguments as :func:`sarsa`."""
-    return _td_control(
-        mdp,
-        "q_learning",
-        agents=agents,
-        steps=steps,
-        epsilon=epsilon,
-        lr=lr,
-        lr_power=lr_power,
-        max_episode_steps=max_episode_steps,
-        record_every=record_every,
-        generator=generator,
-    )
+    the behaviour is ε-greedy, the target greedy. ``options`` as :func:`td_control`."""
+    return td_control(mdp, "q_learning", **options)
 
 
 def mc_control(

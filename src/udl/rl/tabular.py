@@ -29,6 +29,7 @@ from udl.rl._td import (
     q_learning,
     rollout,
     sarsa,
+    td_control,
 )
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "sarsa",
     "solve_policy_value",
     "tabular_mdp",
+    "td_control",
     "uniform_policy",
     "value_iteration",
 ]
