@@ -140,29 +140,16 @@ def train_classifier(
     cfg: ClassifierRecipe,
     data: tuple[torch.Tensor, torch.Tensor],
     *,
-    run: RunLike,
-    name: str,
-    generator: torch.Generator,
-    evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.functional.cross_entropy,
     weight_decay: float = 0.0,
+    **fit_args: Any,
 ) -> FitResult:
-    """Train ``model`` on ``data`` with the recipe: SGD(lr, momentum) + StepLR(step_size, gamma), batch_size,
-    epochs, checkpoints under ``name`` every ``checkpoint_every`` epochs."""
+    """Train ``model`` on ``data`` with the recipe: SGD(lr, momentum, weight_decay) + StepLR(step_size, gamma) by
+    :func:`~udl.experiments._recipes.fit_recipe` (batch_size, epochs, checkpoints every ``checkpoint_every``
+    epochs); ``fit_args``: ``run``, ``name``, ``generator`` and optionally ``evaluate``, as for fit_recipe."""
     optimizer = SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=weight_decay)
     scheduler = StepDecay(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
-    return fit_recipe(
-        model,
-        loss_fn,
-        optimizer,
-        scheduler,
-        cfg,
-        data,
-        run=run,
-        name=name,
-        generator=generator,
-        evaluate=evaluate,
-    )
+    return fit_recipe(model, loss_fn, optimizer, scheduler, cfg, data, **fit_args)
 
 
 def sweep_classifiers(

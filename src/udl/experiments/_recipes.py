@@ -100,33 +100,20 @@ def train_adam(
     cfg: AdamRecipe,
     data: tuple[torch.Tensor, torch.Tensor],
     *,
-    run: RunLike,
-    name: str,
-    generator: torch.Generator,
-    evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
     cosine: bool = False,
+    **fit_args: Any,
 ) -> FitResult:
     """Train ``model`` on ``data`` by :func:`fit_recipe` with Adam(lr) and, with ``cosine``, a cosine decay of the
-    learning rate to 0 over the epochs (torch's CosineAnnealingLR, stepped per epoch)."""
+    learning rate to 0 over the epochs (torch's CosineAnnealingLR, stepped per epoch); ``fit_args`` (``run``,
+    ``name``, ``generator``, ``evaluate``) as for :func:`fit_recipe`."""
     optimizer = Adam(model.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs) if cosine else None
-    return fit_recipe(
-        model,
-        loss_fn,
-        optimizer,
-        scheduler,
-        cfg,
-        data,
-        run=run,
-        name=name,
-        generator=generator,
-        evaluate=evaluate,
-    )
+    return fit_recipe(model, loss_fn, optimizer, scheduler, cfg, data, **fit_args)
 
 
 @dataclass(frozen=True)
 class ShapesRecipe(AdamRecipe):
-    """Synthetic-shapes images (``udl.data.synthetic_shapes``) and a convolutional network of ``widths`` channels
+    """Synthetic-shapes images (``udl.data.make_shapes``) and a convolutional network of ``widths`` channels
     per resolution level, trained by Adam with a cosine decay (detection, 10.5.2; segmentation, 11.5.3)."""
 
     num_train: int = 2000
