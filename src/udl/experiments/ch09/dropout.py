@@ -79,7 +79,6 @@ class Config(MNIST1DRecipe):
     mc_samples: int = 4096
     """largest number of Monte Carlo dropout passes compared with the exact average"""
     checkpoint_every: int = 20
-    """epochs between checkpoints"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
