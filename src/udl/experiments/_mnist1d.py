@@ -103,6 +103,18 @@ class Split:
     y_test: torch.Tensor
     data: MNIST1D
 
+    @property
+    def train(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x_train, self.y_train
+
+    @property
+    def test(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x_test, self.y_test
+
+    def evaluator(self) -> Callable[[nn.Module], dict[str, float]]:
+        """:func:`classifier_evaluator` on the split's training and test sets."""
+        return classifier_evaluator(self.train, self.test)
+
 
 def load_split(cfg: MNIST1DRecipe, device: torch.device | str = "cpu", **overrides: Any) -> Split:
     """MNIST-1D as the recipe generates it (``overrides``: other MNIST1DConfig fields, e.g. label noise)."""

@@ -21,9 +21,11 @@ from torch import nn
 
 from udl.experiments._checks import in_range
 from udl.optim import Adam
+from udl.report import Run
+from udl.stats import Comparison
 from udl.train import FitResult, RunLike, fit
 
-__all__ = ["AdamRecipe", "ShapesRecipe", "TrainingRecipe", "fit_recipe", "train_adam"]
+__all__ = ["AdamRecipe", "ShapesRecipe", "TrainingRecipe", "claim_comparison", "fit_recipe", "train_adam"]
 
 
 @dataclass(frozen=True)
@@ -147,3 +149,17 @@ class ShapesRecipe(AdamRecipe):
             )
         if self.noise < 0:
             raise ValueError(f"noise must be >= 0, got {self.noise}")
+
+
+def claim_comparison(
+    run: Run, claim_id: str, statement: str, comparison: Comparison, *, expected: str, **measured: Any
+) -> None:
+    """``run.claim`` for a claim that one ``udl.stats`` comparison decides: its verdict is the claim's, and what
+    was measured is its mean ± SE record followed by ``measured``."""
+    run.claim(
+        claim_id,
+        statement,
+        holds=comparison.verdict,
+        measured={**comparison.to_json(), **measured},
+        expected=expected,
+    )

@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from udl.data import MNIST1DConfig, mnist1d_with_shifts
-from udl.experiments._recipes import AdamRecipe, train_adam
+from udl.experiments._recipes import AdamRecipe, claim_comparison, train_adam
 from udl.nn import MLP, TrunkWithHeads, mlp_trunk
 from udl.report import Run
 from udl.report.figures import integer_ticks, subplots
@@ -184,20 +184,16 @@ def run(cfg: Config, run: Run) -> None:
     shift = {w: [100 * r["shift_test_accuracy"] for r in rs] for w, rs in results.items()}
     mean = {w: mean_se(a).mean for w, a in digit.items()}
     gain = auxiliary_task_verdict(digit[cfg.aux_weight], digit[0.0])
-    run.claim(
+    claim_comparison(
+        run,
         "auxiliary-task-helps",
         f"Adding the shift task (λ = {cfg.aux_weight:g}) to the shared trunk raises the digit test accuracy over "
         f"the single-task network (λ = 0) (paired, {cfg.seeds} seeds, mean gain > 2 SE)",
-        holds=gain.verdict,
-        measured={
-            **gain.to_json(),
-            "gain": gain.describe("points"),
-            "per_seed_gain": [
-                round(a - b, 2) for a, b in zip(digit[cfg.aux_weight], digit[0.0], strict=True)
-            ],
-            "accuracy_by_aux_weight": {f"{w:g}": round(m, 2) for w, m in mean.items()},
-        },
+        gain,
         expected="mean gain > 2 SE",
+        gain=gain.describe("points"),
+        per_seed_gain=[round(a - b, 2) for a, b in zip(digit[cfg.aux_weight], digit[0.0], strict=True)],
+        accuracy_by_aux_weight={f"{w:g}": round(m, 2) for w, m in mean.items()},
     )
     chance = 100.0 / cfg.shift_bins
     shift_acc = mean_se(shift[cfg.aux_weight]).mean

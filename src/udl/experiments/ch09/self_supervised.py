@@ -46,6 +46,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -169,6 +170,22 @@ def run(cfg: Config, run: Run) -> None:
         return 100 * linear_probe(f_train, y_probe, f_test, y_test, l2=cfg.probe_l2).test_accuracy
 
     accuracy: dict[str, list[float]] = {name: [] for name in PROBES}
+
+    def pretrain(
+        name: str,
+        model: InpaintingPretext | ContrastivePretext,
+        loss_fn: Callable[[Any, Tensor], Tensor],
+        seed: int,
+        generator: torch.Generator,
+    ) -> None:
+        """Train a pretext model on the unlabelled pool (batch order and random views or masks from
+        ``generator``), then probe its encoder."""
+        train_adam(
+            model, loss_fn, cfg, (x_pool, no_labels), run=run, name=f"{name}_seed{seed}", generator=generator
+        )
+        model.eval()
+        accuracy[name].append(probe(model.encoder))
+
     accuracy["raw input"].append(probe(lambda x: x))
     examples: dict[str, Tensor] = {}
     for seed in range(cfg.seed, cfg.seed + cfg.seeds):
@@ -181,17 +198,7 @@ def run(cfg: Config, run: Run) -> None:
         generator = torch.Generator().manual_seed(seed)
         decoder = MLP(d, (256,), 40, generator=torch.Generator().manual_seed(10_000 + seed))
         inpainter = InpaintingPretext(make_encoder(cfg, seed), decoder, cfg.mask_span, generator).to(dev)
-        train_adam(
-            inpainter,
-            lambda out, _: masked_inpainting_loss(*out),
-            cfg,
-            (x_pool, no_labels),
-            run=run,
-            name=f"inpainting_seed{seed}",
-            generator=generator,
-        )
-        inpainter.eval()
-        accuracy["inpainting"].append(probe(inpainter.encoder))
+        pretrain("inpainting", inpainter, lambda out, _: masked_inpainting_loss(*out), seed, generator)
 
         # -- contrastive pretext: NT-Xent over two augmented views ------------------------------------------
         generator = torch.Generator().manual_seed(seed)
@@ -204,17 +211,13 @@ def run(cfg: Config, run: Run) -> None:
             generator=generator,
         )
         contrastive = ContrastivePretext(make_encoder(cfg, seed), projector, views).to(dev)
-        train_adam(
+        pretrain(
+            "contrastive",
             contrastive,
             lambda out, _: nt_xent(out[0], out[1], cfg.temperature),
-            cfg,
-            (x_pool, no_labels),
-            run=run,
-            name=f"contrastive_seed{seed}",
-            generator=generator,
+            seed,
+            generator,
         )
-        contrastive.eval()
-        accuracy["contrastive"].append(probe(contrastive.encoder))
 
         if seed == cfg.seed:  # an inpainting example for the figure: test signals, fixed masks
             mask = random_span_mask(
