@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -56,22 +58,13 @@ def _net() -> nn.Module:
     return nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3))
 
 
-def test_train_adam_is_adam_with_cosine_decay_through_fit() -> None:
-    cfg = AdamRecipe(epochs=3, batch_size=8, lr=1e-2)
-    ours = _net()
-    train_adam(
-        ours,
-        nn.functional.cross_entropy,
-        cfg,
-        _data(),
-        cosine=True,
-        run=None,
-        name="train",
-        generator=torch.Generator().manual_seed(2),
-    )
+def _assert_same_as_fit(
+    ours: nn.Module, optimizer: type, scheduler: Callable[..., object], **hyper: Any
+) -> None:
+    """``ours`` equals, bit for bit, a fresh ``_net()`` trained by ``fit`` for 3 epochs of batches of 8 with
+    ``optimizer(**hyper)`` and ``scheduler(optimizer)``, batch order from seed 2."""
     ref = _net()
-    opt = Adam(ref.parameters(), lr=1e-2)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=3)
+    opt = optimizer(ref.parameters(), **hyper)
     fit(
         ref,
         nn.functional.cross_entropy,
@@ -79,38 +72,36 @@ def test_train_adam_is_adam_with_cosine_decay_through_fit() -> None:
         _data(),
         epochs=3,
         batch_size=8,
-        scheduler=sched,
+        scheduler=scheduler(opt),
         generator=torch.Generator().manual_seed(2),
     )
     for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
         assert torch.equal(a, b)
+    assert not torch.equal(next(ours.parameters()), next(_net().parameters()))  # it did train
+
+
+def test_train_adam_is_adam_with_cosine_decay_through_fit() -> None:
+    ours = _net()
+    cfg = AdamRecipe(epochs=3, batch_size=8, lr=1e-2)
+    generator = torch.Generator().manual_seed(2)
+    train_adam(
+        ours, nn.functional.cross_entropy, cfg, _data(), cosine=True, run=None, name="t", generator=generator
+    )
+    _assert_same_as_fit(
+        ours, Adam, lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=3), lr=1e-2
+    )
 
 
 def test_train_classifier_is_sgd_with_step_decay_through_fit() -> None:
-    cfg = ClassifierRecipe(epochs=3, batch_size=8, lr=0.05, momentum=0.9, step_size=1, gamma=0.5)
     ours = _net()
-    train_classifier(
+    cfg = ClassifierRecipe(epochs=3, batch_size=8, lr=0.05, momentum=0.9, step_size=1, gamma=0.5)
+    generator = torch.Generator().manual_seed(2)
+    train_classifier(ours, cfg, _data(), weight_decay=1e-3, run=None, name="t", generator=generator)
+    _assert_same_as_fit(
         ours,
-        cfg,
-        _data(),
+        SGD,
+        lambda opt: StepDecay(opt, step_size=1, gamma=0.5),
+        lr=0.05,
+        momentum=0.9,
         weight_decay=1e-3,
-        run=None,
-        name="train",
-        generator=torch.Generator().manual_seed(2),
     )
-    ref = _net()
-    opt = SGD(ref.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-3)
-    fit(
-        ref,
-        nn.functional.cross_entropy,
-        opt,
-        _data(),
-        epochs=3,
-        batch_size=8,
-        scheduler=StepDecay(opt, step_size=1, gamma=0.5),
-        generator=torch.Generator().manual_seed(2),
-    )
-    for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
-        assert torch.equal(a, b)
-    untrained = _net()
-    assert not torch.equal(next(ours.parameters()), next(untrained.parameters()))
