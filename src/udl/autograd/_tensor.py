@@ -33,20 +33,6 @@ from typing import Any, TypeAlias
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-__all__ = [
-    "Tensor",
-    "cross_entropy",
-    "exp",
-    "is_grad_enabled",
-    "log",
-    "log_softmax",
-    "no_grad",
-    "relu",
-    "sigmoid",
-    "softmax",
-    "tanh",
-]
-
 Array: TypeAlias = NDArray[Any]
 # Maps the gradient of an operation's output to the gradients of its parents (None where a parent needs none).
 BackwardFn: TypeAlias = Callable[[Array], Sequence["Array | None"]]

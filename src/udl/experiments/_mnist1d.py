@@ -5,7 +5,8 @@ rate 0.05, momentum 0.9), StepLR (every 10 epochs, gamma 0.5), batch 100, 50 epo
 chapters 9-11 reuse it with other models or data. An experiment's ``Config`` inherits :class:`MNIST1DRecipe`
 (overriding defaults where its notebook differs) and trains each model with :func:`train_classifier`, which wraps
 ``udl.train.fit`` (progress bar, checkpoints, resume, non-finite guard) around ``udl.optim.SGD`` +
-``udl.optim.StepDecay`` (equal to torch's, bit for bit).
+``udl.optim.StepDecay`` (equal to torch's, bit for bit). The training half alone, :class:`ClassifierRecipe`, serves
+classifiers of other data (the 8x8 digits of chapter 10).
 
 Everything here is protocol, not library: the data, models and loop it uses are public udl parts.
 """
@@ -22,6 +23,7 @@ from torch import nn
 
 from udl.data import MNIST1D, MNIST1DConfig, load_mnist1d
 from udl.experiments._checks import in_range
+from udl.experiments._recipes import TrainingRecipe, fit_recipe
 from udl.optim import SGD, StepDecay
 from udl.train import (
     FitResult,
@@ -30,11 +32,11 @@ from udl.train import (
     SweepResult,
     classification_metrics,
     error_rates,
-    fit,
     train_sweep,
 )
 
 __all__ = [
+    "ClassifierRecipe",
     "MNIST1DRecipe",
     "Split",
     "classifier_evaluator",
@@ -47,13 +49,11 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class MNIST1DRecipe:
-    """Fields of the shared recipe; an experiment's Config inherits them (and may override defaults)."""
+class ClassifierRecipe(TrainingRecipe):
+    """The training half of the recipe, for any classifier and data set: SGD(lr, momentum) + StepLR(step_size,
+    gamma) on the cross-entropy, ``seeds`` runs; the defaults are notebook 8.1's (50 epochs of batches of 100,
+    learning rate 0.05, momentum 0.9, the rate halved every 10 epochs)."""
 
-    epochs: int = 50
-    """passes over the training set (notebook 8.1: 50)"""
-    batch_size: int = 100
-    """mini-batch size (notebook 8.1: 100)"""
     lr: float = 0.05
     """SGD learning rate (notebook 8.1: 0.05)"""
     momentum: float = 0.9
@@ -62,27 +62,31 @@ class MNIST1DRecipe:
     """StepLR: epochs between learning-rate decays (notebook 8.1: 10)"""
     gamma: float = 0.5
     """StepLR: multiplicative decay (notebook 8.1: 0.5)"""
+    seeds: int = 3
+    """training runs per arm (seeds seed, seed+1, ...), paired by seed across arms"""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        in_range(self, gamma=(0, 1))
+        if min(self.step_size, self.seeds) < 1:
+            raise ValueError(f"step_size and seeds must be >= 1, got {self.step_size} and {self.seeds}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+
+
+@dataclass(frozen=True)
+class MNIST1DRecipe(ClassifierRecipe):
+    """The recipe on notebook 8.1's data; an experiment's Config inherits it (and may override defaults)."""
+
     num_samples: int = 5000
     """MNIST-1D examples in all, train + test (at least 10; the published set: 5000)"""
     train_split: float = 0.8
     """fraction of the examples used for training, in (0, 1); both parts must be non-empty"""
     data_seed: int = 42
     """MNIST-1D generation seed (42 is the published dataset)"""
-    checkpoint_every: int = 10
-    """epochs between checkpoints"""
-    seeds: int = 3
-    """training runs per arm (seeds seed, seed+1, ...), paired by seed across arms"""
-    seed: int = 0
-    """first seed for initialization and data order"""
 
     def __post_init__(self) -> None:
-        in_range(self, lr=(0, 10), gamma=(0, 1))
-        if min(self.epochs, self.batch_size, self.step_size, self.checkpoint_every, self.seeds) < 1:
-            raise ValueError("epochs, batch_size, step_size, checkpoint_every and seeds must be >= 1")
-        if not self.lr > 0 or not 0 <= self.momentum < 1 or not self.gamma > 0:
-            raise ValueError(
-                f"need lr > 0, 0 <= momentum < 1 and gamma > 0, got {self.lr}, {self.momentum}, {self.gamma}"
-            )
+        super().__post_init__()
         self.mnist1d_config()  # num_samples, train_split and data_seed must make a data set: checked up front
 
     def mnist1d_config(self) -> MNIST1DConfig:
@@ -99,6 +103,18 @@ class Split:
     y_test: torch.Tensor
     data: MNIST1D
 
+    @property
+    def train(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x_train, self.y_train
+
+    @property
+    def test(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x_test, self.y_test
+
+    def evaluator(self) -> Callable[[nn.Module], dict[str, float]]:
+        """:func:`classifier_evaluator` on the split's training and test sets."""
+        return classifier_evaluator(self.train, self.test)
+
 
 def load_split(cfg: MNIST1DRecipe, device: torch.device | str = "cpu", **overrides: Any) -> Split:
     """MNIST-1D as the recipe generates it (``overrides``: other MNIST1DConfig fields, e.g. label noise)."""
@@ -108,7 +124,7 @@ def load_split(cfg: MNIST1DRecipe, device: torch.device | str = "cpu", **overrid
     )
 
 
-def seed_range(cfg: MNIST1DRecipe) -> range:
+def seed_range(cfg: ClassifierRecipe) -> range:
     """The seeds of the recipe's repeated runs: seed, seed+1, ..., seed+seeds−1."""
     return range(cfg.seed, cfg.seed + cfg.seeds)
 
@@ -133,34 +149,19 @@ def classifier_evaluator(
 
 def train_classifier(
     model: nn.Module,
-    cfg: MNIST1DRecipe,
+    cfg: ClassifierRecipe,
     data: tuple[torch.Tensor, torch.Tensor],
     *,
-    run: RunLike,
-    name: str,
-    generator: torch.Generator,
-    evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.functional.cross_entropy,
     weight_decay: float = 0.0,
+    **fit_args: Any,
 ) -> FitResult:
-    """Train ``model`` on ``data`` with the recipe: SGD(lr, momentum) + StepLR(step_size, gamma), batch_size,
-    epochs, checkpoints under ``name`` every ``checkpoint_every`` epochs."""
+    """Train ``model`` on ``data`` with the recipe: SGD(lr, momentum, weight_decay) + StepLR(step_size, gamma) by
+    :func:`~udl.experiments._recipes.fit_recipe` (batch_size, epochs, checkpoints every ``checkpoint_every``
+    epochs); ``fit_args``: ``run``, ``name``, ``generator`` and optionally ``evaluate``, as for fit_recipe."""
     optimizer = SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=weight_decay)
     scheduler = StepDecay(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
-    return fit(
-        model,
-        loss_fn,
-        optimizer,
-        data,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        scheduler=scheduler,
-        generator=generator,
-        evaluate=evaluate,
-        run=run,
-        name=name,
-        checkpoint_every=cfg.checkpoint_every,
-    )
+    return fit_recipe(model, loss_fn, optimizer, scheduler, cfg, data, **fit_args)
 
 
 def sweep_classifiers(

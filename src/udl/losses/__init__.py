@@ -7,7 +7,7 @@ come first and the target last, and ``reduction`` is ``"mean"`` (default), ``"su
 losses (``hinge_loss``, ``exponential_loss``) take targets in {−1, +1} and are not likelihoods.
 """
 
-from udl.losses._common import REDUCTIONS, Reduction
+from udl.losses._common import REDUCTIONS, Reduction, check_class_labels
 from udl.losses._contrastive import info_nce, masked_inpainting_loss, nt_xent
 from udl.losses._margin import exponential_loss, hinge_loss
 from udl.losses._nll import (
@@ -29,6 +29,7 @@ __all__ = [
     "Reduction",
     "bernoulli_nll",
     "categorical_nll",
+    "check_class_labels",
     "exponential_loss",
     "gaussian_mixture_nll",
     "gaussian_nll",

@@ -62,3 +62,11 @@ def check_values_in(target: Tensor, allowed: tuple[float, ...], name: str, hint:
         more = f" (and {offending.numel() - 5} more)" if offending.numel() > 5 else ""
         choices = ", ".join(f"{v:g}" for v in allowed)
         raise ValueError(f"{name} values must be in {{{choices}}}; got {shown}{more}{hint}")
+
+
+def check_class_labels(y: Tensor, num_classes: int) -> None:
+    """Raise ``ValueError`` unless ``y`` is an integer tensor of class indices in ``0..num_classes - 1``."""
+    if y.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+        raise ValueError(f"labels must be an integer tensor of class indices, got dtype {y.dtype}")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got {int(y.min())}..{int(y.max())}")

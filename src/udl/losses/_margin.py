@@ -7,6 +7,8 @@ is not a probability. They are functions of the margin :math:`y\,f` alone, like 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -38,9 +40,7 @@ def hinge_loss(score: Tensor, target: Tensor, *, reduction: Reduction = "mean") 
     Raises:
         ValueError: if a target is not -1 or +1, or ``reduction`` is unknown.
     """
-    check_reduction(reduction)
-    check_values_in(target, (-1.0, 1.0), "target", hint=_SIGN_HINT)
-    return reduce(torch.clamp(1.0 - target * score, min=0.0), reduction)
+    return _margin_loss(lambda margin: torch.clamp(1.0 - margin, min=0.0), score, target, reduction)
 
 
 def exponential_loss(score: Tensor, target: Tensor, *, reduction: Reduction = "mean") -> Tensor:
@@ -53,17 +53,15 @@ def exponential_loss(score: Tensor, target: Tensor, *, reduction: Reduction = "m
     overflows to ``inf`` for :math:`y f \lesssim -709` in float64), where the binary cross-entropy grows only
     linearly.
 
-    Args:
-        score: real-valued classifier output :math:`f`, any shape broadcastable with ``target``.
-        target: labels :math:`y \in \{-1, +1\}` (float or integer).
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
-
-    Returns:
-        Scalar, or with ``reduction="none"`` the elementwise losses with the broadcast shape.
-
-    Raises:
-        ValueError: if a target is not -1 or +1, or ``reduction`` is unknown.
+    Args, Returns and Raises: as :func:`hinge_loss`.
     """
+    return _margin_loss(lambda margin: torch.exp(-margin), score, target, reduction)
+
+
+def _margin_loss(
+    loss: Callable[[Tensor], Tensor], score: Tensor, target: Tensor, reduction: Reduction
+) -> Tensor:
+    """``loss`` of the margin :math:`y f` per element, reduced, after checking ``target`` and ``reduction``."""
     check_reduction(reduction)
     check_values_in(target, (-1.0, 1.0), "target", hint=_SIGN_HINT)
-    return reduce(torch.exp(-target * score), reduction)
+    return reduce(loss(target * score), reduction)

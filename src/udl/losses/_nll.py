@@ -49,6 +49,17 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _LOG_2 = math.log(2.0)
 
 
+def _scale_tensor(
+    value: Tensor | float, like: Tensor, name: str, reduction: Reduction, *, allow_zero: bool = False
+) -> Tensor:
+    """A scale parameter (σ, b, κ) as a float tensor like ``like``, after checking ``reduction`` and that it is
+    positive (or, with ``allow_zero``, non-negative) everywhere; a ValueError naming ``name`` otherwise."""
+    check_reduction(reduction)
+    scale = as_float_tensor(value, like)
+    check_positive(scale, name, allow_zero=allow_zero)
+    return scale
+
+
 def gaussian_nll(
     mean: Tensor, std: Tensor | float, target: Tensor, *, reduction: Reduction = "mean"
 ) -> Tensor:
@@ -75,9 +86,7 @@ def gaussian_nll(
     Raises:
         ValueError: if ``std <= 0`` anywhere or ``reduction`` is unknown.
     """
-    check_reduction(reduction)
-    std = as_float_tensor(std, mean)
-    check_positive(std, "std")
+    std = _scale_tensor(std, mean, "std", reduction)
     z = (target - mean) / std
     return reduce(0.5 * z * z + torch.log(std) + 0.5 * _LOG_2PI, reduction)
 
@@ -100,15 +109,9 @@ def laplace_nll(
         target: observed :math:`y`.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
 
-    Returns:
-        Scalar, or with ``reduction="none"`` the elementwise losses with the broadcast shape of the inputs.
-
-    Raises:
-        ValueError: if ``scale <= 0`` anywhere or ``reduction`` is unknown.
+    Returns and Raises: as :func:`gaussian_nll`, with ``scale`` for ``std``.
     """
-    check_reduction(reduction)
-    scale = as_float_tensor(scale, loc)
-    check_positive(scale, "scale")
+    scale = _scale_tensor(scale, loc, "scale", reduction)
     return reduce(torch.abs(target - loc) / scale + torch.log(scale) + _LOG_2, reduction)
 
 
@@ -164,9 +167,7 @@ def von_mises_nll(
     Raises:
         ValueError: if ``concentration < 0`` anywhere or ``reduction`` is unknown.
     """
-    check_reduction(reduction)
-    kappa = as_float_tensor(concentration, loc)
-    check_positive(kappa, "concentration", allow_zero=True)
+    kappa = _scale_tensor(concentration, loc, "concentration", reduction, allow_zero=True)
     half_sin = torch.sin(0.5 * (target - loc))
     log_i0e: Tensor = _LogI0e.apply(kappa)
     return reduce(2.0 * kappa * half_sin * half_sin + _LOG_2PI + log_i0e, reduction)

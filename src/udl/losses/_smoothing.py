@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from udl.losses._common import Reduction, reduce
+from udl.losses._common import Reduction, check_class_labels, reduce
 
 __all__ = ["label_smoothing_targets", "smoothed_cross_entropy"]
 
@@ -25,13 +25,6 @@ __all__ = ["label_smoothing_targets", "smoothed_cross_entropy"]
 def _check_smoothing(smoothing: float) -> None:
     if not 0.0 <= smoothing <= 1.0:
         raise ValueError(f"smoothing must be in [0, 1], got {smoothing}")
-
-
-def _check_labels(y: Tensor, num_classes: int) -> None:
-    if y.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
-        raise ValueError(f"labels must be an integer tensor of class indices, got dtype {y.dtype}")
-    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got {int(y.min())}..{int(y.max())}")
 
 
 def label_smoothing_targets(
@@ -58,7 +51,7 @@ def label_smoothing_targets(
     _check_smoothing(smoothing)
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    _check_labels(y, num_classes)
+    check_class_labels(y, num_classes)
     one_hot = nn.functional.one_hot(y.long(), num_classes).to(dtype)  # (..., K)
     return (1.0 - smoothing) * one_hot + smoothing / num_classes
 
@@ -93,7 +86,7 @@ def smoothed_cross_entropy(
         raise ValueError(
             f"logits (..., K) and labels (...) disagree: {tuple(logits.shape)} vs {tuple(y.shape)}"
         )
-    _check_labels(y, logits.shape[-1])
+    check_class_labels(y, logits.shape[-1])
     log_p = torch.log_softmax(logits, dim=-1)  # (..., K)
     nll = -log_p.gather(-1, y.long().unsqueeze(-1)).squeeze(-1)  # (...) −log p_y
     uniform = -log_p.mean(dim=-1)  # (...) −(1/K) Σ_k log p_k

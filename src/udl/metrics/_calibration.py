@@ -11,14 +11,9 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from udl.losses import check_class_labels
+
 __all__ = ["ReliabilityBins", "expected_calibration_error", "reliability_bins"]
-
-
-def _check_labels(y: Tensor, num_classes: int) -> None:
-    if y.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
-        raise ValueError(f"labels must be an integer tensor of class indices, got dtype {y.dtype}")
-    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got {int(y.min())}..{int(y.max())}")
 
 
 class ReliabilityBins(NamedTuple):
@@ -53,7 +48,7 @@ def reliability_bins(probs: Tensor, y: Tensor, n_bins: int = 15) -> ReliabilityB
         raise ValueError(f"need probs (N, K) and labels (N,), got {tuple(probs.shape)} and {tuple(y.shape)}")
     if probs.numel() and (float(probs.min()) < 0 or float(probs.max()) > 1):
         raise ValueError("probabilities must lie in [0, 1]")
-    _check_labels(y, probs.shape[1])
+    check_class_labels(y, probs.shape[1])
     confidence, predicted = probs.max(dim=1)  # (N,), (N,)
     correct = (predicted == y).to(probs.dtype)
     edges = torch.linspace(0.0, 1.0, n_bins + 1, dtype=probs.dtype, device=probs.device)

@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -108,6 +109,45 @@ def _layer(
     return layer
 
 
+_Make = Callable[..., nn.Module]
+
+
+_ConfigT = TypeVar("_ConfigT")
+
+
+class _ConvClassifier(nn.Module, Generic[_ConfigT]):
+    """Convolutions (``_convs`` of the config, each built by ``_layer`` with the network's ``init``, ``generator``,
+    ``device`` and ``dtype``) then one linear layer to ``num_classes`` logits; the subclass's ``forward`` says how
+    the convolutions are applied. Layers are built in order, so one seeded generator gives one network."""
+
+    _default_config: Callable[[], _ConfigT]
+
+    def __init__(
+        self,
+        config: _ConfigT | None = None,
+        *,
+        init: Init = "he",
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        _check_init(init)
+        self.config: _ConfigT = config if config is not None else self._default_config()
+        cfg: Any = self.config  # the subclass's config: its layers' sizes
+        make = functools.partial(_layer, init=init, generator=generator, device=device, dtype=dtype)
+        self.convs = nn.ModuleList(self._convs(cfg, make))
+        self.linear = make(nn.Linear, cfg.flat_features, cfg.num_classes)
+
+    @staticmethod
+    def _convs(cfg: Any, make: _Make) -> list[nn.Module]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def num_parameters(self) -> int:
+        """Number of scalar parameters (2,050 for the default MNIST1DCNN, 6,090 for the default DigitsCNN)."""
+        return sum(p.numel() for p in self.parameters())
+
+
 # ------------------------------------------------------------------------------------------------ MNIST-1D
 
 
@@ -154,7 +194,7 @@ class MNIST1DCNNConfig:
         return self.hidden_units[-1]
 
 
-class MNIST1DCNN(nn.Module):
+class MNIST1DCNN(_ConvClassifier[MNIST1DCNNConfig]):
     r"""1D convolutional classifier for MNIST-1D (UDL fig. 10.7, notebook 10.2).
 
     ``num_layers`` times: valid Conv1d(C_in, ``channels``, ``kernel_size``, ``stride``) then ReLU; then
@@ -176,34 +216,20 @@ class MNIST1DCNN(nn.Module):
         input (N, in_length) or (N, 1, in_length) -> logits (N, num_classes).
     """
 
-    def __init__(
-        self,
-        config: MNIST1DCNNConfig | None = None,
-        *,
-        init: Init = "he",
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        _check_init(init)
-        self.config = cfg = config if config is not None else MNIST1DCNNConfig()
-        make = functools.partial(_layer, init=init, generator=generator, device=device, dtype=dtype)
-        self.convs = nn.ModuleList(
+    _default_config = MNIST1DCNNConfig
+
+    @staticmethod
+    def _convs(cfg: MNIST1DCNNConfig, make: _Make) -> list[nn.Module]:
+        return [
             make(nn.Conv1d, c_in, cfg.channels, cfg.kernel_size, stride=cfg.stride)
             for c_in in [1] + [cfg.channels] * (cfg.num_layers - 1)
-        )
-        self.linear = make(nn.Linear, cfg.flat_features, cfg.num_classes)
+        ]
 
     def forward(self, x: Tensor) -> Tensor:
         h = x.unsqueeze(1) if x.dim() == 2 else x  # (N, 1, 40)
         for conv in self.convs:
             h = torch.relu(conv(h))  # (N, 15, 19) -> (N, 15, 9) -> (N, 15, 4)
         return self.linear(h.flatten(1))  # (N, 60) -> (N, 10)
-
-    def num_parameters(self) -> int:
-        """Number of scalar parameters (2,050 for the default configuration)."""
-        return sum(p.numel() for p in self.parameters())
 
 
 # ------------------------------------------------------------------------------------------------ 8x8 digits
@@ -249,7 +275,7 @@ class DigitsCNNConfig:
         return self.channels[-1] * self.final_size**2
 
 
-class DigitsCNN(nn.Module):
+class DigitsCNN(_ConvClassifier[DigitsCNNConfig]):
     r"""Small image classifier: (conv 3x3 "same" -> ReLU -> max-pool 2x2) per entry of ``channels``, then a
     linear layer (UDL section 10.5: convolutions interleaved with downsampling, then fully connected layers).
 
@@ -266,31 +292,17 @@ class DigitsCNN(nn.Module):
         input (N, in_channels, image_size, image_size) -> logits (N, num_classes).
     """
 
-    def __init__(
-        self,
-        config: DigitsCNNConfig | None = None,
-        *,
-        init: Init = "he",
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        _check_init(init)
-        self.config = cfg = config if config is not None else DigitsCNNConfig()
-        make = functools.partial(_layer, init=init, generator=generator, device=device, dtype=dtype)
-        self.convs = nn.ModuleList(
+    _default_config = DigitsCNNConfig
+
+    @staticmethod
+    def _convs(cfg: DigitsCNNConfig, make: _Make) -> list[nn.Module]:
+        return [
             make(nn.Conv2d, c_in, c_out, cfg.kernel_size, padding=cfg.kernel_size // 2)
             for c_in, c_out in zip((cfg.in_channels, *cfg.channels[:-1]), cfg.channels, strict=True)
-        )
-        self.linear = make(nn.Linear, cfg.flat_features, cfg.num_classes)
+        ]
 
     def forward(self, x: Tensor) -> Tensor:
         h = x  # (N, 1, 8, 8)
         for conv in self.convs:
             h = nn.functional.max_pool2d(torch.relu(conv(h)), 2)  # (N, 16, 4, 4) -> (N, 32, 2, 2)
         return self.linear(h.flatten(1))  # (N, 128) -> (N, 10)
-
-    def num_parameters(self) -> int:
-        """Number of scalar parameters (6,090 for the default configuration)."""
-        return sum(p.numel() for p in self.parameters())

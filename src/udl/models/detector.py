@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from udl.functional.boxes import batched_nms
-from udl.models.unet import _conv2d, _conv_bn_relu
+from udl.models.unet import _check_channels, _conv2d, _conv_bn_relu
 
 __all__ = [
     "TARGET_FIELDS",
@@ -77,14 +77,7 @@ class GridDetectorConfig:
     """batch normalization after every 3x3 convolution"""
 
     def __post_init__(self) -> None:
-        if self.in_channels < 1 or self.num_classes < 1:
-            raise ValueError(
-                f"in_channels and num_classes must be >= 1, got {self.in_channels}, {self.num_classes}"
-            )
-        if not self.widths or any(w < 1 for w in self.widths):
-            raise ValueError(
-                f"widths must be a non-empty tuple of positive channel counts, got {self.widths}"
-            )
+        _check_channels(self.in_channels, self.num_classes, self.widths)
         if self.image_size < 1 or self.image_size % self.stride:
             raise ValueError(
                 f"image_size must be a positive multiple of the stride {self.stride} (2^(len(widths) - 1)), "

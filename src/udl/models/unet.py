@@ -51,14 +51,15 @@ class UNetConfig:
     """batch normalization after every 3x3 convolution"""
 
     def __post_init__(self) -> None:
-        if self.in_channels < 1 or self.num_classes < 1:
-            raise ValueError(
-                f"in_channels and num_classes must be >= 1, got {self.in_channels}, {self.num_classes}"
-            )
-        if not self.widths or any(w < 1 for w in self.widths):
-            raise ValueError(
-                f"widths must be a non-empty tuple of positive channel counts, got {self.widths}"
-            )
+        _check_channels(self.in_channels, self.num_classes, self.widths)
+
+
+def _check_channels(in_channels: int, num_classes: int, widths: tuple[int, ...]) -> None:
+    """The checks a dense-prediction network's config shares: channel and class counts, per-level widths."""
+    if in_channels < 1 or num_classes < 1:
+        raise ValueError(f"in_channels and num_classes must be >= 1, got {in_channels}, {num_classes}")
+    if not widths or any(w < 1 for w in widths):
+        raise ValueError(f"widths must be a non-empty tuple of positive channel counts, got {widths}")
 
 
 def _conv2d(

@@ -21,21 +21,13 @@ evaluates it in the same floating-point order so that trajectories agree bit for
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor
 from torch.optim.optimizer import ParamsT
 
-from udl.optim._common import (
-    BookOptimizer,
-    as_real,
-    check_beta,
-    check_flag,
-    check_nonnegative,
-    run_update,
-    states_of,
-)
+from udl.optim._common import BookOptimizer, GroupHyper, as_real, check_beta, init_states, run_update
 
 __all__ = ["Adam", "AdamW"]
 
@@ -82,6 +74,14 @@ class Adam(BookOptimizer):
     """
 
     _name = "Adam"
+    _nonnegative = ("lr", "eps", "weight_decay")
+    _flags = ("amsgrad", "maximize", "decoupled_weight_decay")
+    _added_later: ClassVar[dict[str, Any]] = {
+        "amsgrad": False,
+        "maximize": False,
+        "foreach": None,
+        "decoupled_weight_decay": False,
+    }
 
     def __init__(
         self,
@@ -106,43 +106,22 @@ class Adam(BookOptimizer):
             "foreach": foreach,
             "decoupled_weight_decay": decoupled_weight_decay,
         }
-        self._check_hyperparameters(defaults)
+        self._check_hyperparameters(defaults)  # the raw betas, before they are stored as floats
         defaults["betas"] = (float(betas[0]), float(betas[1]))
         super().__init__(params, defaults)
 
     @classmethod
     def _check_hyperparameters(cls, group: dict[str, Any]) -> None:
-        check_nonnegative("lr", group["lr"])
+        super()._check_hyperparameters(group)
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         check_beta("betas[0]", betas[0])
         check_beta("betas[1]", betas[1])
-        check_nonnegative("eps", group["eps"])
-        check_nonnegative("weight_decay", group["weight_decay"])
-        check_flag("amsgrad", group["amsgrad"])
-        check_flag("maximize", group["maximize"])
-        check_flag("foreach", group["foreach"], optional=True)
-        check_flag("decoupled_weight_decay", group["decoupled_weight_decay"])
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("decoupled_weight_decay", False)
 
     def _update_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
         amsgrad = bool(group["amsgrad"])
-        states = states_of(self, params)
-        for p, state in zip(params, states, strict=True):
-            if "step" not in state:
-                state["step"] = torch.zeros((), dtype=torch.int64)
-                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            if amsgrad and "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        states = init_states(self, params, ("exp_avg", "exp_avg_sq"), ("max_exp_avg_sq",) if amsgrad else ())
         # Complex parameters are updated as pairs of reals, so g² is |g|² per component as for real tensors.
         real_params = [as_real(p) for p in params]
         real_grads = [as_real(g) for g in grads]
@@ -151,14 +130,8 @@ class Adam(BookOptimizer):
         v_max = [as_real(s["max_exp_avg_sq"]) for s in states] if amsgrad else []
         steps = [s["step"] for s in states]
         beta1, beta2 = group["betas"]
-        hyper = _AdamHyper(
-            lr=float(group["lr"]),
-            beta1=float(beta1),
-            beta2=float(beta2),
-            eps=float(group["eps"]),
-            weight_decay=float(group["weight_decay"]),
-            decoupled=bool(group["decoupled_weight_decay"]),
-            maximize=bool(group["maximize"]),
+        hyper = _AdamHyper.of(
+            group, beta1=float(beta1), beta2=float(beta2), decoupled=bool(group["decoupled_weight_decay"])
         )
         tensors = _AdamTensors(real_params, real_grads, m, v, v_max if amsgrad else None, steps)
         foreach = self._use_foreach(group["foreach"], params)
@@ -246,16 +219,13 @@ class _AdamTensors(NamedTuple):
 
 
 @dataclass(frozen=True)
-class _AdamHyper:
-    """One parameter group's hyperparameters, as plain Python numbers (``decoupled``: AdamW's weight decay)."""
+class _AdamHyper(GroupHyper):
+    """Adam's hyperparameters beyond lr, weight_decay and maximize (``decoupled``: AdamW's weight decay)."""
 
-    lr: float
     beta1: float
     beta2: float
     eps: float
-    weight_decay: float
     decoupled: bool
-    maximize: bool
 
 
 def _adam_single_tensor(tensors: _AdamTensors, hyper: _AdamHyper) -> None:

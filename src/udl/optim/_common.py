@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, overload
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, TypeVar, overload
 
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
+from torch.optim.optimizer import ParamsT
 
 
 def check_real(name: str, value: object) -> float:
@@ -97,10 +99,31 @@ class BookOptimizer(Optimizer):
     gradient to ``_update_group``, which implements the update rule on the single- or multi-tensor path."""
 
     _name: str = "optimizer"
+    _nonnegative: ClassVar[tuple[str, ...]] = ()
+    """hyperparameters that must be finite reals >= 0"""
+    _flags: ClassVar[tuple[str, ...]] = ()
+    """hyperparameters that must be True or False (``foreach`` may also be None, in every optimizer)"""
+    _added_later: ClassVar[dict[str, Any]] = {}
+    """hyperparameters an older pickled optimizer may lack, with the defaults ``__setstate__`` fills in"""
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
+        self._check_hyperparameters(defaults)
+        super().__init__(params, defaults)
 
     @classmethod
-    def _check_hyperparameters(cls, group: dict[str, Any]) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def _check_hyperparameters(cls, group: dict[str, Any]) -> None:
+        """A ValueError naming the first bad hyperparameter of ``group``; subclasses add their own checks."""
+        for name in cls._nonnegative:
+            check_nonnegative(name, group[name])
+        for name in cls._flags:
+            check_flag(name, group[name])
+        check_flag("foreach", group["foreach"], optional=True)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for name, default in self._added_later.items():
+                group.setdefault(name, default)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         merged = {**self.defaults, **{k: v for k, v in param_group.items() if k != "params"}}
@@ -165,3 +188,40 @@ class BookOptimizer(Optimizer):
 
 def states_of(optimizer: Optimizer, params: Iterable[Tensor]) -> list[dict[str, Any]]:
     return [optimizer.state[p] for p in params]
+
+
+def init_states(
+    optimizer: Optimizer, params: list[Tensor], names: tuple[str, ...], later: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The per-parameter state of ``params``, created at a parameter's first update: a 0-dim int64 ``step`` count
+    and a zero tensor like the parameter for each of ``names``; then one for each of ``later`` (state that an
+    option adds, such as a momentum buffer) where it is still missing."""
+    states = states_of(optimizer, params)
+    for p, state in zip(params, states, strict=True):
+        if "step" not in state:
+            state["step"] = torch.zeros((), dtype=torch.int64)
+            for name in names:
+                state[name] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        for name in later:
+            if name not in state:
+                state[name] = torch.zeros_like(p, memory_format=torch.preserve_format)
+    return states
+
+
+@dataclass(frozen=True)
+class GroupHyper:
+    """One parameter group's hyperparameters as plain Python numbers: those every rule has; a rule's subclass adds
+    its own."""
+
+    lr: float
+    weight_decay: float
+    maximize: bool
+
+    @classmethod
+    def of(cls, group: dict[str, Any], **values: Any) -> Any:
+        """The fields read from ``group`` by name (as float, or bool where annotated so), ``values`` for those
+        the group names differently."""
+        for f in fields(cls):
+            if f.name not in values:
+                values[f.name] = bool(group[f.name]) if f.type in ("bool", bool) else float(group[f.name])
+        return cls(**values)

@@ -15,20 +15,13 @@ and the learning rate is ``lr`` (γ here, α in the book).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor
 from torch.optim.optimizer import ParamsT
 
-from udl.optim._common import (
-    BookOptimizer,
-    as_real,
-    check_flag,
-    check_nonnegative,
-    run_update,
-    states_of,
-)
+from udl.optim._common import BookOptimizer, GroupHyper, as_real, init_states, run_update
 
 __all__ = ["RMSprop"]
 
@@ -71,6 +64,14 @@ class RMSprop(BookOptimizer):
     """
 
     _name = "RMSprop"
+    _nonnegative = ("lr", "alpha", "eps", "weight_decay", "momentum")
+    _flags = ("centered", "maximize")
+    _added_later: ClassVar[dict[str, Any]] = {
+        "momentum": 0.0,
+        "centered": False,
+        "foreach": None,
+        "maximize": False,
+    }
 
     def __init__(
         self,
@@ -95,54 +96,20 @@ class RMSprop(BookOptimizer):
             "foreach": foreach,
             "maximize": maximize,
         }
-        self._check_hyperparameters(defaults)
         super().__init__(params, defaults)
-
-    @classmethod
-    def _check_hyperparameters(cls, group: dict[str, Any]) -> None:
-        check_nonnegative("lr", group["lr"])
-        check_nonnegative("alpha", group["alpha"])
-        check_nonnegative("eps", group["eps"])
-        check_nonnegative("weight_decay", group["weight_decay"])
-        check_nonnegative("momentum", group["momentum"])
-        check_flag("centered", group["centered"])
-        check_flag("maximize", group["maximize"])
-        check_flag("foreach", group["foreach"], optional=True)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("momentum", 0.0)
-            group.setdefault("centered", False)
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
 
     def _update_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
         momentum = float(group["momentum"])
         centered = bool(group["centered"])
-        states = states_of(self, params)
-        for p, state in zip(params, states, strict=True):
-            if "step" not in state:
-                state["step"] = torch.zeros((), dtype=torch.int64)
-                state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            if momentum > 0 and "momentum_buffer" not in state:
-                state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            if centered and "grad_avg" not in state:
-                state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        later = tuple(name for name, on in (("momentum_buffer", momentum > 0), ("grad_avg", centered)) if on)
+        states = init_states(self, params, ("square_avg",), later)
         real_params = [as_real(p) for p in params]
         real_grads = [as_real(g) for g in grads]
         square_avgs = [as_real(s["square_avg"]) for s in states]
         grad_avgs = [as_real(s["grad_avg"]) for s in states] if centered else None
         buffers = [as_real(s["momentum_buffer"]) for s in states] if momentum > 0 else None
         steps = [s["step"] for s in states]
-        hyper = _RMSpropHyper(
-            lr=float(group["lr"]),
-            alpha=float(group["alpha"]),
-            eps=float(group["eps"]),
-            weight_decay=float(group["weight_decay"]),
-            momentum=momentum,
-            maximize=bool(group["maximize"]),
-        )
+        hyper = _RMSpropHyper.of(group, momentum=momentum)
         tensors = _RMSpropTensors(real_params, real_grads, square_avgs, grad_avgs, buffers, steps)
         foreach = self._use_foreach(group["foreach"], params)
         run_update(_rmsprop_single_tensor, _rmsprop_multi_tensor, tensors, hyper, foreach=foreach)
@@ -160,15 +127,12 @@ class _RMSpropTensors(NamedTuple):
 
 
 @dataclass(frozen=True)
-class _RMSpropHyper:
-    """One parameter group's hyperparameters, as plain Python numbers."""
+class _RMSpropHyper(GroupHyper):
+    """RMSprop's hyperparameters beyond lr, weight_decay and maximize."""
 
-    lr: float
     alpha: float
     eps: float
-    weight_decay: float
     momentum: float
-    maximize: bool
 
 
 def _rmsprop_single_tensor(tensors: _RMSpropTensors, hyper: _RMSpropHyper) -> None:

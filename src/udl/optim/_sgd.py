@@ -22,20 +22,13 @@ rather than :math:`(1-\beta)\mathbf{g}_1`.)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor
 from torch.optim.optimizer import ParamsT
 
-from udl.optim._common import (
-    BookOptimizer,
-    check_flag,
-    check_nonnegative,
-    check_real,
-    run_update,
-    states_of,
-)
+from udl.optim._common import BookOptimizer, GroupHyper, check_real, run_update, states_of
 
 __all__ = ["SGD"]
 
@@ -82,6 +75,9 @@ class SGD(BookOptimizer):
     """
 
     _name = "SGD"
+    _nonnegative = ("lr", "momentum", "weight_decay")
+    _flags = ("nesterov", "maximize")
+    _added_later: ClassVar[dict[str, Any]] = {"nesterov": False, "maximize": False, "foreach": None}
 
     def __init__(
         self,
@@ -104,41 +100,21 @@ class SGD(BookOptimizer):
             "maximize": maximize,
             "foreach": foreach,
         }
-        self._check_hyperparameters(defaults)
         super().__init__(params, defaults)
 
     @classmethod
     def _check_hyperparameters(cls, group: dict[str, Any]) -> None:
-        check_nonnegative("lr", group["lr"])
-        check_nonnegative("momentum", group["momentum"])
+        super()._check_hyperparameters(group)
         check_real("dampening", group["dampening"])
-        check_nonnegative("weight_decay", group["weight_decay"])
-        check_flag("nesterov", group["nesterov"])
-        check_flag("maximize", group["maximize"])
-        check_flag("foreach", group["foreach"], optional=True)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"nesterov=True needs momentum > 0 and dampening == 0, got momentum={group['momentum']}, "
                 f"dampening={group['dampening']}"
             )
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-
     def _update_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
         states = states_of(self, params) if group["momentum"] != 0 else [{} for _ in params]
-        hyper = _SGDHyper(
-            lr=float(group["lr"]),
-            momentum=float(group["momentum"]),
-            dampening=float(group["dampening"]),
-            weight_decay=float(group["weight_decay"]),
-            nesterov=bool(group["nesterov"]),
-            maximize=bool(group["maximize"]),
-        )
+        hyper = _SGDHyper.of(group)
         foreach = self._use_foreach(group["foreach"], params)
         run_update(
             _sgd_single_tensor, _sgd_multi_tensor, _SGDTensors(params, grads, states), hyper, foreach=foreach
@@ -154,15 +130,12 @@ class _SGDTensors(NamedTuple):
 
 
 @dataclass(frozen=True)
-class _SGDHyper:
-    """One parameter group's hyperparameters, as plain Python numbers."""
+class _SGDHyper(GroupHyper):
+    """SGD's hyperparameters beyond lr, weight_decay and maximize."""
 
-    lr: float
     momentum: float
     dampening: float
-    weight_decay: float
     nesterov: bool
-    maximize: bool
 
 
 def _sgd_single_tensor(tensors: _SGDTensors, hyper: _SGDHyper) -> None:

@@ -238,20 +238,13 @@ def run(cfg: Config, run: Run) -> None:
             color=color,
             label=f"deep, W = {width} (measured)",
         )
-        ax.semilogy(
-            [r["parameters"] for r in mine],
-            [r["deep_lower_bound"] for r in mine],
-            ":",
-            color=color,
-            alpha=0.7,
-        )
+        # the lower bound, and the random networks' mean where they were run
+        series = [("deep_lower_bound", ":")]
         if cfg.random_nets:
+            series.append(("random_deep_mean", "x--"))
+        for key, style in series:
             ax.semilogy(
-                [r["parameters"] for r in mine],
-                [r["random_deep_mean"] for r in mine],
-                "x--",
-                color=color,
-                alpha=0.7,
+                [r["parameters"] for r in mine], [r[key] for r in mine], style, color=color, alpha=0.7
             )
     param_counts = sorted({r["parameters"] for r in rows})
     ax.semilogy(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -202,33 +202,34 @@ def run(cfg: Config, run: Run) -> None:
     # -- checks: Monte Carlo against the closed forms ---------------------------------------------------------
     z, ks_limit = cfg.z_tolerance, cfg.ks_coefficient / math.sqrt(m)
     shell_at = outer_shell_fraction(cfg.shell_check_dim, cfg.shell_epsilon)
-    run.check(
+
+    def check_worst(check_id: str, statement: str, errors: Iterable[float], tolerance: float = z) -> None:
+        run.check(check_id, statement, error=max(errors), tolerance=tolerance)  # the worst dimension
+
+    check_worst(
         "ball-volume-monte-carlo",
         f"Of {cfg.mc_samples} uniform points of [−1, 1]^D the fraction in the unit ball matches "
         f"π^(D/2)/(Γ(D/2+1)·2^D) within {z:g} binomial SE, D = 1..{cfg.mc_max_dim}",
-        error=max(r["ball_z"] for r in mc_rows),
-        tolerance=z,
+        (r["ball_z"] for r in mc_rows),
     )
-    run.check(
+    check_worst(
         "outer-shell-monte-carlo",
         f"The fraction of the ball's sampled points within {cfg.shell_epsilon:g} of its surface matches "
         f"1 − (1 − ε)^D within {z:g} binomial SE, D = 1..{cfg.mc_max_dim} (so by D = {cfg.shell_check_dim} "
         f"{shell_at:.1%} of the volume lies in the outer {cfg.shell_epsilon:.0%})",
-        error=max(r["shell_z"] for r in mc_rows),
-        tolerance=z,
+        (r["shell_z"] for r in mc_rows),
     )
-    run.check(
+    check_worst(
         "gaussian-norm-ks",
         "The sampled norms follow the chi law P(‖x‖ ≤ r) = P(D/2, r²/2): Kolmogorov-Smirnov distance within "
         f"{cfg.ks_coefficient:g}/√M at every D",
-        error=max(r["ks"] for r in gauss_rows),
-        tolerance=ks_limit,
+        (r["ks"] for r in gauss_rows),
+        ks_limit,
     )
-    run.check(
+    check_worst(
         "gaussian-fractions-match-chi",
         f"The sampled shell and central fractions match the chi law within {z:g} binomial SE at every D",
-        error=max(max(r["shell_z"], r["center_z"]) for r in gauss_rows),
-        tolerance=z,
+        (max(r["shell_z"], r["center_z"]) for r in gauss_rows),
     )
 
     # -- claims -----------------------------------------------------------------------------------------------

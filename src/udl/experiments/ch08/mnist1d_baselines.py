@@ -23,7 +23,6 @@ import torch
 
 from udl.experiments._mnist1d import (
     MNIST1DRecipe,
-    classifier_evaluator,
     load_split,
     plot_learning_curves,
     seed_range,
@@ -88,7 +87,7 @@ def memorization_verdict(
 def run(cfg: Config, run: Run) -> None:
     # -- data ------------------------------------------------------------------------------------------------
     data = load_split(cfg, run.device)
-    evaluate = classifier_evaluator((data.x_train, data.y_train), (data.x_test, data.y_test))
+    evaluate = data.evaluator()
     in_features = data.x_train.shape[1]
 
     # -- the two models, same recipe, one run per seed, paired by seed -----------------------------------------
@@ -103,7 +102,7 @@ def run(cfg: Config, run: Run) -> None:
             result = train_classifier(
                 model.to(run.device),
                 cfg,
-                (data.x_train, data.y_train),
+                data.train,
                 run=run,
                 name=f"{name}_seed{seed}",
                 generator=generator,

@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from udl.attacks import fgsm, pgd
 from udl.errors import DivergenceError
 from udl.experiments._mnist1d import MNIST1DRecipe, load_split, seed_range
+from udl.experiments._recipes import claim_comparison
 from udl.metrics import accuracy, robust_accuracy
 from udl.nn import MLP
 from udl.optim import SGD, StepDecay
@@ -254,28 +255,27 @@ def run(cfg: Config, run: Run) -> None:
     )
     pgd_at = {k: [100 * c[at] for c in curves[k]["pgd"]] for k in kinds}
     worst = paired_difference([100 * c[at] for c in curves["standard"]["random"]], pgd_at["standard"])
-    run.claim(
+    claim_comparison(
+        run,
         "worst-case-not-random",
         f"The damage comes from the worst-case direction: random ±ε noise of the same size (ε = {cfg.train_eps:g}) "
         f"leaves the standard network more accurate than PGD does (paired, {cfg.seeds} seeds, mean diff > 2 SE)",
-        holds=worst.verdict,
-        measured={**worst.to_json(), "random_minus_pgd": worst.describe("points")},
+        worst,
         expected="random − PGD accuracy > 2 SE",
+        random_minus_pgd=worst.describe("points"),
     )
     robust = paired_difference(pgd_at["adversarial"], pgd_at["standard"])
-    run.claim(
+    claim_comparison(
+        run,
         "adversarial-training-is-robust",
         f"Adversarial training (PGD, ε = {cfg.train_eps:g}) raises the PGD accuracy at that ε (paired, "
         f"{cfg.seeds} seeds, mean diff > 2 SE)",
-        holds=robust.verdict,
-        measured={
-            **robust.to_json(),
-            "gain": robust.describe("points"),
-            "standard_clean": round(100 * std_pgd[0], 1),
-            "adversarial_clean": round(100 * adv_pgd[0], 1),
-            "adversarial_pgd_curve": [round(100 * a, 1) for a in adv_pgd],
-        },
+        robust,
         expected="adversarial − standard PGD accuracy > 2 SE",
+        gain=robust.describe("points"),
+        standard_clean=round(100 * std_pgd[0], 1),
+        adversarial_clean=round(100 * adv_pgd[0], 1),
+        adversarial_pgd_curve=[round(100 * a, 1) for a in adv_pgd],
     )
     run.summary(standard_clean_accuracy=std_pgd[0], standard_robust_accuracy=std_pgd[at])
     run.summary(adversarial_clean_accuracy=adv_pgd[0], adversarial_robust_accuracy=adv_pgd[at])

@@ -32,6 +32,7 @@ from udl.experiments._mnist1d import (
     seed_range,
     train_classifier,
 )
+from udl.experiments._recipes import claim_comparison
 from udl.nn import MLP
 from udl.nn.init import he_uniform_
 from udl.report import Run
@@ -155,13 +156,14 @@ def run(cfg: Config, run: Run) -> None:
         expected=f"{NOTEBOOK_BASELINE_ERROR - TOLERANCE_POINTS:.0f}–{NOTEBOOK_BASELINE_ERROR + TOLERANCE_POINTS:.0f}%",
     )
     gain = paired_difference(final["baseline"], final["augmented"])  # baseline error exceeds augmented
-    run.claim(
+    claim_comparison(
+        run,
         "augmentation-lowers-test-error",
         f"Adding {cfg.num_augmented} circularly shifted and U[{cfg.scale_low}, {cfg.scale_high}]-scaled signals "
         f"lowers the test error (paired, {cfg.seeds} seeds, final epoch, mean diff > 2 SE)",
-        holds=gain.verdict,
-        measured={**gain.to_json(), "improvement": gain.describe("points")},
+        gain,
         expected="baseline − augmented error > 2 SE",
+        improvement=gain.describe("points"),
     )
     run.summary(baseline_test_error=gain.mean_a, augmented_test_error=gain.mean_b)
 

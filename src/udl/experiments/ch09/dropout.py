@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from udl.experiments._mnist1d import MNIST1DRecipe, load_split, seed_range, train_classifier
+from udl.experiments._recipes import claim_comparison
 from udl.nn import DropoutMLP, exact_dropout_average, mc_dropout_samples
 from udl.report import Run
 from udl.report.figures import PALETTE, integer_ticks, subplots
@@ -79,7 +80,6 @@ class Config(MNIST1DRecipe):
     mc_samples: int = 4096
     """largest number of Monte Carlo dropout passes compared with the exact average"""
     checkpoint_every: int = 20
-    """epochs between checkpoints"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -214,22 +214,20 @@ def run(cfg: Config, run: Run) -> None:
 
     # -- checks and claims -----------------------------------------------------------------------------------
     narrower = narrows_gap(gaps["plain"], gaps["dropout"])
-    run.claim(
+    claim_comparison(
+        run,
         "dropout-narrows-generalization-gap",
         f"Training with dropout (p = {cfg.p:g}) narrows the gap between training and test error on a small "
         f"MNIST-1D training set (paired by seed over {cfg.seeds} runs, mean difference > 2 SE)",
-        holds=narrower.verdict,
-        measured={
-            **narrower.to_json(),
-            "described": narrower.describe(digits=4),
-            "gap_without": round(gap["plain"], 4),
-            "gap_with": round(gap["dropout"], 4),
-            "train_error_without": round(mean("plain", "train_error"), 4),
-            "test_error_without": round(mean("plain", "test_error"), 4),
-            "train_error_with": round(mean("dropout", "train_error"), 4),
-            "test_error_with": round(mean("dropout", "test_error"), 4),
-        },
+        narrower,
         expected="gap without − gap with > 2 SE (paired by seed)",
+        described=narrower.describe(digits=4),
+        gap_without=round(gap["plain"], 4),
+        gap_with=round(gap["dropout"], 4),
+        train_error_without=round(mean("plain", "train_error"), 4),
+        test_error_without=round(mean("plain", "test_error"), 4),
+        train_error_with=round(mean("dropout", "train_error"), 4),
+        test_error_with=round(mean("dropout", "test_error"), 4),
     )
     lin, relu = inference["linear"], inference["relu"]
     run.check(

@@ -35,6 +35,7 @@ from torch import nn
 from udl.data import MNIST1DConfig, load_mnist1d, validation_split
 from udl.experiments._checks import in_range
 from udl.experiments._mnist1d import classifier_evaluator
+from udl.experiments._recipes import claim_comparison
 from udl.nn import MLP
 from udl.optim import SGD
 from udl.report import Run
@@ -221,22 +222,18 @@ def run(cfg: Config, run: Run) -> None:
     es_error = [s["test_error"] for s in stopped]
     helps = stopping_helps(end_error, es_error)
     best = min(range(cfg.epochs), key=test_curve.__getitem__)  # reported only, never used to select
-    run.claim(
+    claim_comparison(
+        run,
         "early-stopping-lowers-test-error",
         f"Early stopping on the validation error (patience {cfg.patience}, best weights restored) gives a lower "
         f"test error than training to the end (paired by seed over {cfg.seeds} runs, mean difference > 2 SE)",
-        holds=helps.verdict,
-        measured={
-            **helps.to_json(),
-            "described": helps.describe(digits=4),
-            "test_error_curve_minimum_not_used": round(test_curve[best], 4),
-            "epoch_of_test_curve_minimum": best + 1,
-            "train_error_at_end": round(train_curve[-1], 4),
-            "per_seed": [
-                {k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.items()} for s in stopped
-            ],
-        },
+        helps,
         expected="end test error − early-stopped test error > 2 SE (paired by seed)",
+        described=helps.describe(digits=4),
+        test_error_curve_minimum_not_used=round(test_curve[best], 4),
+        epoch_of_test_curve_minimum=best + 1,
+        train_error_at_end=round(train_curve[-1], 4),
+        per_seed=[{k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.items()} for s in stopped],
     )
     es_mean, min_error = sum(es_error) / len(es_error), test_curve[best]
     run.summary(

@@ -40,13 +40,11 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from udl.data import MNIST1DConfig, mnist1d_with_shifts
-from udl.experiments._checks import in_range
+from udl.experiments._recipes import AdamRecipe, claim_comparison, train_adam
 from udl.nn import MLP, TrunkWithHeads, mlp_trunk
-from udl.optim import Adam
 from udl.report import Run
 from udl.report.figures import integer_ticks, subplots
 from udl.stats import Comparison, Verdict, all_of, mean_se, paired_difference
-from udl.train import fit
 
 CHAPTER = 9
 SECTION = "9.3.6.1"
@@ -61,7 +59,7 @@ CONTEXT = (
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(AdamRecipe):
     num_samples: int = 5000
     """MNIST-1D examples generated (train + test, the book's 4000 / 1000 split)"""
     train_samples: int = 4000
@@ -75,22 +73,13 @@ class Config:
     aux_weight: float = 1.0
     """the λ compared with 0 in the claim (1 = the plain sum of the two task losses)"""
     epochs: int = 40
-    """passes over the training set"""
-    batch_size: int = 100
-    """mini-batch size"""
-    lr: float = 1e-3
-    """Adam learning rate"""
     data_seed: int = 42
     """MNIST-1D generation seed (42 is the published dataset)"""
     seeds: int = 5
     """training runs per λ (seeds seed, seed+1, ...), paired across λ"""
-    checkpoint_every: int = 10
-    """epochs between checkpoints"""
-    seed: int = 0
-    """first seed for initialization and data order"""
 
     def __post_init__(self) -> None:
-        in_range(self, lr=(0, 1))
+        super().__post_init__()
         if self.num_samples < 20:
             raise ValueError(f"num_samples must be >= 20, got {self.num_samples}")
         if not 1 <= self.train_samples <= int(10 * (self.num_samples // 10) * 0.8):
@@ -104,8 +93,8 @@ class Config:
             raise ValueError(f"aux_weights must be finite, >= 0 and contain 0.0, got {self.aux_weights}")
         if self.aux_weight not in self.aux_weights or self.aux_weight == 0:
             raise ValueError(f"aux_weight must be a positive entry of aux_weights, got {self.aux_weight}")
-        if min(self.epochs, self.batch_size, self.seeds, self.checkpoint_every) < 1 or self.lr <= 0:
-            raise ValueError("epochs, batch_size, seeds and checkpoint_every must be >= 1 and lr > 0")
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
         if any(h < 1 for h in self.hidden) or not self.hidden:
             raise ValueError(f"hidden must be one or more positive widths, got {self.hidden}")
         MNIST1DConfig(num_samples=self.num_samples, seed=self.data_seed)  # data_seed must make a data set
@@ -176,18 +165,15 @@ def run(cfg: Config, run: Run) -> None:
                     out["shift"], y[:, 1]
                 )
 
-            result = fit(
+            result = train_adam(
                 model,
-                loss_fn,  # type: ignore[arg-type]  # the model returns a dict of head outputs
-                Adam(model.parameters(), lr=cfg.lr),
+                loss_fn,
+                cfg,
                 (x_train, y_train),
-                epochs=cfg.epochs,
-                batch_size=cfg.batch_size,
-                generator=generator,
-                evaluate=evaluate,
                 run=run,
                 name=f"aux{weight:g}_seed{seed}",
-                checkpoint_every=cfg.checkpoint_every,
+                generator=generator,
+                evaluate=evaluate,
             )
             results[weight].append(result.final)
             if seed == cfg.seed:
@@ -198,20 +184,16 @@ def run(cfg: Config, run: Run) -> None:
     shift = {w: [100 * r["shift_test_accuracy"] for r in rs] for w, rs in results.items()}
     mean = {w: mean_se(a).mean for w, a in digit.items()}
     gain = auxiliary_task_verdict(digit[cfg.aux_weight], digit[0.0])
-    run.claim(
+    claim_comparison(
+        run,
         "auxiliary-task-helps",
         f"Adding the shift task (λ = {cfg.aux_weight:g}) to the shared trunk raises the digit test accuracy over "
         f"the single-task network (λ = 0) (paired, {cfg.seeds} seeds, mean gain > 2 SE)",
-        holds=gain.verdict,
-        measured={
-            **gain.to_json(),
-            "gain": gain.describe("points"),
-            "per_seed_gain": [
-                round(a - b, 2) for a, b in zip(digit[cfg.aux_weight], digit[0.0], strict=True)
-            ],
-            "accuracy_by_aux_weight": {f"{w:g}": round(m, 2) for w, m in mean.items()},
-        },
+        gain,
         expected="mean gain > 2 SE",
+        gain=gain.describe("points"),
+        per_seed_gain=[round(a - b, 2) for a, b in zip(digit[cfg.aux_weight], digit[0.0], strict=True)],
+        accuracy_by_aux_weight={f"{w:g}": round(m, 2) for w, m in mean.items()},
     )
     chance = 100.0 / cfg.shift_bins
     shift_acc = mean_se(shift[cfg.aux_weight]).mean

@@ -86,13 +86,10 @@ FAMILIES = (
 @dataclass(frozen=True)
 class Config(MNIST1DRecipe):
     epochs: int = 60
-    """passes over the training set"""
     batch_size: int = 50
-    """mini-batch size"""
     step_size: int = 15
     """StepLR: epochs between learning-rate decays"""
     checkpoint_every: int = 20
-    """epochs between checkpoints"""
     train_size: int = 1000
     """training signals: the first ``train_size`` of the MNIST-1D training signals (4000 by default)"""
     hidden: tuple[int, ...] = (100, 100)

@@ -46,20 +46,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from udl.data import MNIST1DConfig, load_mnist1d, random_span_mask
+from udl.experiments._recipes import AdamRecipe, train_adam
 from udl.losses import masked_inpainting_loss, nt_xent
 from udl.models import ContrastivePretext, InpaintingPretext, SignalCNN, random_signal_view
 from udl.nn import MLP, mlp_trunk
-from udl.optim import Adam
 from udl.report import Run
 from udl.report.figures import PALETTE, subplots
 from udl.stats import Verdict, all_of, paired_difference
-from udl.train import fit, linear_probe
+from udl.train import linear_probe
 
 CHAPTER = 9
 SECTION = "9.3.6.2"
@@ -79,7 +80,7 @@ PROBES = ("raw input", "random encoder", "inpainting", "contrastive")
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(AdamRecipe):
     unlabelled_samples: int = 10_000
     """unlabelled MNIST-1D signals for pre-training (generated with unlabelled_seed; labels never used)"""
     unlabelled_seed: int = 1
@@ -106,30 +107,24 @@ class Config:
     """pre-training passes over the unlabelled pool (each pretext)"""
     batch_size: int = 256
     """pre-training mini-batch size (also the number of examples contrasted at once)"""
-    lr: float = 1e-3
-    """Adam learning rate"""
     probe_l2: float = 1e-3
     """L2 penalty of the logistic-regression probe"""
     seeds: int = 1
     """pre-training runs (seeds seed, seed+1, ...); the claims use mean probe accuracies"""
     checkpoint_every: int = 5
-    """epochs between checkpoints"""
     seed: int = 0
     """first seed (encoder initialization, batch order, masks and views)"""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.encoder not in ("cnn", "mlp"):
             raise ValueError(f"encoder must be 'cnn' or 'mlp', got {self.encoder!r}")
         if self.unlabelled_samples < 20 or not 10 <= self.probe_labels <= 4000:
             raise ValueError("need unlabelled_samples >= 20 and 10 <= probe_labels <= 4000")
-        if min(self.channels, self.projection_dim, self.epochs, self.batch_size, self.seeds) < 1:
-            raise ValueError("channels, projection_dim, epochs, batch_size and seeds must be >= 1")
-        if self.checkpoint_every < 1 or self.lr <= 0 or self.probe_l2 <= 0 or self.temperature <= 0:
-            raise ValueError("need checkpoint_every >= 1 and lr, probe_l2, temperature > 0")
-        if self.lr > 1:
-            raise ValueError(
-                f"lr must be in (0, 1] (Adam's step size; the protocol uses 1e-3), got {self.lr}"
-            )
+        if min(self.channels, self.projection_dim, self.seeds) < 1:
+            raise ValueError("channels, projection_dim and seeds must be >= 1")
+        if self.probe_l2 <= 0 or self.temperature <= 0:
+            raise ValueError("need probe_l2 > 0 and temperature > 0")
         if not 0 <= self.max_shift < 40 or not 0 <= self.scale_jitter < 1 or self.noise_std < 0:
             raise ValueError("need 0 <= max_shift < 40, 0 <= scale_jitter < 1 and noise_std >= 0")
         if not 1 <= self.mask_span < 40:
@@ -175,6 +170,22 @@ def run(cfg: Config, run: Run) -> None:
         return 100 * linear_probe(f_train, y_probe, f_test, y_test, l2=cfg.probe_l2).test_accuracy
 
     accuracy: dict[str, list[float]] = {name: [] for name in PROBES}
+
+    def pretrain(
+        name: str,
+        model: InpaintingPretext | ContrastivePretext,
+        loss_fn: Callable[[Any, Tensor], Tensor],
+        seed: int,
+        generator: torch.Generator,
+    ) -> None:
+        """Train a pretext model on the unlabelled pool (batch order and random views or masks from
+        ``generator``), then probe its encoder."""
+        train_adam(
+            model, loss_fn, cfg, (x_pool, no_labels), run=run, name=f"{name}_seed{seed}", generator=generator
+        )
+        model.eval()
+        accuracy[name].append(probe(model.encoder))
+
     accuracy["raw input"].append(probe(lambda x: x))
     examples: dict[str, Tensor] = {}
     for seed in range(cfg.seed, cfg.seed + cfg.seeds):
@@ -187,20 +198,7 @@ def run(cfg: Config, run: Run) -> None:
         generator = torch.Generator().manual_seed(seed)
         decoder = MLP(d, (256,), 40, generator=torch.Generator().manual_seed(10_000 + seed))
         inpainter = InpaintingPretext(make_encoder(cfg, seed), decoder, cfg.mask_span, generator).to(dev)
-        fit(
-            inpainter,
-            lambda out, _: masked_inpainting_loss(*out),
-            Adam(inpainter.parameters(), lr=cfg.lr),
-            (x_pool, no_labels),
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            generator=generator,
-            run=run,
-            name=f"inpainting_seed{seed}",
-            checkpoint_every=cfg.checkpoint_every,
-        )
-        inpainter.eval()
-        accuracy["inpainting"].append(probe(inpainter.encoder))
+        pretrain("inpainting", inpainter, lambda out, _: masked_inpainting_loss(*out), seed, generator)
 
         # -- contrastive pretext: NT-Xent over two augmented views ------------------------------------------
         generator = torch.Generator().manual_seed(seed)
@@ -213,20 +211,13 @@ def run(cfg: Config, run: Run) -> None:
             generator=generator,
         )
         contrastive = ContrastivePretext(make_encoder(cfg, seed), projector, views).to(dev)
-        fit(
+        pretrain(
+            "contrastive",
             contrastive,
             lambda out, _: nt_xent(out[0], out[1], cfg.temperature),
-            Adam(contrastive.parameters(), lr=cfg.lr),
-            (x_pool, no_labels),
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            generator=generator,
-            run=run,
-            name=f"contrastive_seed{seed}",
-            checkpoint_every=cfg.checkpoint_every,
+            seed,
+            generator,
         )
-        contrastive.eval()
-        accuracy["contrastive"].append(probe(contrastive.encoder))
 
         if seed == cfg.seed:  # an inpainting example for the figure: test signals, fixed masks
             mask = random_span_mask(

@@ -35,7 +35,6 @@ from torch import nn
 
 from udl.experiments._mnist1d import (
     MNIST1DRecipe,
-    classifier_evaluator,
     load_split,
     plot_learning_curves,
     seed_range,
@@ -105,8 +104,7 @@ def benchmark_accuracy_verdict(cnn_accuracy: list[float]) -> Verdict:
 def run(cfg: Config, run: Run) -> None:
     # -- data ------------------------------------------------------------------------------------------------
     split = load_split(cfg, run.device)  # (4000, 40) train, (1000, 40) test
-    train = (split.x_train, split.y_train)
-    evaluate = classifier_evaluator(train, (split.x_test, split.y_test))
+    train, evaluate = split.train, split.evaluator()
 
     # -- the two models of fig. 10.8, same recipe, `seeds` runs each, paired by seed -------------------------
     histories: dict[str, list[list[dict[str, float]]]] = {"cnn": [], "mlp": []}

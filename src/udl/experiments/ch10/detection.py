@@ -27,14 +27,12 @@ import torch
 from matplotlib.patches import Rectangle
 
 from udl.data import make_shapes
-from udl.experiments._checks import in_range
+from udl.experiments._recipes import ShapesRecipe, train_adam
 from udl.functional import box_iou
 from udl.metrics import mean_average_precision
 from udl.models import GridDetector, GridDetectorConfig
-from udl.optim import Adam
 from udl.report import Run
 from udl.report.figures import PALETTE, integer_ticks, subplots
-from udl.train import fit
 
 CHAPTER = 10
 SECTION = "10.5.2"
@@ -54,56 +52,21 @@ MAP_THRESHOLD = 0.8
 
 
 @dataclass(frozen=True)
-class Config:
-    num_train: int = 2000
-    """training images"""
-    num_test: int = 500
-    """held-out images for the mAP"""
-    image_size: int = 32
-    """image height and width in pixels"""
-    max_shapes: int = 3
-    """most objects per image (1..max_shapes, uniform)"""
-    noise: float = 0.05
-    """standard deviation of the pixel noise"""
-    widths: tuple[int, ...] = (16, 32, 64)
-    """backbone stage widths; the grid stride is 2^(stages - 1) pixels"""
-    epochs: int = 8
-    """passes over the training images"""
-    batch_size: int = 32
-    """mini-batch size"""
-    lr: float = 3e-3
-    """Adam learning rate (cosine-decayed to 0 over the epochs)"""
+class Config(ShapesRecipe):
     score_threshold: float = 0.05
     """detections scoring below this are dropped before non-maximum suppression"""
     nms_iou: float = 0.5
     """non-maximum suppression removes boxes overlapping a better one by IoU > this"""
     map_iou: float = 0.5
     """IoU a detection needs with an object to count as found (mAP@0.5)"""
-    checkpoint_every: int = 2
-    """epochs between checkpoints"""
     seed: int = 0
     """seed of the data, the initialization and the batch order"""
 
     def __post_init__(self) -> None:
-        in_range(self, lr=(0, 1))
-        if min(self.num_train, self.num_test, self.max_shapes, self.epochs, self.batch_size) < 1:
-            raise ValueError("num_train, num_test, max_shapes, epochs and batch_size must be >= 1")
-        if self.checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
-        if not self.widths or any(w < 1 for w in self.widths):
-            raise ValueError(f"widths must be positive channel counts, got {self.widths}")
-        stride = 2 ** (len(self.widths) - 1)
-        if self.image_size < 16 or self.image_size % stride:
-            raise ValueError(
-                f"image_size must be >= 16 and a multiple of the stride {stride}, got {self.image_size}"
-            )
-        if self.lr <= 0 or self.noise < 0:
-            raise ValueError(f"need lr > 0 and noise >= 0, got lr={self.lr}, noise={self.noise}")
+        super().__post_init__()
         for name in ("score_threshold", "nms_iou", "map_iou"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
 
 
 PRESETS = {
@@ -167,21 +130,16 @@ def run(cfg: Config, run: Run) -> None:
         return {"test_loss": float(sum(terms.values())), "test_map": m_ap}
 
     # -- training --------------------------------------------------------------------------------------------
-    optimizer = Adam(detector.parameters(), lr=cfg.lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-    result = fit(
+    result = train_adam(
         detector,
         detector.loss,
-        optimizer,
+        cfg,
         (x_train, y_train),
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        scheduler=scheduler,
-        generator=order_gen,
-        evaluate=evaluate,
         run=run,
         name="detector",
-        checkpoint_every=cfg.checkpoint_every,
+        generator=order_gen,
+        evaluate=evaluate,
+        cosine=True,
     )
 
     # -- held-out evaluation, with and without non-maximum suppression ---------------------------------------

@@ -35,16 +35,13 @@ import torch
 from torch import nn
 
 from udl.data import load_digits_split, random_shift_rotate
-from udl.experiments._checks import in_range
-from udl.experiments._mnist1d import classifier_evaluator
+from udl.experiments._mnist1d import ClassifierRecipe, classifier_evaluator, seed_range, train_classifier
 from udl.metrics import confusion_matrix
 from udl.models import DigitsCNN, DigitsCNNConfig
 from udl.nn import AugmentedTraining
-from udl.optim import SGD, StepDecay
 from udl.report import Run
 from udl.report.figures import integer_ticks, subplots
 from udl.stats import Verdict, mean_se, paired_difference
-from udl.train import fit
 
 CHAPTER = 10
 SECTION = "10.5"
@@ -64,7 +61,7 @@ ACCURACY_THRESHOLD = 97.0
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ClassifierRecipe):
     test_fraction: float = 0.5
     """share of each class held out for testing"""
     split_seed: int = 0
@@ -72,38 +69,22 @@ class Config:
     channels: tuple[int, ...] = (16, 32)
     """channels of the conv -> ReLU -> max-pool blocks"""
     epochs: int = 100
-    """passes over the training set"""
-    batch_size: int = 100
-    """mini-batch size"""
-    lr: float = 0.05
-    """SGD learning rate"""
-    momentum: float = 0.9
-    """SGD momentum"""
     step_size: int = 20
     """StepLR: epochs between learning-rate halvings"""
-    gamma: float = 0.5
-    """StepLR: multiplicative decay"""
     max_shift: int = 1
     """augmentation: largest shift in pixels along each axis"""
     max_degrees: float = 10.0
     """augmentation: largest rotation in degrees"""
     checkpoint_every: int = 20
-    """epochs between checkpoints"""
     seeds: int = 3
     """training runs per condition (seeds seed, seed+1, ...); claims use the mean test accuracy"""
     seed: int = 0
     """first seed for initialization, batch order and augmentation"""
 
     def __post_init__(self) -> None:
-        in_range(self, lr=(0, 10))
+        super().__post_init__()
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
-        if min(self.epochs, self.batch_size, self.step_size, self.checkpoint_every, self.seeds) < 1:
-            raise ValueError("epochs, batch_size, step_size, checkpoint_every and seeds must be >= 1")
-        if self.lr <= 0 or not 0 <= self.momentum < 1 or self.gamma <= 0:
-            raise ValueError(
-                f"need lr > 0, 0 <= momentum < 1 and gamma > 0, got {self.lr}, {self.momentum}, {self.gamma}"
-            )
         if not 0 <= self.max_shift <= 3 or not 0 <= self.max_degrees <= 180:
             raise ValueError(
                 f"max_shift must lie in [0, 3] pixels (of 8) and max_degrees in [0, 180], got {self.max_shift} "
@@ -158,7 +139,7 @@ def run(cfg: Config, run: Run) -> None:
     histories: dict[str, list[list[dict[str, float]]]] = {c: [] for c in conditions}
     first: dict[str, nn.Module] = {}
     parameters = 0
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         for condition in conditions:
             generator = torch.Generator().manual_seed(seed)  # same init and batch order in every condition
             # Built on the CPU, where the seeded CPU generator draws the initial weights, then moved.
@@ -172,21 +153,14 @@ def run(cfg: Config, run: Run) -> None:
                     random_shift_rotate, max_shift=shift, max_degrees=degrees, generator=generator
                 )
                 model = AugmentedTraining(cnn, transform)
-            optimizer = SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-            scheduler = StepDecay(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
-            result = fit(
+            result = train_classifier(
                 model,
-                nn.functional.cross_entropy,
-                optimizer,
+                cfg,
                 (x_train, y_train),
-                epochs=cfg.epochs,
-                batch_size=cfg.batch_size,
-                scheduler=scheduler,
-                generator=generator,
-                evaluate=evaluate,
                 run=run,
                 name=f"{condition}_seed{seed}",
-                checkpoint_every=cfg.checkpoint_every,
+                generator=generator,
+                evaluate=evaluate,
             )
             histories[condition].append(result.history)
             first.setdefault(condition, cnn)

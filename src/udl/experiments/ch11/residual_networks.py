@@ -56,7 +56,6 @@ import torch
 from udl.errors import DivergenceError
 from udl.experiments._mnist1d import (
     MNIST1DRecipe,
-    classifier_evaluator,
     load_split,
     seed_range,
     train_classifier,
@@ -150,8 +149,7 @@ def network_config(variant: str, cfg: Config, in_features: int) -> ResidualMLPCo
 def run(cfg: Config, run: Run) -> None:
     # -- data --------------------------------------------------------------------------------------------------
     split = load_split(cfg, run.device)
-    train = (split.x_train, split.y_train)
-    evaluate = classifier_evaluator(train, (split.x_test, split.y_test))
+    train, evaluate = split.train, split.evaluator()
 
     # -- train every variant, `seeds` runs each, paired by seed -------------------------------------------------
     histories: dict[str, list[list[dict[str, float]]]] = {v: [] for v in cfg.variants}

@@ -43,15 +43,13 @@ from matplotlib.patches import Patch
 from torch import Tensor, nn
 
 from udl.data import SHAPE_CLASSES, make_shapes
-from udl.experiments._checks import in_range
+from udl.experiments._recipes import ShapesRecipe, train_adam
 from udl.functional import boundary_pixels
 from udl.metrics import confusion_matrix, iou_from_confusion, mask_iou, mean_iou
 from udl.models import UNet, UNetConfig
-from udl.optim import Adam
 from udl.report import Run
 from udl.report.figures import PALETTE, integer_ticks, subplots
 from udl.stats import Verdict, paired_difference
-from udl.train import fit
 
 CHAPTER = 11
 SECTION = "11.5.3"
@@ -71,47 +69,18 @@ NETS = {"unet": True, "encoder_decoder": False}
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ShapesRecipe):
     num_train: int = 1500
-    """training images"""
-    num_test: int = 500
-    """held-out images for the IoU"""
-    image_size: int = 32
-    """image height and width in pixels (divisible by 2^(levels - 1))"""
-    max_shapes: int = 3
-    """most objects per image (1..max_shapes, uniform)"""
-    noise: float = 0.05
-    """standard deviation of the pixel noise"""
     widths: tuple[int, ...] = (8, 16, 32)
     """channels at each resolution level of both networks, finest first"""
     epochs: int = 12
-    """passes over the training images"""
-    batch_size: int = 32
-    """mini-batch size"""
-    lr: float = 3e-3
-    """Adam learning rate (cosine-decayed to 0 over the epochs)"""
-    checkpoint_every: int = 2
-    """epochs between checkpoints"""
     seeds: int = 1
     """independent runs (data, initialization and batch order from seeds seed, seed+1, ...); claims use the mean"""
-    seed: int = 0
-    """first seed"""
 
     def __post_init__(self) -> None:
-        in_range(self, lr=(0, 1))
-        if min(self.num_train, self.num_test, self.max_shapes, self.epochs, self.batch_size, self.seeds) < 1:
-            raise ValueError("num_train, num_test, max_shapes, epochs, batch_size and seeds must be >= 1")
-        if self.checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
-        if not self.widths or any(w < 1 for w in self.widths):
-            raise ValueError(f"widths must be positive channel counts, got {self.widths}")
-        factor = 2 ** (len(self.widths) - 1)
-        if self.image_size < 16 or self.image_size % factor:
-            raise ValueError(f"image_size must be >= 16 and a multiple of {factor}, got {self.image_size}")
-        if self.lr <= 0 or self.noise < 0:
-            raise ValueError(f"need lr > 0 and noise >= 0, got lr={self.lr}, noise={self.noise}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        super().__post_init__()
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
 
 
 PRESETS = {
@@ -193,21 +162,16 @@ def train_replicate(cfg: Config, run: Run, seed: int) -> Replicate:
             ),
             generator=torch.Generator().manual_seed(seeds[2]),
         ).to(dev)
-        optimizer = Adam(model.parameters(), lr=cfg.lr)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-        result = fit(
+        result = train_adam(
             model,
             nn.functional.cross_entropy,
-            optimizer,
+            cfg,
             (x_train, y_train),
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            scheduler=scheduler,
-            generator=torch.Generator().manual_seed(seeds[3]),
-            evaluate=evaluate,
             run=run,
             name=f"{name}_seed{seed}",
-            checkpoint_every=cfg.checkpoint_every,
+            generator=torch.Generator().manual_seed(seeds[3]),
+            evaluate=evaluate,
+            cosine=True,
         )
         models[name], histories[name] = model.eval(), result.history
 
