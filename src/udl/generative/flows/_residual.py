@@ -172,21 +172,18 @@ def hutchinson_log_det(
     """
     if terms < 1 or probes < 1:
         raise ValueError(f"terms and probes must be >= 1, got terms={terms}, probes={probes}")
+    n = x.shape[0]
     with torch.enable_grad():
         x = x if x.requires_grad else x.detach().requires_grad_(True)
-        gx = g(x)
-        estimates = []
-        for _ in range(probes):
-            v = torch.randint(0, 2, x.shape, generator=generator).to(x) * 2 - 1  # CPU draws, any device
-            w, total = v, x.new_zeros(x.shape[0])
-            for k in range(1, terms + 1):
-                w = torch.autograd.grad(gx, x, grad_outputs=w, create_graph=create_graph, retain_graph=True)[
-                    0
-                ]
-                total = total + (-1) ** (k + 1) * (w * v).sum(1) / k  # vᵀ J^k v / k
-            estimates.append(total)
-    stacked = torch.stack(estimates)
-    return gx, stacked if per_probe else stacked.mean(0)
+        xs = x.repeat(probes, *([1] * (x.ndim - 1)))  # (probes·N, D): every probe in one batch
+        gxs = g(xs)
+        v = torch.randint(0, 2, xs.shape, generator=generator).to(xs) * 2 - 1  # Rademacher, CPU draws
+        w, total = v, xs.new_zeros(xs.shape[0])
+        for k in range(1, terms + 1):
+            w = torch.autograd.grad(gxs, xs, grad_outputs=w, create_graph=create_graph, retain_graph=True)[0]
+            total = total + (-1) ** (k + 1) * (w * v).sum(1) / k  # vᵀ J^k v / k
+    stacked = total.reshape(probes, n)
+    return gxs[:n], stacked if per_probe else stacked.mean(0)
 
 
 class ResidualFlow(Flow):
