@@ -29,14 +29,17 @@ from udl.generative.flows._residual import (
     jacobian,
     power_series_log_det,
 )
+from udl.generative.flows._stacks import FLOW_FAMILIES, FlowFamily, flow_stack
 
 __all__ = [
+    "FLOW_FAMILIES",
     "MADE",
     "AffineCoupling",
     "ContractiveMLP",
     "FixedPointResult",
     "Flow",
     "FlowDensity",
+    "FlowFamily",
     "InverseAutoregressiveFlow",
     "LinearLU",
     "LogitTransform",
@@ -53,6 +56,7 @@ __all__ = [
     "channel_mask",
     "conv_conditioner",
     "fixed_point_inverse",
+    "flow_stack",
     "hutchinson_log_det",
     "jacobian",
     "mlp_conditioner",

@@ -194,7 +194,8 @@ class ResidualFlow(Flow):
         log_det: "exact" (full Jacobian and slogdet; small D) or "series" (the power series truncated after
             ``terms`` terms, traces by Hutchinson with ``probes`` probes drawn from ``generator``).
         terms, probes, generator: of the series estimator.
-        tol, max_iter: of the fixed-point inverse.
+        tol, max_iter: of the fixed-point inverse (``tol`` None: 1e-10, or 50 machine epsilons of the largest
+            |z| + 1 where that is larger, as in float32).
     """
 
     def __init__(
@@ -205,7 +206,7 @@ class ResidualFlow(Flow):
         terms: int = 10,
         probes: int = 1,
         generator: torch.Generator | None = None,
-        tol: float = 1e-10,
+        tol: float | None = None,
         max_iter: int = 200,
     ) -> None:
         super().__init__()
@@ -231,6 +232,9 @@ class ResidualFlow(Flow):
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
         # differentiable through the unrolled iterations (their derivative converges at the same rate)
-        x = fixed_point_inverse(self.g, z, tol=self.tol, max_iter=self.max_iter).x
+        tol = self.tol
+        if tol is None:
+            tol = max(1e-10, 50 * torch.finfo(z.dtype).eps * (1 + float(z.detach().abs().max())))
+        x = fixed_point_inverse(self.g, z, tol=tol, max_iter=self.max_iter).x
         _, log_det = self.forward(x)
         return x, -log_det
