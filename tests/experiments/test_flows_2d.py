@@ -1,0 +1,38 @@
+"""The flows-2d experiment's verdict and Config."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from udl.experiments.ch16.flows_2d import KL_BAR, Config, approach_verdict
+from udl.stats import Verdict
+
+
+def _log_q(log_p: torch.Tensor, kl: float, noise: float, seed: int) -> torch.Tensor:
+    """log q with mean log p − log q = kl exactly and a spread of ``noise`` (symmetric pairs of draws)."""
+    g = torch.Generator().manual_seed(seed)
+    half = torch.randn(len(log_p) // 2, generator=g, dtype=torch.float64)
+    return log_p - kl + noise * torch.cat([half, -half])
+
+
+def test_approach_verdict() -> None:
+    log_p = {
+        "ring": -2 * torch.ones(5000, dtype=torch.float64),
+        "grid": -2.5 * torch.ones(5000, dtype=torch.float64),
+    }
+    close = {d: _log_q(p, 0.02, 0.5, i) for i, (d, p) in enumerate(log_p.items())}
+    assert approach_verdict(close, log_p) is Verdict.HOLDS
+    far = dict(close, grid=_log_q(log_p["grid"], 0.3, 0.5, 7))  # one density 0.3 nats away
+    assert approach_verdict(far, log_p) is Verdict.FAILS
+    borderline = {d: _log_q(p, KL_BAR - 0.005, 0.5, i) for i, (d, p) in enumerate(log_p.items())}
+    assert approach_verdict(borderline, log_p) is Verdict.NOT_ESTABLISHED  # below the bar, within 2 SE
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("densities", ("moons",)), ("families", ("glow",)), ("steps", 0), ("n_test", 1), ("lr", 0.0)],
+)
+def test_config_rejects(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field):
+        Config(**{field: value})
