@@ -21,17 +21,28 @@ def test_approach_verdict() -> None:
         "ring": -2 * torch.ones(5000, dtype=torch.float64),
         "grid": -2.5 * torch.ones(5000, dtype=torch.float64),
     }
+    flat = {"ring": (0.05, 0.02), "grid": (0.05, 0.02)}
     close = {d: _log_q(p, 0.02, 0.5, i) for i, (d, p) in enumerate(log_p.items())}
-    assert approach_verdict(close, log_p) is Verdict.HOLDS
+    assert approach_verdict(close, log_p, flat) is Verdict.HOLDS
     far = dict(close, grid=_log_q(log_p["grid"], 0.3, 0.5, 7))  # one density 0.3 nats away
-    assert approach_verdict(far, log_p) is Verdict.FAILS
+    levelled = {"ring": (0.05, 0.02), "grid": (0.32, 0.3)}  # gained 0.02 in the second half, 0.2 to go
+    assert approach_verdict(far, log_p, levelled) is Verdict.FAILS
+    falling = {"ring": (0.05, 0.02), "grid": (0.6, 0.3)}  # gained 0.3, more than the 0.2 still to go
+    assert approach_verdict(far, log_p, falling) is Verdict.NOT_ESTABLISHED
     borderline = {d: _log_q(p, KL_BAR - 0.005, 0.5, i) for i, (d, p) in enumerate(log_p.items())}
-    assert approach_verdict(borderline, log_p) is Verdict.NOT_ESTABLISHED  # below the bar, within 2 SE
+    assert approach_verdict(borderline, log_p, flat) is Verdict.NOT_ESTABLISHED  # below the bar, within 2 SE
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("densities", ("moons",)), ("families", ("glow",)), ("steps", 0), ("n_test", 1), ("lr", 0.0)],
+    [
+        ("densities", ("moons",)),
+        ("families", ("glow",)),
+        ("steps", 0),
+        ("n_test", 1),
+        ("n_val", 1),
+        ("lr", 0.0),
+    ],
 )
 def test_config_rejects(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):

@@ -11,7 +11,10 @@ NLL is the cross-entropy, H + KL(p ‖ q). Per test point, d_i = log p(x_i) − 
 mixture) has mean KL(p ‖ q) and a standard error across the test points. The claim, fixed before any run:
 a family *approaches the entropy* on a density when its KL is below ``KL_BAR`` = 0.1 nats by more than 2 SE
 (``udl.stats.paired_difference`` of bar + log q against log p, paired by test point; one training run per
-family and density, so the SE is the test-sample noise, not the seed-to-seed spread). Flow families that are
+family and density, so the SE is the test-sample noise, not the seed-to-seed spread). Where the KL is above the
+bar, the validation KL (``n_val`` fresh samples) half-way through training and at its end decides: a family that
+gained at least the remaining gap in the second half is still approaching (not established: a longer budget
+judges it), one that gained less has levelled off (fails). Flow families that are
 not universal (elementwise + linear layers) are expected to fail it on the ring, whose modes no product of
 monotone maps separates; that statement is reported as measured, with no claim.
 
@@ -72,6 +75,8 @@ class Config:
     """training samples (drawn once)"""
     n_test: int = 20_000
     """test samples (fresh)"""
+    n_val: int = 5000
+    """validation samples (fresh): the KL half-way and at the end of training, for the verdict's trend"""
     seed: int = 0
     """seed of the data, the initializations and the batch order"""
 
@@ -84,7 +89,7 @@ class Config:
         for name in ("layers", "hidden", "steps", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("n_train", "n_test"):
+        for name in ("n_train", "n_test", "n_val"):
             if getattr(self, name) < 2:
                 raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
 
@@ -96,10 +101,24 @@ PRESETS = {
 }
 
 
-def approach_verdict(log_q: dict[str, torch.Tensor], log_p: dict[str, torch.Tensor]) -> Verdict:
+def approach_verdict(
+    log_q: dict[str, torch.Tensor], log_p: dict[str, torch.Tensor], val_kl: dict[str, tuple[float, float]]
+) -> Verdict:
     """On every density, KL(p ‖ q) = mean(log p − log q) over the test points is below ``KL_BAR`` by 2 SE
-    (paired per test point: bar + log q against log p); fails where it is not below the bar at all."""
-    return all_of(*(paired_difference(KL_BAR + log_q[d], log_p[d]).verdict for d in log_q))
+    (paired per test point: bar + log q against log p).
+
+    Where the test KL is not below the bar, ``val_kl[d]`` = (validation KL half-way, at the end) decides between
+    *fails* (training has levelled off: the second half gained less than the remaining gap, KL_mid − KL_end <
+    KL_end − bar) and *not established* (still approaching: another such gain would close the gap).
+    """
+    verdicts = []
+    for d in log_q:
+        verdict = paired_difference(KL_BAR + log_q[d], log_p[d]).verdict
+        mid, end = val_kl[d]
+        if verdict is Verdict.FAILS and mid - end >= end - KL_BAR:
+            verdict = Verdict.NOT_ESTABLISHED
+        verdicts.append(verdict)
+    return all_of(*verdicts)
 
 
 def _integral(density: FlowDensity, half_width: float = 6.0, points: int = 301) -> float:
@@ -111,10 +130,16 @@ def _integral(density: FlowDensity, half_width: float = 6.0, points: int = 301) 
 
 
 def _fit(
-    model: FlowDensity, x_train: torch.Tensor, cfg: Config, generator: torch.Generator, run: Run, name: str
-) -> None:
+    model: FlowDensity,
+    x_train: torch.Tensor,
+    validation: tuple[torch.Tensor, torch.Tensor],
+    cfg: Config,
+    generator: torch.Generator,
+    run: Run,
+    name: str,
+) -> tuple[float, float]:
     """Maximum likelihood with Adam (cosine learning-rate decay): minimize −(1/N) Σ log Pr(x_i) over mini-batches
-    (UDL section 16.2.2)."""
+    (UDL section 16.2.2). Returns the validation KL half-way and at the end."""
     optimizer = Adam(model.parameters(), lr=cfg.lr)
     update = OptimizerStep(optimizer, clip_norm=10.0, scheduler=CosineDecay(optimizer, total_steps=cfg.steps))
     dev = run.device
@@ -124,15 +149,21 @@ def _fit(
         update(loss)
         return {"loss": loss.detach()}
 
-    train(
+    x_val, log_p_val = validation
+    log_every = max(1, cfg.steps // 10)
+    result = train(
         step,
         lambda epoch: minibatches(x_train, batch_size=cfg.batch_size, generator=generator),
         steps=cfg.steps,
         state={"model": model, "optimizer": optimizer, "generator": generator},
         run=run,
         name=name,
-        log_every=max(1, cfg.steps // 10),
+        log_every=log_every,
+        evaluate=lambda: {"val_kl": float((log_p_val - model.log_prob(x_val.to(dev)).cpu().double()).mean())},
+        evaluate_every=5 * log_every,
     )
+    kls = [h["val_kl"] for h in result.history if "val_kl" in h]
+    return kls[0], kls[-1]
 
 
 def run(cfg: Config, run: Run) -> None:
@@ -141,6 +172,7 @@ def run(cfg: Config, run: Run) -> None:
     results: dict[tuple[str, str], Comparison] = {}
     log_qs: dict[tuple[str, str], torch.Tensor] = {}
     log_ps: dict[str, torch.Tensor] = {}
+    val_kls: dict[tuple[str, str], tuple[float, float]] = {}
     samples: dict[tuple[str, str], torch.Tensor] = {}
     truth: dict[str, tuple[GaussianMixture, torch.Tensor]] = {}
     entropy_gap, integral_error = 0.0, 0.0
@@ -148,6 +180,8 @@ def run(cfg: Config, run: Run) -> None:
         mixture = DENSITIES[density_name]()
         x_train = torch.as_tensor(mixture.sample(cfg.n_train, generator=generator)).float()
         x_test = torch.as_tensor(mixture.sample(cfg.n_test, generator=generator))
+        x_val = torch.as_tensor(mixture.sample(cfg.n_val, generator=generator))
+        validation = (x_val.float(), mixture.log_prob(x_val))
         log_p = log_ps[density_name] = mixture.log_prob(x_test)  # exact, float64
         # the entropy by a larger independent sample: the test points' mean −log p must agree with it
         entropy = mean_se(-mixture.log_prob(torch.as_tensor(mixture.sample(200_000, generator=generator))))
@@ -156,7 +190,9 @@ def run(cfg: Config, run: Run) -> None:
         truth[density_name] = (mixture, x_train[:2000])
         for family in cfg.families:
             model = FlowDensity(flow_stack(family, 2, cfg.layers, cfg.hidden, generator=generator), 2).to(dev)
-            _fit(model, x_train, cfg, generator, run, f"{density_name}-{family}")
+            val_kls[density_name, family] = _fit(
+                model, x_train, validation, cfg, generator, run, f"{density_name}-{family}"
+            )
             model.eval()
             with torch.no_grad():
                 log_q = torch.cat(
@@ -193,13 +229,25 @@ def run(cfg: Config, run: Run) -> None:
     for family in cfg.families:
         parts = {d: results[d, family] for d in cfg.densities}
         kls = {d: KL_BAR - c.diff for d, c in parts.items()}
-        verdict = approach_verdict({d: log_qs[d, family] for d in cfg.densities}, log_ps)
+        verdict = approach_verdict(
+            {d: log_qs[d, family] for d in cfg.densities},
+            log_ps,
+            {d: val_kls[d, family] for d in cfg.densities},
+        )
         statement = (
             f"A {family} flow fitted by maximum likelihood approaches the true entropy: test NLL − H = KL(p ‖ q) "
             f"< {KL_BAR} nats by 2 SE on {', '.join(cfg.densities)} ({cfg.n_test} test points paired, one run)"
         )
         measured = {
-            d: {"kl_nats": kls[d], "se": parts[d].se, "test_nll": -parts[d].mean_a + KL_BAR} for d in parts
+            d: {
+                "kl_nats": kls[d],
+                "se": parts[d].se,
+                "test_nll": -parts[d].mean_a + KL_BAR,
+                "entropy": -float(log_ps[d].mean()),
+                "val_kl_half_way": val_kls[d, family][0],
+                "val_kl_end": val_kls[d, family][1],
+            }
+            for d in parts
         }
         if family == "elementwise-linear":
             run.summary(**{f"{d}_kl_elementwise_linear": kls[d] for d in parts})
@@ -209,7 +257,7 @@ def run(cfg: Config, run: Run) -> None:
             statement,
             holds=verdict,
             measured=measured,
-            expected=f"KL < {KL_BAR} nats by 2 SE",
+            expected=f"KL < {KL_BAR} nats by 2 SE (not established: above it but still falling fast enough)",
         )
         run.summary(**{f"{d}_kl_{family}": kls[d] for d in parts})
 
