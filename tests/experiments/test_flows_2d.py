@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from udl.experiments.ch16.flows_2d import KL_BAR, Config, approach_verdict
+from udl.experiments.ch16.flows_2d import KL_BAR, Config, approach_verdict, beats_baseline_verdict
 from udl.stats import Verdict
 
 
@@ -31,6 +31,19 @@ def test_approach_verdict() -> None:
     assert approach_verdict(far, log_p, falling) is Verdict.NOT_ESTABLISHED
     borderline = {d: _log_q(p, KL_BAR - 0.005, 0.5, i) for i, (d, p) in enumerate(log_p.items())}
     assert approach_verdict(borderline, log_p, flat) is Verdict.NOT_ESTABLISHED  # below the bar, within 2 SE
+
+
+def test_beats_baseline_verdict() -> None:
+    log_p = {
+        "ring": -2 * torch.ones(4000, dtype=torch.float64),
+        "grid": -2.5 * torch.ones(4000, dtype=torch.float64),
+    }
+    good = {d: _log_q(p, 0.1, 0.5, i) for i, (d, p) in enumerate(log_p.items())}
+    poor = {d: _log_q(p, 1.0, 0.5, i + 2) for i, (d, p) in enumerate(log_p.items())}
+    assert beats_baseline_verdict(good, poor) is Verdict.HOLDS
+    assert beats_baseline_verdict(poor, good) is Verdict.FAILS
+    mixed = dict(good, grid=poor["grid"] - 0.1)  # worse than the baseline on one density
+    assert beats_baseline_verdict(mixed, poor) is Verdict.FAILS
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,14 @@ bar, the validation KL (``n_val`` fresh samples) half-way through training and a
 gained at least the remaining gap in the second half is still approaching (not established: a longer budget
 judges it), one that gained less has levelled off (fails). Flow families that are
 not universal (elementwise + linear layers) are expected to fail it on the ring, whose modes no product of
-monotone maps separates; that statement is reported as measured, with no claim.
+monotone maps separates; their KL is reported, and each other family's claim to beat them (higher test
+log-likelihood, paired per test point, 2 SE) is a second claim.
+
+Result (quick, 1000 steps): no family reaches the 0.1-nat bar. Test KL on ring / grid: coupling 0.30 / 0.40,
+MAF 0.27 / 2.26 (one test point in a near-empty region of the MAF density dominates the grid mean), IAF
+0.30 / 0.48, residual 0.36 / 0.64; the validation KL fell by less than the remaining gap over the second half of
+training, so by the rule above the claims fail at this budget (full: 10x the steps, not run here). The
+elementwise + linear stack stays at 1.30 / 0.96 nats.
 
 Checks: every fitted density integrates to 1 on a grid (trapezoid rule on [−6, 6]², to 1e-2), and the exact
 entropy estimate agrees with the test points' mean of −log p within 4 SE.
@@ -119,6 +126,13 @@ def approach_verdict(
             verdict = Verdict.NOT_ESTABLISHED
         verdicts.append(verdict)
     return all_of(*verdicts)
+
+
+def beats_baseline_verdict(
+    log_q: dict[str, torch.Tensor], log_q_baseline: dict[str, torch.Tensor]
+) -> Verdict:
+    """On every density the family's test log-likelihood exceeds the baseline's by 2 SE, paired per test point."""
+    return all_of(*(paired_difference(log_q[d], log_q_baseline[d]).verdict for d in log_q))
 
 
 def _integral(density: FlowDensity, half_width: float = 6.0, points: int = 301) -> float:
@@ -260,6 +274,23 @@ def run(cfg: Config, run: Run) -> None:
             expected=f"KL < {KL_BAR} nats by 2 SE (not established: above it but still falling fast enough)",
         )
         run.summary(**{f"{d}_kl_{family}": kls[d] for d in parts})
+        if "elementwise-linear" in cfg.families:
+            gains = {
+                d: paired_difference(log_qs[d, family], log_qs[d, "elementwise-linear"])
+                for d in cfg.densities
+            }
+            run.claim(
+                f"{family}-beats-elementwise-linear",
+                f"A {family} flow models the multimodal densities better than the same number of elementwise + "
+                f"linear layers: higher test log-likelihood on {', '.join(cfg.densities)} (paired per test point, "
+                "one run, bar 2 SE)",
+                holds=beats_baseline_verdict(
+                    {d: log_qs[d, family] for d in cfg.densities},
+                    {d: log_qs[d, "elementwise-linear"] for d in cfg.densities},
+                ),
+                measured={d: c.describe("nats") for d, c in gains.items()},
+                expected="log-likelihood gain > 2 SE on every density",
+            )
 
     # -- figures ------------------------------------------------------------------------------------------------
     columns = 1 + len(cfg.families)
