@@ -18,6 +18,10 @@ Claim: the flow's held-out bits/dim is below the baseline's by more than 2 SE, p
 training run; the SE is the test-image noise). Test and validation images are dequantized with ``eval_draws``
 fixed draws and their bits averaged. Check: the trained flow maps test images to latents and back to 1e-3
 (float32).
+
+Result (quick): the flow reaches 2.22 bits/dim on the 898 test images (early stopping picked epoch 28 of 38), the
+factorized Gaussian 3.37, a gain of 1.15 ± 0.01 bits/dim with 895 of 898 images favouring the flow; a uniform
+density on [0, 1)^64 would score log₂ 17 = 4.09.
 """
 
 from __future__ import annotations
