@@ -13,6 +13,7 @@ from torch import Tensor
 from torch.autograd.functional import jacobian as autograd_jacobian
 
 from udl.generative.flows import (
+    FLOW_FAMILIES,
     MADE,
     AffineCoupling,
     ContractiveMLP,
@@ -33,6 +34,7 @@ from udl.generative.flows import (
     channel_mask,
     conv_conditioner,
     fixed_point_inverse,
+    flow_stack,
     hutchinson_log_det,
     jacobian,
     mlp_conditioner,
@@ -113,6 +115,14 @@ def test_vector_flow_round_trip_and_log_det(name: str) -> None:
     x = 1.5 * torch.randn(5, D, generator=_gen(10), dtype=torch.float64)
     _check_flow(flow, x)
     torch.testing.assert_close(flow.inverse(flow(x)[0])[1], -flow(x)[1], atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("family", FLOW_FAMILIES)
+def test_flow_stack_round_trip_and_log_det(family: str) -> None:
+    flow = _randomize(flow_stack(family, D, layers=2, hidden=8, generator=_gen(40)), 0.2)
+    _check_flow(flow, torch.randn(3, D, generator=_gen(41), dtype=torch.float64))
+    with pytest.raises(ValueError, match="family"):
+        flow_stack("glow", D)
 
 
 def test_logit_transform() -> None:
