@@ -100,13 +100,9 @@ def _shift_log_scale(made: MADE, h: Tensor, clamp: float) -> tuple[Tensor, Tenso
     return out[:, 0], clamp * torch.tanh(out[:, 1] / clamp)
 
 
-class MaskedAutoregressiveFlow(Flow):
-    """MAF (UDL section 16.3.5): forward z = (x − μ[x]) ⊙ exp(−α[x]), one MADE pass; inverse D passes.
-
-    Args:
-        features, hidden, layers, generator: of the :class:`MADE` conditioner.
-        scale_clamp: α = c·tanh(α̃/c).
-    """
+class _AffineAutoregressive(Flow):
+    """An affine autoregressive layer: a :class:`MADE` giving a shift μ and a log-scale α = c·tanh(α̃/c) per
+    variable (features, hidden, layers and generator are the MADE's; ``scale_clamp`` is c)."""
 
     def __init__(
         self,
@@ -120,6 +116,10 @@ class MaskedAutoregressiveFlow(Flow):
         super().__init__()
         self.made = MADE(features, hidden, layers, 2, generator=generator)
         self.scale_clamp = float(scale_clamp)
+
+
+class MaskedAutoregressiveFlow(_AffineAutoregressive):
+    """MAF (UDL section 16.3.5): forward z = (x − μ[x]) ⊙ exp(−α[x]), one MADE pass; inverse D passes."""
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         mu, alpha = _shift_log_scale(self.made, x, self.scale_clamp)
@@ -133,21 +133,8 @@ class MaskedAutoregressiveFlow(Flow):
         return x, alpha.sum(1)
 
 
-class InverseAutoregressiveFlow(Flow):
+class InverseAutoregressiveFlow(_AffineAutoregressive):
     """IAF (UDL section 16.3.6): inverse (sampling) x = z ⊙ exp(α[z]) + μ[z], one pass; forward D passes."""
-
-    def __init__(
-        self,
-        features: int,
-        hidden: int = 64,
-        layers: int = 2,
-        *,
-        scale_clamp: float = 3.0,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        super().__init__()
-        self.made = MADE(features, hidden, layers, 2, generator=generator)
-        self.scale_clamp = float(scale_clamp)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         z = torch.zeros_like(x)
