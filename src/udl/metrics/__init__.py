@@ -20,3 +20,6 @@ __all__ = [
     "reliability_bins",
     "robust_accuracy",
 ]
+from udl.metrics._likelihood import bits_per_dim, negative_log_likelihood, uniform_dequantize
+
+__all__ += ["bits_per_dim", "negative_log_likelihood", "uniform_dequantize"]
