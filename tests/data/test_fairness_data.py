@@ -32,7 +32,13 @@ def test_seeded_and_reproducible() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"n": 0}, {"group_fraction": 1.0}, {"base_rates": (0.0, 0.5)}, {"separation": (-1.0, 1.0)}, {"informative": 0}],
+    [
+        {"n": 0},
+        {"group_fraction": 1.0},
+        {"base_rates": (0.0, 0.5)},
+        {"separation": (-1.0, 1.0)},
+        {"informative": 0},
+    ],
 )
 def test_bad_input(kwargs: dict) -> None:
     with pytest.raises(ValueError):

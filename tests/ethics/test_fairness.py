@@ -136,7 +136,9 @@ def _lp_optimum(y: torch.Tensor, s: torch.Tensor, a: torch.Tensor, criterion: st
         one[sl] = 1
         a_eq.append(one)
         b_eq.append(1.0)
-        rate = {"demographic_parity": [(p * t + n * f) / (p + n)], "equal_opportunity": [t]}.get(criterion, [t, f])
+        rate = {"demographic_parity": [(p * t + n * f) / (p + n)], "equal_opportunity": [t]}.get(
+            criterion, [t, f]
+        )
         rows.append([(sl, r) for r in rate])
     for i in range(1, len(blocks)):
         for (sl0, r0), (sl1, r1) in zip(rows[0], rows[i], strict=True):

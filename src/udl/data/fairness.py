@@ -72,9 +72,13 @@ def fairness_tabular(
     if n < 1 or informative < 1:
         raise ValueError(f"n and informative must be >= 1, got n={n}, informative={informative}")
     if not 0 < group_fraction < 1 or not all(0 < r < 1 for r in base_rates):
-        raise ValueError(f"group_fraction and base_rates must lie in (0, 1), got {group_fraction}, {base_rates}")
+        raise ValueError(
+            f"group_fraction and base_rates must lie in (0, 1), got {group_fraction}, {base_rates}"
+        )
     if len(base_rates) != 2 or len(separation) != 2 or min(separation) < 0 or noise < 0:
-        raise ValueError(f"need two base_rates, two separations >= 0 and noise >= 0, got {separation}, {noise}")
+        raise ValueError(
+            f"need two base_rates, two separations >= 0 and noise >= 0, got {separation}, {noise}"
+        )
     f64 = torch.float64
     a = (torch.rand(n, generator=generator, dtype=f64) < group_fraction).long()
     rate = torch.tensor(base_rates, dtype=f64)[a]

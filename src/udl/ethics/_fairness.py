@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 Criterion = Literal["blind", "max_accuracy", "demographic_parity", "equal_opportunity", "equalized_odds"]
-CRITERIA: tuple[str, ...] = get_args(Criterion)
+CRITERIA: tuple[Criterion, ...] = get_args(Criterion)
 
 
 def _as_1d(name: str, value: Tensor, n: int | None = None) -> Tensor:
@@ -183,7 +183,9 @@ class ThresholdRule:
         a = torch.as_tensor(sensitive_features)
         rows = torch.searchsorted(self.groups, a).clamp(max=self.groups.numel() - 1)
         if not bool((self.groups[rows] == a).all()):
-            raise ValueError(f"sensitive_features holds a group the rule was not fitted on; known: {self.groups}")
+            raise ValueError(
+                f"sensitive_features holds a group the rule was not fitted on; known: {self.groups}"
+            )
         return rows
 
     def predict_proba(self, y_score: Tensor, sensitive_features: Tensor) -> Tensor:
@@ -275,7 +277,9 @@ def fit_thresholds(
         pos.append(float(yg.sum()))
         neg.append(float(yg.numel() - yg.sum()))
     if criterion == "max_accuracy":
-        picks = [int(torch.argmax(p * t + q * (1 - f))) for (f, t, _), p, q in zip(hulls, pos, neg, strict=True)]
+        picks = [
+            int(torch.argmax(p * t + q * (1 - f))) for (f, t, _), p, q in zip(hulls, pos, neg, strict=True)
+        ]
         return rule([h[2][i : i + 1] for h, i in zip(hulls, picks, strict=True)], [one] * groups.numel())
 
     if criterion in ("demographic_parity", "equal_opportunity"):
@@ -314,7 +318,9 @@ def fit_thresholds(
         lo, hi, mu = _segment(f, f_star, right=True)
         top = (1 - mu) * t[lo] + mu * t[hi]  # the hull's TPR at f*: ≥ t*
         gap = top - f_star
-        lam = torch.where(gap > 0, (t_star - f_star) / gap.clamp(min=1e-300), torch.zeros_like(gap)).clamp(0, 1)
+        lam = torch.where(gap > 0, (t_star - f_star) / gap.clamp(min=1e-300), torch.zeros_like(gap)).clamp(
+            0, 1
+        )
         # λ of the hull point (f*, top) + (1 − λ) of the chance point (f*, f*): everybody w.p. f*, nobody else
         thresholds.append(torch.cat([thr[lo], thr[hi], torch.tensor([-inf, inf], dtype=torch.float64)]))
         weights.append(torch.cat([lam * (1 - mu), lam * mu, (1 - lam) * f_star, (1 - lam) * (1 - f_star)]))
