@@ -93,6 +93,7 @@ def test_quadrature_integrates_polynomials() -> None:
         ethics.quadrature(5, "simpson")  # type: ignore[arg-type]
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_ice_and_partial_dependence_equal_sklearn() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 4))
