@@ -90,3 +90,6 @@ __all__ += [
     "stdlib_source_text",
     "text_sha256",
 ]
+from udl.data.fairness import FairnessData, fairness_tabular  # noqa: E402
+
+__all__ += ["FairnessData", "fairness_tabular"]
