@@ -64,6 +64,7 @@ def test_integrated_gradients_completeness_error_falls_with_steps() -> None:
                 (ethics.integrated_gradients(net, x, None, 1, n_steps=s, method=method).sum(1) - f)
                 .abs()
                 .max()
+                .detach()
             )
             for s in (4, 16, 64)
         ]
@@ -144,7 +145,7 @@ def test_deletion_curve_by_brute_force() -> None:
         for j, k in enumerate(steps.tolist()):
             xi = x[i].clone()
             xi[order[:k]] = 0
-            assert float(curve[i, j]) == pytest.approx(float(net(xi[None])[0, 0]), abs=1e-14)
+            assert float(curve[i, j]) == pytest.approx(float(net(xi[None])[0, 0].detach()), abs=1e-14)
     assert torch.allclose(curve[:, -1], net(torch.zeros(1, 6, dtype=torch.float64))[0, 0].expand(4))
 
 
