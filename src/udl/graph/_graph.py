@@ -117,11 +117,10 @@ class Graph:
 
     def to(self, device: torch.device | str) -> Graph:
         """A copy with every tensor on ``device``."""
-        moved = {
-            f.name: v.to(device) if isinstance(v := getattr(self, f.name), Tensor) else v
-            for f in fields(self)
+        moved: dict[str, Any] = {
+            f.name: v.to(device) for f in fields(self) if isinstance(v := getattr(self, f.name), Tensor)
         }
-        return Graph(**moved)
+        return replace(self, **moved)
 
 
 def _shape(value: Any) -> str:
