@@ -32,6 +32,7 @@ from udl.graph._layers import (
     global_mean_pool,
 )
 from udl.graph._message import (
+    Propagation,
     adjacency_matrix,
     aggregate,
     edge_softmax,
@@ -48,6 +49,7 @@ from udl.graph._spectral import (
     laplacian_eigenbasis,
     spectral_filter,
 )
+from udl.graph._training import GraphFitResult, accuracy, fit_graph_classifier, fit_node_classifier
 
 __all__ = [
     "CONVS",
@@ -56,10 +58,13 @@ __all__ = [
     "GATConv",
     "Graph",
     "GraphClassifier",
+    "GraphFitResult",
     "KipfConv",
     "MeanConv",
+    "Propagation",
     "ResidualGCNBlock",
     "SumConv",
+    "accuracy",
     "add_self_loops",
     "adjacency_matrix",
     "aggregate",
@@ -70,6 +75,8 @@ __all__ = [
     "datasets",
     "degree",
     "edge_softmax",
+    "fit_graph_classifier",
+    "fit_node_classifier",
     "from_dense_adjacency",
     "from_networkx",
     "from_pyg",

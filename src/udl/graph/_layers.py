@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from udl.graph._message import (
-    adjacency_matrix,
+    Propagation,
     aggregate,
     edge_softmax,
     gcn_normalization,
@@ -49,10 +49,10 @@ class _Propagation(nn.Module):
             raise ValueError(f"in_channels and out_channels must be >= 1, got {in_channels}, {out_channels}")
         self.in_channels, self.out_channels, self.cached = in_channels, out_channels, cached
         self.lin = nn.Linear(in_channels, out_channels, bias=bias)
-        self._matrix: Tensor | None = None
+        self._matrix: Propagation | None = None
 
-    def matrix(self, edge_index: Tensor, num_nodes: int, dtype: torch.dtype) -> Tensor:
-        """The propagation matrix M (N, N), sparse CSR."""
+    def matrix(self, edge_index: Tensor, num_nodes: int, dtype: torch.dtype) -> Propagation:
+        """The propagation matrix M (N, N) and its transpose, sparse CSR."""
         raise NotImplementedError
 
     def propagate(self, x: Tensor, edge_index: Tensor) -> Tensor:
@@ -84,8 +84,8 @@ class SumConv(_Propagation):
         super().__init__(in_channels, out_channels, bias, cached)
         self.self_loops = self_loops
 
-    def matrix(self, edge_index: Tensor, num_nodes: int, dtype: torch.dtype) -> Tensor:
-        return adjacency_matrix(edge_index, num_nodes, dtype=dtype)
+    def matrix(self, edge_index: Tensor, num_nodes: int, dtype: torch.dtype) -> Propagation:
+        return Propagation.of(edge_index, num_nodes, dtype=dtype)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         agg = self.propagate(x, edge_index)  # (N, F): Σ_{m∈ne[n]} h_m
@@ -109,12 +109,12 @@ class MeanConv(_Propagation):
         super().__init__(in_channels, out_channels, bias, cached)
         self.include_self = include_self
 
-    def matrix(self, edge_index: Tensor, num_nodes: int, dtype: torch.dtype) -> Tensor:
+    def matrix(self, edge_index: Tensor, num_nodes: int, dtype: torch.dtype) -> Propagation:
         if self.include_self:
             loops = torch.arange(num_nodes, device=edge_index.device).expand(2, num_nodes)
             edge_index = torch.cat([edge_index, loops], dim=1)
         deg = torch.bincount(edge_index[1], minlength=num_nodes).clamp(min=1).to(dtype)
-        return adjacency_matrix(edge_index, num_nodes, 1.0 / deg[edge_index[1]])
+        return Propagation.of(edge_index, num_nodes, 1.0 / deg[edge_index[1]])
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         return self.lin(self.propagate(x, edge_index))
@@ -142,8 +142,8 @@ class DiagonalEnhancedConv(_Propagation):
         else:
             self.register_buffer("eps", e)
 
-    def matrix(self, edge_index: Tensor, num_nodes: int, dtype: torch.dtype) -> Tensor:
-        return adjacency_matrix(edge_index, num_nodes, dtype=dtype)
+    def matrix(self, edge_index: Tensor, num_nodes: int, dtype: torch.dtype) -> Propagation:
+        return Propagation.of(edge_index, num_nodes, dtype=dtype)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         return self.lin(self.propagate(x, edge_index) + (1 + self.eps) * x)
@@ -171,11 +171,11 @@ class KipfConv(_Propagation):
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         nn.init.xavier_uniform_(self.lin.weight)  # glorot, as GCNConv
 
-    def matrix(self, edge_index: Tensor, num_nodes: int, dtype: torch.dtype) -> Tensor:
+    def matrix(self, edge_index: Tensor, num_nodes: int, dtype: torch.dtype) -> Propagation:
         edge_index, weight = gcn_normalization(
             edge_index, num_nodes, add_self_loops=self.add_self_loops, dtype=dtype
         )
-        return adjacency_matrix(edge_index, num_nodes, weight)
+        return Propagation.of(edge_index, num_nodes, weight)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         out = self.propagate(self.lin(x), edge_index)  # transform first: fewer channels to aggregate

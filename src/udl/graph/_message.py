@@ -7,11 +7,13 @@ loops over nodes in Python. Messages flow along ``edge_index[0]`` (source) → `
 from __future__ import annotations
 
 import warnings
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
 __all__ = [
+    "Propagation",
     "adjacency_matrix",
     "aggregate",
     "edge_softmax",
@@ -77,13 +79,50 @@ def adjacency_matrix(
         return torch.sparse_csr_tensor(crow, edge_index[0][order], values, (num_nodes, num_nodes))
 
 
-def aggregate(x: Tensor, matrix: Tensor) -> Tensor:
-    """``matrix @ x`` for a sparse propagation matrix (:func:`adjacency_matrix`), dtype-matched."""
-    if matrix.dtype != x.dtype:
-        matrix = matrix.to(x.dtype)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse.mm(matrix, x)
+class Propagation(NamedTuple):
+    """A sparse propagation matrix M (CSR, M[target, source] = weight) with its transpose, kept so the
+    backward pass of ``M @ x`` (which needs Mᵀ @ grad) does not re-sort the edges at every step."""
+
+    matrix: Tensor
+    transpose: Tensor
+
+    @classmethod
+    def of(
+        cls,
+        edge_index: Tensor,
+        num_nodes: int,
+        edge_weight: Tensor | None = None,
+        *,
+        dtype: torch.dtype = torch.float32,
+    ) -> Propagation:
+        """M and Mᵀ of the weighted edges (weights default to 1: M = A for an undirected graph)."""
+        return cls(
+            adjacency_matrix(edge_index, num_nodes, edge_weight, dtype=dtype),
+            adjacency_matrix(edge_index.flip(0), num_nodes, edge_weight, dtype=dtype),
+        )
+
+
+class _SparseProduct(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, matrix: Tensor, transpose: Tensor) -> Tensor:
+        ctx.transpose = transpose
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse.mm(matrix, x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse.mm(ctx.transpose, grad), None, None
+
+
+def aggregate(x: Tensor, propagation: Propagation) -> Tensor:
+    """M @ x (each node's weighted sum of incoming messages), differentiable in ``x`` (the weights are fixed)."""
+    m, mt = propagation
+    if m.dtype != x.dtype:
+        m, mt = m.to(x.dtype), mt.to(x.dtype)
+    return _SparseProduct.apply(x, m, mt)
 
 
 def gcn_normalization(
