@@ -42,6 +42,7 @@ from udl.graph._message import (
     scatter_sum,
 )
 from udl.graph._models import CONVS, GCN, GraphClassifier, make_conv
+from udl.graph._neighbourhood import dirichlet_energy, k_hop_mask, rayleigh_quotient
 from udl.graph._spectral import (
     chebyshev_filter,
     kipf_spectral_response,
@@ -74,6 +75,7 @@ __all__ = [
     "coalesce",
     "datasets",
     "degree",
+    "dirichlet_energy",
     "edge_softmax",
     "fit_graph_classifier",
     "fit_node_classifier",
@@ -84,11 +86,13 @@ __all__ = [
     "global_add_pool",
     "global_max_pool",
     "global_mean_pool",
+    "k_hop_mask",
     "kipf_spectral_response",
     "laplacian",
     "laplacian_eigenbasis",
     "make_conv",
     "permute_nodes",
+    "rayleigh_quotient",
     "remove_self_loops",
     "scatter_max",
     "scatter_mean",
