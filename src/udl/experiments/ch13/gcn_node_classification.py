@@ -84,7 +84,8 @@ class Config:
     """first seed"""
 
     def __post_init__(self) -> None:
-        in_range(self, homophily=(0, 1), lr=(0, 1), closed_low=True)
+        in_range(self, homophily=(0, 1), closed_low=True)
+        in_range(self, lr=(0, 1))
         in_range(self, feature_signal=(0, 100), closed_low=True)
         in_range(self, average_degree=(0, 1000), degree_exponent=(1, 100))
         for name in ("num_classes",):

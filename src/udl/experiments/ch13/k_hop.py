@@ -11,6 +11,10 @@ Protocol.
    (ring lattice with 2·``lattice_neighbours`` neighbours, rewiring probability ``rewire``) and the ring lattice
    itself (no rewiring) as the contrast: the book's point is that in real-world graphs the K-hop neighbourhood
    of a batch covers most of the graph within a few hops, so a mini-batch of outputs needs almost every node.
+
+Measured at quick (3 graphs of 5,000 nodes, K = 4): the CSBM's 4-hop neighbourhoods cover 54.9 ± 0.1% (97% at
+5 hops), the ring lattice's 0.7%; the small-world graph's cover only 6.3 ± 0.1% at 4 hops (19% at 5, 48% at 6):
+with 10% rewiring it needs about 6 hops, so that claim fails at the stated K (reported, K not moved).
 """
 
 from __future__ import annotations
@@ -82,18 +86,19 @@ PRESETS = {
 }
 
 
-def expansion_verdict(expanding: list[list[float]], lattice: list[float], majority: float = 0.5) -> Verdict:
-    """Every expanding graph kind covers more than ``majority`` of the nodes within the claim's hops (seed mean
-    − 2 SE), while the ring lattice covers under 5%: the growth comes from the shortcuts, not from K alone."""
-    parts: list[bool | Verdict] = []
-    for values in expanding:
-        s = mean_se(values)
-        if s.mean <= majority:
-            parts.append(False)
-        else:
-            parts.append(Verdict.NOT_ESTABLISHED if s.n < 2 or s.mean - 2 * s.se <= majority else True)
-    parts.append(max(lattice) < 0.05)
-    return all_of(*parts)
+def covers_majority(coverage: list[float], majority: float = 0.5) -> Verdict:
+    """The K-hop neighbourhoods cover more than ``majority`` of the graph: holds if the seed mean − 2 SE is above
+    it, fails if the mean is not, else not established (or one seed)."""
+    s = mean_se(coverage)
+    if s.mean <= majority:
+        return Verdict.FAILS
+    return Verdict.HOLDS if s.n >= 2 and s.mean - 2 * s.se > majority else Verdict.NOT_ESTABLISHED
+
+
+def expansion_verdict(expanding: list[float], lattice: list[float], majority: float = 0.5) -> Verdict:
+    """An expanding graph's neighbourhoods cover most of it (:func:`covers_majority`) while the ring lattice's
+    cover under 5%: the growth comes from the graph's shortcuts, not from K alone."""
+    return all_of(covers_majority(expanding, majority), max(lattice) < 0.05)
 
 
 def _graphs(cfg: Config, seed: int) -> dict[str, torch.Tensor]:
@@ -161,15 +166,21 @@ def run(cfg: Config, run: Run) -> None:
     )
     k = cfg.coverage_hops
     at_k = {kind: coverage[kind][:, k].tolist() for kind in kinds}
-    run.claim(
-        "graph-expansion",
-        f"Within {k} hops a node's neighbourhood covers most (> 50%) of a {cfg.num_nodes}-node CSBM (average "
-        f"degree {cfg.average_degree:g}) and of a small-world graph ({cfg.seeds} graphs each, mean − 2 SE), but "
-        "under 5% of the ring lattice without shortcuts",
-        holds=expansion_verdict([at_k["csbm"], at_k["small-world"]], at_k["ring lattice"]),
-        measured={kind: mean_se(v).to_json() for kind, v in at_k.items()},
-        expected="CSBM and small-world > 0.5; ring lattice < 0.05",
-    )
+    for kind in ("csbm", "small-world"):
+        detail = f"average degree {cfg.average_degree:g}" if kind == "csbm" else f"rewiring {cfg.rewire:g}"
+        run.claim(
+            f"graph-expansion-{kind}",
+            f"Within {k} hops a node's neighbourhood covers most (> 50%) of a {cfg.num_nodes}-node {kind} graph "
+            f"({detail}; {cfg.seeds} graphs, mean − 2 SE), while it covers under 5% of the ring lattice without "
+            "shortcuts",
+            holds=expansion_verdict(at_k[kind], at_k["ring lattice"]),
+            measured={
+                kind: mean_se(at_k[kind]).to_json(),
+                "ring lattice": mean_se(at_k["ring lattice"]).to_json(),
+                "coverage_by_hops": coverage[kind].mean(0).tolist(),
+            },
+            expected=f"{kind} > 0.5; ring lattice < 0.05",
+        )
     run.summary(**{f"coverage_at_{k}_{kind.replace(' ', '_')}": mean_se(v).mean for kind, v in at_k.items()})
 
     fig, axes = subplots(1, 1, width=5.2)
