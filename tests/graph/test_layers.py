@@ -137,8 +137,9 @@ def test_gat_equals_pyg_gatconv(heads: int, concat: bool) -> None:
     a, b = ours(x, ei), theirs(x, ei)
     _close(a, b)
     _grads_match(ours, theirs, x, a, b)
-    _, (_, alpha_theirs) = theirs(x, ei, return_attention_weights=True)
-    _, alpha = ours(x, ei, return_attention=True)
+    _, (ei_theirs, alpha_theirs) = theirs(x, ei, return_attention_weights=True)
+    _, (ei_ours, alpha) = ours(x, ei, return_attention=True)
+    assert torch.equal(ei_ours, ei_theirs)
     _close(alpha, alpha_theirs)
 
 

@@ -189,6 +189,8 @@ class GATConv(nn.Module):
     s_mn = LeakyReLU(aᵀ_src h'_m + aᵀ_dst h'_n) (= LeakyReLU(φᵀ [h'_m; h'_n]) with φ = [a_src; a_dst]), weights
     α_mn = softmax of s_mn over m ∈ ne[n] ∪ {n} (the book's Softmask[S, A + I]), output Σ_m α_mn h'_m. Heads are
     concatenated (``concat``) or averaged, then the bias added. ``dropout`` drops attention weights in training.
+    ``return_attention=True`` also returns ``(edge_index, α)`` with the self-loops added (α: (E', heads)), as
+    PyG's ``return_attention_weights``.
     """
 
     def __init__(
@@ -228,7 +230,7 @@ class GATConv(nn.Module):
 
     def forward(
         self, x: Tensor, edge_index: Tensor, return_attention: bool = False
-    ) -> Tensor | tuple[Tensor, Tensor]:
+    ) -> Tensor | tuple[Tensor, tuple[Tensor, Tensor]]:
         n, h, c = len(x), self.heads, self.out_channels
         if self.add_self_loops:
             keep = edge_index[0] != edge_index[1]
@@ -244,7 +246,7 @@ class GATConv(nn.Module):
         out = out.reshape(n, h * c) if self.concat else out.mean(1)
         if self.bias is not None:
             out = out + self.bias
-        return (out, alpha) if return_attention else out
+        return (out, (edge_index, alpha)) if return_attention else out
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, heads={self.heads}"
