@@ -11,6 +11,13 @@ are computed from the node embeddings, so the model can learn to give a neighbou
 Claims: at the noisiest level GAT beats GCN (where attention helps is reported per level in the measurements),
 and the trained GAT's first layer puts more attention on same-class edges than on cross-class ones. Check: the
 attention weights into every node sum to one.
+
+Measured at quick (3 seeds, 1,000 nodes): attention does not help here. GAT − GCN is −0.5 ± 0.4 points at
+h = 0.9, −3.8 ± 1.6 at h = 0.6 and −4.1 ± 2.4 at h = 0.45 (fails); the trained first layer's attention on
+same-class edges exceeds that on cross-class edges by only 0.0024 ± 0.0015 (mean weights 0.092 vs 0.089; all 3
+seeds agree, short of 2 SE: not established). With 60 labels the extra attention parameters are hard to fit, and
+in a CSBM the noisy edges are statistically indistinguishable from the clean ones except through the features,
+which the first layer sees at a low signal-to-noise ratio.
 """
 
 from __future__ import annotations

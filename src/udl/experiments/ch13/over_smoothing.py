@@ -14,6 +14,10 @@ Then both train full-batch (Adam, early stopping on the validation error) and ar
 Claims: plain representations collapse with depth, plain accuracy falls with depth, residual connections with
 normalization keep the deepest network accurate, and the gradient reaching the first layer vanishes with depth
 in the plain network.
+
+Measured at quick (3 seeds): the median smoothness at initialization falls 0.41, 0.058, 0.014, 1.9e-4, 0 for
+K = 2..32; plain accuracy falls from 96.3% to 33.4% (chance) at 32 layers, the residual + LayerNorm network keeps
+98.1%; the first-layer gradient norm falls from 0.21 to 2.6e-8 (plain) while the residual network's grows to 3.3.
 """
 
 from __future__ import annotations
