@@ -52,7 +52,14 @@ from udl.graph._spectral import (
     laplacian_eigenbasis,
     spectral_filter,
 )
-from udl.graph._training import GraphFitResult, accuracy, fit_graph_classifier, fit_node_classifier
+from udl.graph._training import (
+    GraphFitResult,
+    accuracy,
+    fit_graph_classifier,
+    fit_minibatch_node_classifier,
+    fit_node_classifier,
+    saved_tensor_bytes,
+)
 
 __all__ = [
     "CONVS",
@@ -86,6 +93,7 @@ __all__ = [
     "edge_cut",
     "edge_softmax",
     "fit_graph_classifier",
+    "fit_minibatch_node_classifier",
     "fit_node_classifier",
     "from_dense_adjacency",
     "from_networkx",
@@ -105,6 +113,7 @@ __all__ = [
     "rayleigh_quotient",
     "remove_self_loops",
     "sample_neighbours",
+    "saved_tensor_bytes",
     "scatter_max",
     "scatter_mean",
     "scatter_sum",

@@ -9,9 +9,9 @@ udl's own partitioner (no METIS in the library; ``pymetis`` is a test and benchm
 2. **Recursive bisection**: the order is cut in two (in proportion to the parts wanted on each side), and each
    half's own sub-graph is ordered and cut again, down to ``num_parts`` pieces of equal size — a sweep-line
    bisection that gives compact regions with short boundaries on graphs with geometry (meshes, road networks).
-3. **Refinement** by balanced label propagation: up to ``rounds`` times (until nothing moves), a random half of the nodes each move to the
-   part most of their neighbours are in, if that gains cut edges and the destination stays under
-   (1 + ``imbalance``)·N/k nodes (moves ranked by gain, admitted per part until it is full).
+3. **Refinement** by balanced label propagation: up to ``rounds`` times (until nothing moves), a random half
+   of the nodes each move to the part most of their neighbours are in, if that gains cut edges and the
+   destination stays under (1 + ``imbalance``)·N/k nodes (moves ranked by gain, admitted per part until it is full).
 
 Every step is a tensor operation over nodes or edges (no per-node Python loop); it scales to 10⁶ nodes.
 """

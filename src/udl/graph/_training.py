@@ -4,7 +4,7 @@ classification (mini-batches of graphs as block-diagonal graphs, §13.5)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -12,10 +12,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from udl.graph._graph import Graph, batch_graphs
+from udl.graph._sampling import SampledBatch
 from udl.optim import Adam
 from udl.train import EarlyStopping, OptimizerStep, RunLike, minibatches, train
 
-__all__ = ["GraphFitResult", "accuracy", "fit_graph_classifier", "fit_node_classifier"]
+__all__ = [
+    "GraphFitResult",
+    "accuracy",
+    "fit_graph_classifier",
+    "fit_minibatch_node_classifier",
+    "fit_node_classifier",
+    "saved_tensor_bytes",
+]
 
 
 @dataclass(frozen=True)
@@ -145,3 +153,87 @@ def fit_graph_classifier(
             _graph_accuracy(model, gs) for gs in (train_graphs, val_graphs, test_graphs)
         )
     return GraphFitResult(train_acc, val_acc, test_acc, result.epochs, result.best_at)
+
+
+def saved_tensor_bytes(fn: Callable[[], Tensor]) -> tuple[Tensor, int]:
+    """Run ``fn`` (a forward pass) and count the bytes of the distinct tensors autograd saves for its backward
+    pass: the activation memory a training step holds at its peak, whatever the allocator. Returns fn's result
+    and the byte count."""
+    seen: dict[tuple[int, int], int] = {}
+
+    def pack(t: Tensor) -> Tensor:
+        if t.layout == torch.strided:
+            storage = t.untyped_storage()
+            seen[(storage.data_ptr(), storage.nbytes())] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return out, sum(seen.values())
+
+
+Batch = SampledBatch | Graph
+
+
+def _seed_terms(batch: Batch) -> tuple[Graph, Tensor | slice]:
+    """The sub-graph a batch runs on and the rows the loss is taken on: a sampled batch's seeds, or a
+    cluster batch's training nodes."""
+    if isinstance(batch, SampledBatch):
+        return batch.graph, slice(0, batch.batch_size)
+    if batch.train_mask is None:
+        raise ValueError("a cluster batch needs a train_mask")
+    return batch, batch.train_mask
+
+
+def fit_minibatch_node_classifier(
+    model: nn.Module,
+    graph: Graph,
+    batches: Iterable[Batch],
+    *,
+    epochs: int,
+    lr: float = 0.01,
+    weight_decay: float = 5e-4,
+    patience: int | None = None,
+    generator: torch.Generator,
+    run: RunLike | None = None,
+    name: str = "minibatch-gcn",
+) -> GraphFitResult:
+    """Mini-batch node classification: Adam steps on the batches of a :class:`NeighbourLoader` (loss on each
+    batch's seed nodes, which should be training nodes) or a :class:`ClusterLoader` (loss on the batch's
+    training nodes); evaluation on the full graph (inference needs no activations kept). ``generator`` is the
+    loader's, checkpointed with the model."""
+    if graph.x is None or graph.y is None or graph.train_mask is None or graph.val_mask is None:
+        raise ValueError("fit_minibatch_node_classifier needs a graph with x, y, train_mask and val_mask")
+    x, edge_index, y = graph.x, graph.edge_index, graph.y
+    optimizer = Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    update = OptimizerStep(optimizer)
+
+    def step(batch: Batch) -> dict[str, Tensor]:
+        sub, rows = _seed_terms(batch)
+        assert sub.x is not None and sub.y is not None
+        loss = F.cross_entropy(model(sub.x, sub.edge_index)[rows], sub.y[rows])
+        update(loss)
+        return {"loss": loss.detach()}
+
+    stopper = EarlyStopping(patience) if patience is not None else None
+    result = train(
+        step,
+        batches,
+        epochs=epochs,
+        state={"model": model, "optimizer": optimizer, "generator": generator},
+        run=run,
+        name=name,
+        evaluate=lambda: {"val_error": 1 - accuracy(model(x, edge_index), y, graph.val_mask)},
+        early_stopping=stopper,
+    )
+    model.eval()
+    with torch.no_grad():
+        logits = model(x, edge_index)
+    test_mask = graph.test_mask if graph.test_mask is not None else ~(graph.train_mask | graph.val_mask)
+    return GraphFitResult(
+        accuracy(logits, y, graph.train_mask),
+        accuracy(logits, y, graph.val_mask),
+        accuracy(logits, y, test_mask),
+        result.epochs,
+        result.best_at,
+    )

@@ -15,6 +15,7 @@ from udl.graph._graph import Graph, from_networkx, to_undirected
 __all__ = [
     "MOLECULE_ATOMS",
     "contextual_sbm",
+    "csbm_node_task",
     "edge_homophily",
     "ethanol",
     "karate_club",
@@ -199,3 +200,33 @@ def ethanol() -> Graph:
     numbers = torch.tensor([6, 6, 8, 1, 1, 1, 1, 1, 1])
     x = torch.nn.functional.one_hot(numbers - 1, 118).float()
     return Graph(edge_index, x=x)
+
+
+def csbm_node_task(
+    num_nodes: int,
+    *,
+    num_classes: int = 4,
+    homophily: float = 0.7,
+    feature_signal: float = 0.7,
+    average_degree: float = 10.0,
+    train_fraction: float = 0.1,
+    num_val: int = 1000,
+    generator: torch.Generator,
+) -> Graph:
+    """A :func:`contextual_sbm` with a node-classification split: ``train_fraction`` of the nodes labelled
+    (balanced over classes), ``num_val`` validation nodes, the rest test nodes (the large-graph experiments'
+    task, where mini-batches of training nodes make sense)."""
+    if not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    graph = contextual_sbm(
+        num_nodes,
+        num_classes=num_classes,
+        homophily=homophily,
+        feature_signal=feature_signal,
+        average_degree=average_degree,
+        generator=generator,
+    )
+    assert graph.y is not None
+    per_class = max(1, int(train_fraction * num_nodes / num_classes))
+    train, val, test = split_masks(graph.y, per_class, num_val, generator)
+    return Graph(graph.edge_index, x=graph.x, y=graph.y, train_mask=train, val_mask=val, test_mask=test)
