@@ -5,9 +5,9 @@ from __future__ import annotations
 import networkx as nx
 import pytest
 import torch
+from tests.reference import F64, gen
 from torch_geometric.utils import k_hop_subgraph
 
-from tests.reference import F64, gen
 from udl.graph import (
     dirichlet_energy,
     k_hop_mask,
