@@ -185,6 +185,7 @@ def run(cfg: Config, run: Run) -> None:
     a = to_dense_adjacency(kc.edge_index, 34, torch.float64) + torch.eye(34, dtype=torch.float64)
     d = a.sum(1).pow(-0.5)
     with torch.no_grad():
+        assert layer.bias is not None
         book = (layer.lin.weight @ x.T @ (d[:, None] * a * d[None, :])).T + layer.bias
         err = float((layer(x, kc.edge_index) - book).abs().max())
     run.check(

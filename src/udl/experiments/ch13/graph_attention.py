@@ -117,13 +117,15 @@ def run(cfg: Config, run: Run) -> None:
                 assert graph.x is not None and graph.y is not None
                 train, val, test = split_masks(graph.y, 20, 200, g)
                 graph = replace(graph, train_mask=train, val_mask=val, test_mask=test)
+                x, y = graph.x, graph.y
+                assert x is not None and y is not None
                 for arm in ("gcn", "gat"):
                     seed_everything(s)
                     model = GCN(
-                        graph.x.shape[1],
+                        x.shape[1],
                         cfg.hidden,
                         3,
-                        conv=arm if arm == "gat" else "kipf",
+                        conv="gat" if arm == "gat" else "kipf",
                         heads=cfg.heads,
                         dropout=0.5,
                         cached=True,
@@ -142,12 +144,12 @@ def run(cfg: Config, run: Run) -> None:
                         layer = model.layers[0]
                         assert isinstance(layer, GATConv)
                         with torch.no_grad():
-                            _, (edges, alpha) = layer(graph.x, graph.edge_index, return_attention=True)
+                            _, (edges, alpha) = layer(x, graph.edge_index, return_attention=True)
                         totals = scatter_sum(alpha, edges[1], graph.num_nodes)
                         worst_sum = max(worst_sum, float((totals - 1).abs().max()))
                         real = edges[0] != edges[1]
-                        same = (graph.y[edges[0]] == graph.y[edges[1]]) & real
-                        cross = (graph.y[edges[0]] != graph.y[edges[1]]) & real
+                        same = (y[edges[0]] == y[edges[1]]) & real
+                        cross = (y[edges[0]] != y[edges[1]]) & real
                         same_attention[i] = float(alpha[same].mean())
                         cross_attention[i] = float(alpha[cross].mean())
                 bar.update(i * len(levels) + j + 1)

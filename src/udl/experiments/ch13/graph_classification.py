@@ -25,6 +25,7 @@ from udl.experiments._checks import in_range
 from udl.graph import (
     Graph,
     GraphClassifier,
+    SumConv,
     batch_graphs,
     fit_graph_classifier,
     permute_nodes,
@@ -169,6 +170,7 @@ def _checks(run: Run) -> None:
     with torch.no_grad():
         h = eth.x.double().T  # (118, 9): X
         for conv in net.convs:
+            assert isinstance(conv, SumConv)
             h = torch.relu(conv.lin.bias[:, None] + conv.lin.weight @ h @ a_i)  # a[β1ᵀ + Ω H (A + I)]
         book = net.head.weight @ h @ torch.full((9, 1), 1 / 9, dtype=F64) + net.head.bias[:, None]  # H_K 1/N
         err = float((net(eth.x.double(), eth.edge_index) - book.T).abs().max())

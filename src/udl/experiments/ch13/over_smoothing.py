@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from udl.experiments._checks import in_range
-from udl.graph import GCN, fit_node_classifier, rayleigh_quotient
+from udl.graph import GCN, KipfConv, fit_node_classifier, rayleigh_quotient
 from udl.graph.datasets import contextual_sbm, split_masks
 from udl.report import Run
 from udl.report.figures import subplots
@@ -138,6 +138,8 @@ def run(cfg: Config, run: Run) -> None:
             assert graph.y is not None and graph.x is not None
             train, val, test = split_masks(graph.y, 20, 200, g)
             graph = replace(graph, train_mask=train, val_mask=val, test_mask=test)
+            x, y = graph.x, graph.y
+            assert x is not None and y is not None
             for j, depth in enumerate(depths):
                 for arm in arms:
                     seed_everything(s)
@@ -145,9 +147,11 @@ def run(cfg: Config, run: Run) -> None:
                     model = GCN(
                         16, cfg.hidden, 3, layers=depth, residual=residual, norm=residual, cached=True
                     )
-                    hidden = model.embed(graph.x, graph.edge_index)
-                    F.cross_entropy(hidden[-1][train], graph.y[train]).backward()
-                    first = model.layers[0].lin.weight.grad
+                    hidden = model.embed(x, graph.edge_index)
+                    F.cross_entropy(hidden[-1][train], y[train]).backward()
+                    first_layer = model.layers[0]
+                    assert isinstance(first_layer, KipfConv)
+                    first = first_layer.lin.weight.grad
                     assert first is not None
                     grads[arm][j][i] = float(first.norm())
                     with torch.no_grad():
