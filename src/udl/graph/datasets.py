@@ -209,14 +209,17 @@ def csbm_node_task(
     homophily: float = 0.7,
     feature_signal: float = 0.7,
     average_degree: float = 10.0,
+    degree_exponent: float | None = None,
     train_fraction: float = 0.1,
+    labels_per_class: int | None = None,
     num_val: int = 1000,
     generator: torch.Generator,
 ) -> Graph:
-    """A :func:`contextual_sbm` with a node-classification split: ``train_fraction`` of the nodes labelled
-    (balanced over classes), ``num_val`` validation nodes, the rest test nodes (the large-graph experiments'
-    task, where mini-batches of training nodes make sense)."""
-    if not 0 < train_fraction < 1:
+    """A :func:`contextual_sbm` with a node-classification split (:func:`split_masks`): ``labels_per_class``
+    labelled nodes per class (the semi-supervised setting) or, if None, ``train_fraction`` of the nodes (balanced
+    over classes; the large-graph task, where mini-batches of training nodes make sense); ``num_val`` validation
+    nodes; the rest test nodes. The graph and then the split are drawn from ``generator``."""
+    if labels_per_class is None and not 0 < train_fraction < 1:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
     graph = contextual_sbm(
         num_nodes,
@@ -224,9 +227,10 @@ def csbm_node_task(
         homophily=homophily,
         feature_signal=feature_signal,
         average_degree=average_degree,
+        degree_exponent=degree_exponent,
         generator=generator,
     )
     assert graph.y is not None
-    per_class = max(1, int(train_fraction * num_nodes / num_classes))
+    per_class = labels_per_class or max(1, int(train_fraction * num_nodes / num_classes))
     train, val, test = split_masks(graph.y, per_class, num_val, generator)
     return Graph(graph.edge_index, x=graph.x, y=graph.y, train_mask=train, val_mask=val, test_mask=test)

@@ -33,7 +33,7 @@ import torch
 from udl.experiments._checks import in_range
 from udl.graph import GCN, Graph, KipfConv, fit_node_classifier, permute_nodes, to_dense_adjacency
 from udl.graph import degree as node_degree
-from udl.graph.datasets import contextual_sbm, karate_club, split_masks
+from udl.graph.datasets import csbm_node_task, karate_club
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, mean_se, paired_difference
@@ -129,12 +129,6 @@ def karate_verdict(accuracies: list[float], floor: float = 0.8) -> Verdict:
     return Verdict.HOLDS if s.mean - 2 * s.se > floor else Verdict.NOT_ESTABLISHED
 
 
-def _split(graph: Graph, cfg: Config, generator: torch.Generator) -> Graph:
-    assert graph.y is not None
-    train, val, test = split_masks(graph.y, cfg.labels_per_class, cfg.num_val, generator)
-    return replace(graph, train_mask=train, val_mask=val, test_mask=test)
-
-
 def _fit(graph: Graph, conv: str, cfg: Config, seed: int, run: Run, name: str) -> float:
     seed_everything(seed)
     assert graph.x is not None and graph.y is not None
@@ -153,16 +147,17 @@ def run(cfg: Config, run: Run) -> None:
         for s in seeds:
             g = torch.Generator().manual_seed(s)
             for kind, exponent in (("uniform", None), ("wide", cfg.degree_exponent)):
-                graph = contextual_sbm(
+                graph = csbm_node_task(
                     cfg.num_nodes,
                     num_classes=cfg.num_classes,
                     average_degree=cfg.average_degree,
                     homophily=cfg.homophily,
                     feature_signal=cfg.feature_signal,
                     degree_exponent=exponent,
+                    labels_per_class=cfg.labels_per_class,
+                    num_val=cfg.num_val,
                     generator=g,
                 )
-                graph = _split(graph, cfg, g)
                 graphs[kind].append(graph)
                 for v in VARIANTS:
                     acc[kind][v].append(_fit(graph, v, cfg, s, run, f"{kind}-{v}-{s}"))

@@ -22,13 +22,13 @@ which the first layer sees at a low signal-to-noise ratio.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
 from udl.experiments._checks import in_range
 from udl.graph import GCN, GATConv, fit_node_classifier, scatter_sum
-from udl.graph.datasets import contextual_sbm, split_masks
+from udl.graph.datasets import csbm_node_task
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, mean_se, paired_difference
@@ -111,12 +111,15 @@ def run(cfg: Config, run: Run) -> None:
         for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
             for j, h in enumerate(levels):
                 g = torch.Generator().manual_seed(1000 * s + j)
-                graph = contextual_sbm(
-                    cfg.num_nodes, num_classes=3, homophily=h, feature_signal=cfg.feature_signal, generator=g
+                graph = csbm_node_task(
+                    cfg.num_nodes,
+                    num_classes=3,
+                    homophily=h,
+                    feature_signal=cfg.feature_signal,
+                    labels_per_class=20,
+                    num_val=200,
+                    generator=g,
                 )
-                assert graph.x is not None and graph.y is not None
-                train, val, test = split_masks(graph.y, 20, 200, g)
-                graph = replace(graph, train_mask=train, val_mask=val, test_mask=test)
                 x, y = graph.x, graph.y
                 assert x is not None and y is not None
                 for arm in ("gcn", "gat"):

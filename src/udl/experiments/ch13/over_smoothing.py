@@ -22,14 +22,14 @@ K = 2..32; plain accuracy falls from 96.3% to 33.4% (chance) at 32 layers, the r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from udl.experiments._checks import in_range
 from udl.graph import GCN, KipfConv, fit_node_classifier, rayleigh_quotient
-from udl.graph.datasets import contextual_sbm, split_masks
+from udl.graph.datasets import csbm_node_task
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, all_of, mean_se, paired_difference, spearman
@@ -128,16 +128,17 @@ def run(cfg: Config, run: Run) -> None:
     with run.progress(cfg.seeds * len(depths), "networks") as bar:
         for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
             g = torch.Generator().manual_seed(s)
-            graph = contextual_sbm(
+            graph = csbm_node_task(
                 cfg.num_nodes,
                 num_classes=3,
                 homophily=cfg.homophily,
                 feature_signal=cfg.feature_signal,
+                labels_per_class=20,
+                num_val=200,
                 generator=g,
             )
-            assert graph.y is not None and graph.x is not None
-            train, val, test = split_masks(graph.y, 20, 200, g)
-            graph = replace(graph, train_mask=train, val_mask=val, test_mask=test)
+            train = graph.train_mask
+            assert train is not None
             x, y = graph.x, graph.y
             assert x is not None and y is not None
             for j, depth in enumerate(depths):
