@@ -239,10 +239,13 @@ class GATConv(nn.Module):
         src, dst = edge_index
         z = self.lin(x).view(n, h, c)  # (N, H, C)
         a_src, a_dst = (z * self.att_src).sum(-1), (z * self.att_dst).sum(-1)  # (N, H)
-        scores = F.leaky_relu(a_src[src] + a_dst[dst], self.negative_slope)  # (E, H)
+        # index_select, not t[idx]: its backward is one index_add_, not a generic index_put_
+        scores = F.leaky_relu(
+            a_src.index_select(0, src) + a_dst.index_select(0, dst), self.negative_slope
+        )  # (E, H)
         alpha = edge_softmax(scores, dst, n)  # (E, H)
-        weights = F.dropout(alpha, self.dropout, self.training)
-        out = scatter_sum(z[src] * weights.unsqueeze(-1), dst, n)  # (N, H, C)
+        weights = F.dropout(alpha, self.dropout, self.training) if self.dropout > 0 else alpha
+        out = scatter_sum(z.index_select(0, src) * weights.unsqueeze(-1), dst, n)  # (N, H, C)
         out = out.reshape(n, h * c) if self.concat else out.mean(1)
         if self.bias is not None:
             out = out + self.bias

@@ -49,9 +49,9 @@ def edge_softmax(scores: Tensor, index: Tensor, num_nodes: int) -> Tensor:
     """Softmax of edge scores over the edges that share a target: α_e = exp(s_e) / Σ_{e': index[e']=index[e]}
     exp(s_e'), per column (head). The book's Softmask[S, A + I] (UDL §13.8.6) in edge form; the largest score
     per target is subtracted first, so large scores do not overflow."""
-    peak = scatter_max(scores.detach(), index, num_nodes)[index]
+    peak = scatter_max(scores.detach(), index, num_nodes).index_select(0, index)
     weights = (scores - peak).exp()
-    return weights / scatter_sum(weights, index, num_nodes)[index]
+    return weights / scatter_sum(weights, index, num_nodes).index_select(0, index)
 
 
 def adjacency_matrix(
