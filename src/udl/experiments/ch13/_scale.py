@@ -1,9 +1,8 @@
-"""What neighbour-sampling and graph-partitioning share: the full-batch baseline, memory and time per epoch of
-a mini-batch arm, the two verdicts and the figure."""
+"""What neighbour-sampling and graph-partitioning share: the full-batch baseline, the accuracy and activation
+memory of a mini-batch arm, the two verdicts and the figure."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -20,11 +19,11 @@ from udl.train import seed_everything
 
 @dataclass(frozen=True)
 class Arm:
-    """One training run: held-out accuracy, activation bytes of one step, seconds per epoch."""
+    """One training run: held-out accuracy and the activation bytes of one step. (Wall-clock time is not
+    recorded here: a run's results must not depend on the machine's load; ``benchmarks/graph.py`` times.)"""
 
     accuracy: float
     activation_bytes: int
-    seconds_per_epoch: float
 
 
 def make_model(graph: Graph, hidden: int, layers: int, seed: int) -> GCN:
@@ -39,9 +38,8 @@ def full_batch_arm(
 ) -> Arm:
     net = make_model(graph, hidden, layers, seed)
     _, used = saved_tensor_bytes(partial(net, graph.x, graph.edge_index))
-    start = time.perf_counter()
     r = fit_node_classifier(net, graph, epochs=epochs, patience=patience, run=run, name=f"full-{seed}")
-    return Arm(r.test_accuracy, used, (time.perf_counter() - start) / r.epochs)
+    return Arm(r.test_accuracy, used)
 
 
 def minibatch_arm(
@@ -61,7 +59,6 @@ def minibatch_arm(
     net = make_model(graph, hidden, layers, seed)
     sub = first.graph if isinstance(first, SampledBatch) else first
     _, used = saved_tensor_bytes(partial(net, sub.x, sub.edge_index))
-    start = time.perf_counter()
     r = fit_minibatch_node_classifier(
         net,
         graph,
@@ -72,7 +69,7 @@ def minibatch_arm(
         run=run,
         name=f"{name}-{seed}",
     )
-    return Arm(r.test_accuracy, used, (time.perf_counter() - start) / r.epochs)
+    return Arm(r.test_accuracy, used)
 
 
 def near_full_batch_verdict(full: list[float], minibatch: list[float], tolerance: float) -> Verdict:
@@ -122,8 +119,6 @@ def report(
     run.summary(
         full_accuracy=mean_se(fa).mean,
         **{f"{name}_accuracy": mean_se(ma).mean, f"{name}_memory_ratio": mean_se(ratios).mean},
-        full_seconds_per_epoch=mean_se([a.seconds_per_epoch for a in full]).mean,
-        **{f"{name}_seconds_per_epoch": mean_se([a.seconds_per_epoch for a in mini]).mean},
     )
     fig, axes = subplots(1, 2, width=4.4)
     ax = axes[0, 0]
