@@ -44,7 +44,10 @@ def _close(a: torch.Tensor, b: torch.Tensor) -> None:
     assert float((a - b).detach().abs().max()) < TOL
 
 
-def _grads_match(ours, theirs, x, out_ours, out_theirs) -> None:
+def _matches(ours, theirs, x, ei) -> None:
+    """Equal outputs, and equal gradients of a random projection w.r.t. the input and every parameter."""
+    out_ours, out_theirs = ours(x, ei), theirs(x, ei)
+    _close(out_ours, out_theirs)
     w = torch.randn(out_ours.shape, generator=gen(9), dtype=F64)
     g1 = torch.autograd.grad((out_ours * w).sum(), [x, *ours.parameters()])
     g2 = torch.autograd.grad((out_theirs * w).sum(), [x, *theirs.parameters()])
@@ -59,9 +62,7 @@ def test_kipf_equals_pyg_gcnconv(self_loops: bool) -> None:
     torch.nn.init.normal_(theirs.bias, generator=gen(1))
     ours = KipfConv(5, 3, add_self_loops=self_loops).double()
     ours.load_state_dict(theirs.state_dict())
-    a, b = ours(x, ei), theirs(x, ei)
-    _close(a, b)
-    _grads_match(ours, theirs, x, a, b)
+    _matches(ours, theirs, x, ei)
 
 
 def test_kipf_is_the_book_matrix_formula() -> None:
@@ -88,9 +89,7 @@ def test_mean_equals_sage_neighbour_term() -> None:
     theirs = SAGEConv(5, 3, root_weight=False).double()
     ours = MeanConv(5, 3, include_self=False).double()
     ours.lin.load_state_dict(theirs.lin_l.state_dict())
-    a, b = ours(x, ei), theirs(x, ei)
-    _close(a, b)
-    _grads_match(ours, theirs, x, a, b)
+    _matches(ours, theirs, x, ei)
 
 
 def test_mean_with_self_is_the_book_formula() -> None:
@@ -107,9 +106,7 @@ def test_diagonal_enhancement_equals_gin_with_linear_nn() -> None:
     theirs = GINConv(torch.nn.Linear(5, 3), eps=0.3, train_eps=True).double()
     ours = DiagonalEnhancedConv(5, 3, eps=0.3).double()
     ours.lin.load_state_dict(theirs.nn.state_dict())
-    a, b = ours(x, ei), theirs(x, ei)
-    _close(a, b)
-    _grads_match(ours, theirs, x, a, b)
+    _matches(ours, theirs, x, ei)
 
 
 def test_sum_is_the_book_formula_and_diagonal_at_zero() -> None:
@@ -134,9 +131,7 @@ def test_gat_equals_pyg_gatconv(heads: int, concat: bool) -> None:
     torch.nn.init.normal_(theirs.bias, generator=gen(2))
     ours = GATConv(5, 4, heads=heads, concat=concat).double()
     ours.load_state_dict(theirs.state_dict())
-    a, b = ours(x, ei), theirs(x, ei)
-    _close(a, b)
-    _grads_match(ours, theirs, x, a, b)
+    _matches(ours, theirs, x, ei)
     _, (ei_theirs, alpha_theirs) = theirs(x, ei, return_attention_weights=True)
     _, (ei_ours, alpha) = ours(x, ei, return_attention=True)
     assert torch.equal(ei_ours, ei_theirs)
