@@ -13,6 +13,9 @@ Claims: Cluster-GCN reaches the full-batch accuracy within ``tolerance_points``,
 its activation memory. The fraction of edges the partition cuts, and a random partition's, are reported (a CSBM
 is an expander: every partition into many parts cuts most edges; ``benchmarks/graph.py`` compares the cut with
 METIS's).
+
+Measured at quick (3 seeds, 10,000 nodes, 40 parts, 4 per batch): Cluster-GCN 83.3% vs full batch 84.3% (gap
+1.0 ± 0.4 points), at 10% of the activation memory; the partition cuts 74.8% of the edges, a random one 97.5%.
 """
 
 from __future__ import annotations
