@@ -53,3 +53,32 @@ __all__ = [
     "seeded_linear",
     "unfreeze",
 ]
+
+from udl.nn._attention import KVCache, LocalGlobalAttention, MultiheadAttention  # noqa: E402
+from udl.nn._positional import (  # noqa: E402
+    ALiBi,
+    LearnedPositionalEmbedding,
+    RelativePositionBias,
+    RotaryEmbedding,
+    SinusoidalPositionalEncoding,
+    alibi_slopes,
+    relative_position_bucket,
+    sinusoidal_encoding,
+)
+from udl.nn._transformer import TransformerDecoderLayer, TransformerEncoderLayer  # noqa: E402
+
+__all__ += [
+    "ALiBi",
+    "KVCache",
+    "LearnedPositionalEmbedding",
+    "LocalGlobalAttention",
+    "MultiheadAttention",
+    "RelativePositionBias",
+    "RotaryEmbedding",
+    "SinusoidalPositionalEncoding",
+    "TransformerDecoderLayer",
+    "TransformerEncoderLayer",
+    "alibi_slopes",
+    "relative_position_bucket",
+    "sinusoidal_encoding",
+]
