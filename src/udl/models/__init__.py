@@ -34,3 +34,29 @@ __all__ = [
     "UNetConfig",
     "random_signal_view",
 ]
+
+from udl.models.transformer import (  # noqa: E402
+    POSITIONAL,
+    BoundDecoder,
+    DecoderLM,
+    DecoderLMConfig,
+    EncoderDecoderTransformer,
+    MaskedLanguageModel,
+    MaskedLMConfig,
+    Seq2SeqConfig,
+    TransformerCache,
+    mask_tokens,
+)
+
+__all__ += [
+    "POSITIONAL",
+    "BoundDecoder",
+    "DecoderLM",
+    "DecoderLMConfig",
+    "EncoderDecoderTransformer",
+    "MaskedLMConfig",
+    "MaskedLanguageModel",
+    "Seq2SeqConfig",
+    "TransformerCache",
+    "mask_tokens",
+]

@@ -193,11 +193,18 @@ class MultiheadAttention(nn.Module):
         if kv_cache is not None and (self.bias_k is not None or self.add_zero_attn):
             raise ValueError("kv_cache cannot be combined with add_bias_kv or add_zero_attn")
         offset = 0 if kv_cache is None or kv_cache.static else kv_cache.length
-        q = self._project(query, 0)
+        fused_qkv = query is key and key is value and self.in_proj_weight is not None
+        if fused_qkv and not (kv_cache is not None and kv_cache.static and kv_cache.filled):
+            # self-attention: one (3E, E) matmul for Ω_q, Ω_k, Ω_v
+            qkv = F.linear(query, self.in_proj_weight, self.in_proj_bias)
+            q, k, v = (t.unflatten(-1, (self.num_heads, self.head_dim)).transpose(1, 2) for t in qkv.chunk(3, -1))
+        else:
+            q = self._project(query, 0)
         if kv_cache is not None and kv_cache.static and kv_cache.filled:
             k, v = kv_cache.keys()
         else:
-            k, v = self._project(key, 1), self._project(value, 2)
+            if not fused_qkv:
+                k, v = self._project(key, 1), self._project(value, 2)
             if rotary is not None:
                 k = rotary(k, offset)
             if self.bias_k is not None and self.bias_v is not None:
@@ -214,8 +221,12 @@ class MultiheadAttention(nn.Module):
         extra = int(self.bias_k is not None) + int(self.add_zero_attn)  # keys appended after the real ones
 
         # -- one additive mask broadcastable to (N, H, L, S) -------------------------------------------------------
+        causal = False  # the kernels' own (top-left) causal flag, when it is the whole mask
         if is_causal and attn_mask is None:
-            attn_mask = ~causal_mask(length, s - extra, query.device)  # torch's convention: True = masked
+            if key_padding_mask is None and extra == 0 and length in (1, s):
+                causal = length > 1  # one new query (a cached step) sees every key: no mask at all
+            else:
+                attn_mask = ~causal_mask(length, s - extra, query.device)  # torch's convention: True = masked
         mask = _float_mask(attn_mask, q.dtype, "attn_mask")
         if mask is not None:
             if mask.dim() == 2:
@@ -233,7 +244,7 @@ class MultiheadAttention(nn.Module):
         if pad is not None:
             mask = pad if mask is None else mask + pad
 
-        out, weights = self._attend(q, k, v, mask, need_weights)  # (N, H, L, head_dim)
+        out, weights = self._attend(q, k, v, mask, causal, need_weights)  # (N, H, L, head_dim)
         out = self.out_proj(out.transpose(1, 2).flatten(2))  # (N, L, E): concatenate heads, Ω_c
         if not self.batch_first or unbatched:
             out = out.transpose(0, 1)
@@ -245,12 +256,12 @@ class MultiheadAttention(nn.Module):
         return out, weights
 
     def _attend(
-        self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, need_weights: bool
+        self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool, need_weights: bool
     ) -> tuple[Tensor, Tensor | None]:
         p = self.dropout if self.training else 0.0
         if not need_weights:
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None
-        weights = attention_weights(q, k, mask)  # (N, H, L, S), UDL eq. 12.9
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal), None
+        weights = attention_weights(q, k, mask, is_causal=causal)  # (N, H, L, S), UDL eq. 12.9
         if p > 0.0:
             weights = F.dropout(weights, p)
         return weights @ v, weights
@@ -291,6 +302,6 @@ class LocalGlobalAttention(MultiheadAttention):
         return out, None
 
     def _attend(
-        self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, need_weights: bool
+        self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool, need_weights: bool
     ) -> tuple[Tensor, Tensor | None]:
         return local_global_attention(q, k, v, self.window, self.num_global, is_causal=self._causal), None
