@@ -24,8 +24,9 @@ G = torch.Generator
 
 
 def _lm(positional: str, **kw) -> DecoderLM:
-    cfg = DecoderLMConfig(vocab_size=11, context_length=16, d_model=8, num_heads=2, num_layers=2,
-                          positional=positional, **kw)
+    cfg = DecoderLMConfig(
+        vocab_size=11, context_length=16, d_model=8, num_heads=2, num_layers=2, positional=positional, **kw
+    )
     return DecoderLM(cfg, generator=G().manual_seed(0)).double().eval()
 
 
@@ -48,7 +49,9 @@ def test_decoder_lm_cache_equals_recomputation_and_is_causal(positional):
     ids = torch.randint(11, (2, 10), generator=G().manual_seed(2))
     full = model(ids)
     cache = model.new_cache()
-    steps = [model(ids[:, :4], kv_cache=cache)] + [model(ids[:, t : t + 1], kv_cache=cache) for t in range(4, 10)]
+    steps = [model(ids[:, :4], kv_cache=cache)] + [
+        model(ids[:, t : t + 1], kv_cache=cache) for t in range(4, 10)
+    ]
     torch.testing.assert_close(torch.cat(steps, 1), full, rtol=0, atol=1e-12)
     changed = ids.clone()
     changed[:, 6] = (changed[:, 6] + 1) % 11
@@ -78,7 +81,9 @@ def test_configs_reject_bad_values():
 
 @pytest.mark.parametrize("positional", ["learned", "relative", "rope"])
 def test_masked_lm_is_bidirectional_and_respects_padding(positional):
-    cfg = MaskedLMConfig(vocab_size=9, max_len=12, d_model=8, num_heads=2, num_layers=2, positional=positional)
+    cfg = MaskedLMConfig(
+        vocab_size=9, max_len=12, d_model=8, num_heads=2, num_layers=2, positional=positional
+    )
     model = MaskedLanguageModel(cfg, generator=G().manual_seed(0)).double().eval()
     ids = torch.randint(9, (2, 8), generator=G().manual_seed(1))
     pad = torch.zeros(2, 8, dtype=torch.bool)
@@ -87,14 +92,18 @@ def test_masked_lm_is_bidirectional_and_respects_padding(positional):
     assert out.shape == (2, 8, 9) and model.head.weight is model.token_embedding.weight
     changed = ids.clone()
     changed[:, 7] = (changed[:, 7] + 1) % 9
-    torch.testing.assert_close(model(changed, pad)[:, :6], out[:, :6], rtol=0, atol=1e-12)  # padding is ignored
+    torch.testing.assert_close(
+        model(changed, pad)[:, :6], out[:, :6], rtol=0, atol=1e-12
+    )  # padding is ignored
     assert (model(changed)[:, 0] - model(ids)[:, 0]).abs().max() > 1e-6  # an early token sees a later one
 
 
 def test_mask_tokens_proportions():
     ids = torch.randint(3, 50, (400, 250), generator=G().manual_seed(0))
     ids[:, 0] = 1  # a special token, never masked
-    inputs, labels = mask_tokens(ids, mask_token_id=2, vocab_size=50, special_ids=(1,), generator=G().manual_seed(1))
+    inputs, labels = mask_tokens(
+        ids, mask_token_id=2, vocab_size=50, special_ids=(1,), generator=G().manual_seed(1)
+    )
     chosen = labels != -100
     assert not chosen[:, 0].any() and torch.equal(labels[chosen], ids[chosen])
     assert torch.equal(inputs[~chosen], ids[~chosen])
@@ -110,8 +119,18 @@ def test_mask_tokens_proportions():
 
 
 def _seq2seq(norm_first: bool = True, positional: str = "none") -> EncoderDecoderTransformer:
-    cfg = Seq2SeqConfig(7, 9, max_len=16, d_model=8, num_heads=2, num_encoder_layers=2, num_decoder_layers=2,
-                        dim_feedforward=16, positional=positional, norm_first=norm_first)
+    cfg = Seq2SeqConfig(
+        7,
+        9,
+        max_len=16,
+        d_model=8,
+        num_heads=2,
+        num_encoder_layers=2,
+        num_decoder_layers=2,
+        dim_feedforward=16,
+        positional=positional,
+        norm_first=norm_first,
+    )
     return EncoderDecoderTransformer(cfg, generator=G().manual_seed(0)).double().eval()
 
 
@@ -127,12 +146,20 @@ def test_encoder_decoder_equals_torch_transformer():
     pad = torch.zeros(3, 6, dtype=torch.bool)
     pad[2, 4:] = True
     mask = torch.nn.Transformer.generate_square_subsequent_mask(5, dtype=F64)
-    hidden = ref(model.source_embedding(src), model.target_embedding(tgt), tgt_mask=mask, tgt_is_causal=True,
-                 src_key_padding_mask=pad, memory_key_padding_mask=pad)
+    hidden = ref(
+        model.source_embedding(src),
+        model.target_embedding(tgt),
+        tgt_mask=mask,
+        tgt_is_causal=True,
+        src_key_padding_mask=pad,
+        memory_key_padding_mask=pad,
+    )
     torch.testing.assert_close(model(src, tgt, pad), model.head(hidden), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize(("norm_first", "positional"), [(True, "sinusoidal"), (False, "alibi"), (True, "rope")])
+@pytest.mark.parametrize(
+    ("norm_first", "positional"), [(True, "sinusoidal"), (False, "alibi"), (True, "rope")]
+)
 def test_bound_decoder_cache_equals_recomputation(norm_first, positional):
     model = _seq2seq(norm_first, positional)
     g = G().manual_seed(3)

@@ -37,11 +37,15 @@ def _masks(g: torch.Generator, length: int, s: int) -> dict[str, dict]:
         "float": {"attn_mask": torch.randn(length, s, generator=g, dtype=F64)},
         "float-per-head": {"attn_mask": torch.randn(2, 3, length, s, generator=g, dtype=F64)},
         "causal": {"is_causal": True},
-        "fully-masked-row": {"attn_mask": torch.ones(length, s, dtype=torch.bool).index_fill(0, torch.tensor([1]), 0)},
+        "fully-masked-row": {
+            "attn_mask": torch.ones(length, s, dtype=torch.bool).index_fill(0, torch.tensor([1]), 0)
+        },
     }
 
 
-@pytest.mark.parametrize("kind", ["none", "bool", "bool-2d", "float", "float-per-head", "causal", "fully-masked-row"])
+@pytest.mark.parametrize(
+    "kind", ["none", "bool", "bool-2d", "float", "float-per-head", "causal", "fully-masked-row"]
+)
 @pytest.mark.parametrize("scale", [None, 0.3])
 def test_sdpa_reference_path_equals_torch(kind, scale):
     q, k, v, g = _qkv(0)
@@ -50,9 +54,13 @@ def test_sdpa_reference_path_equals_torch(kind, scale):
     out, w = scaled_dot_product_attention(q, k, v, scale=scale, return_weights=True, **kwargs)
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
     torch.testing.assert_close(scaled_dot_product_attention(q, k, v, scale=scale, fused=False, **kwargs), out)
-    torch.testing.assert_close(scaled_dot_product_attention(q, k, v, scale=scale, **kwargs), expected)  # fused
+    torch.testing.assert_close(
+        scaled_dot_product_attention(q, k, v, scale=scale, **kwargs), expected
+    )  # fused
     rows = w.sum(-1)
-    assert torch.all(((rows - 1).abs() < 1e-12) | (rows == 0))  # each row a distribution (or 0 if fully masked)
+    assert torch.all(
+        ((rows - 1).abs() < 1e-12) | (rows == 0)
+    )  # each row a distribution (or 0 if fully masked)
 
 
 def test_sdpa_gradients_equal_torch():
@@ -73,7 +81,9 @@ def test_sdpa_dropout_is_seeded_and_unbiased():
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     # the expectation over dropout masks is attention without dropout (inverted dropout)
     g = torch.Generator().manual_seed(4)
-    mean = torch.stack([scaled_dot_product_attention(q, k, v, dropout_p=0.5, generator=g) for _ in range(3000)]).mean(0)
+    mean = torch.stack(
+        [scaled_dot_product_attention(q, k, v, dropout_p=0.5, generator=g) for _ in range(3000)]
+    ).mean(0)
     torch.testing.assert_close(mean, F.scaled_dot_product_attention(q, k, v), rtol=0, atol=0.08)
 
 
@@ -111,7 +121,9 @@ MHA_CASES = [
 
 
 @pytest.mark.parametrize("case", MHA_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
-@pytest.mark.parametrize("mask", ["none", "attn-bool", "attn-float-3d", "padding", "padding-float", "causal+padding"])
+@pytest.mark.parametrize(
+    "mask", ["none", "attn-bool", "attn-float-3d", "padding", "padding-float", "causal+padding"]
+)
 @pytest.mark.parametrize("average", [True, False])
 def test_mha_equals_torch(case, mask, average):
     ours, ref = _pair(0, **case)
@@ -127,11 +139,16 @@ def test_mha_equals_torch(case, mask, average):
     pad[1, -2:] = True
     kw: dict = {
         "none": {},
-        "attn-bool": {"attn_mask": torch.rand(length, s, generator=g).index_fill(1, torch.tensor([0]), 1) < 0.6},
+        "attn-bool": {
+            "attn_mask": torch.rand(length, s, generator=g).index_fill(1, torch.tensor([0]), 1) < 0.6
+        },
         "attn-float-3d": {"attn_mask": torch.randn(n * case["num_heads"], length, s, generator=g, dtype=F64)},
         "padding": {"key_padding_mask": pad},
         "padding-float": {"key_padding_mask": torch.zeros(n, s, dtype=F64).masked_fill(pad, -1e9)},
-        "causal+padding": {"attn_mask": ~torch.ones(length, s, dtype=torch.bool).tril(1), "key_padding_mask": pad},
+        "causal+padding": {
+            "attn_mask": ~torch.ones(length, s, dtype=torch.bool).tril(1),
+            "key_padding_mask": pad,
+        },
     }[mask]
     out, w = ours(q, k, v, average_attn_weights=average, **kw)
     out_ref, w_ref = ref(q, k, v, average_attn_weights=average, **kw)
@@ -159,7 +176,9 @@ def test_mha_is_causal_alone_builds_the_mask():
     ours, ref = _pair(3, embed_dim=4, num_heads=2, batch_first=True)
     x = torch.randn(2, 5, 4, dtype=F64, generator=torch.Generator().manual_seed(0))
     mask = torch.nn.Transformer.generate_square_subsequent_mask(5, dtype=F64)
-    torch.testing.assert_close(ours(x, x, x, is_causal=True)[0], ref(x, x, x, attn_mask=mask)[0], rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        ours(x, x, x, is_causal=True)[0], ref(x, x, x, attn_mask=mask)[0], rtol=0, atol=1e-12
+    )
 
 
 def test_mha_initialization_matches_torch_statistics():
@@ -184,7 +203,9 @@ def test_mha_bad_input():
 
 @pytest.mark.parametrize("chunks", [[1] * 7, [3, 1, 2, 1], [7]])
 def test_kv_cache_equals_full_recomputation(chunks):
-    m = MultiheadAttention(8, 2, batch_first=True, dtype=F64, generator=torch.Generator().manual_seed(0)).eval()
+    m = MultiheadAttention(
+        8, 2, batch_first=True, dtype=F64, generator=torch.Generator().manual_seed(0)
+    ).eval()
     x = torch.randn(2, sum(chunks), 8, dtype=F64, generator=torch.Generator().manual_seed(1))
     full, _ = m(x, x, x, is_causal=True, need_weights=False)
     cache, outs, start = KVCache(), [], 0
@@ -212,9 +233,17 @@ def test_kv_cache_reorder_and_static():
         static.update(k, k)
 
 
-@pytest.mark.parametrize(("t", "window", "num_global", "causal"), [(17, 2, 0, False), (17, 3, 2, False),
-                                                                    (9, 20, 1, False), (16, 2, 3, True),
-                                                                    (5, 0, 0, True), (12, 1, 12, False)])
+@pytest.mark.parametrize(
+    ("t", "window", "num_global", "causal"),
+    [
+        (17, 2, 0, False),
+        (17, 3, 2, False),
+        (9, 20, 1, False),
+        (16, 2, 3, True),
+        (5, 0, 0, True),
+        (12, 1, 12, False),
+    ],
+)
 def test_local_global_equals_dense_under_its_mask(t, window, num_global, causal):
     g = torch.Generator().manual_seed(t + window)
     q, k, v = (torch.randn(2, 3, t, 4, generator=g, dtype=F64) for _ in range(3))

@@ -60,7 +60,9 @@ def _t5_bucket(r: int, bidirectional: bool, num_buckets: int, max_distance: int)
     max_exact = num_buckets // 2
     if n < max_exact:
         return ret + n
-    val = max_exact + int(math.log(n / max_exact) / math.log(max_distance / max_exact) * (num_buckets - max_exact))
+    val = max_exact + int(
+        math.log(n / max_exact) / math.log(max_distance / max_exact) * (num_buckets - max_exact)
+    )
     return ret + min(val, num_buckets - 1)
 
 
@@ -86,7 +88,9 @@ def test_relative_bias_is_toeplitz_and_offset_consistent():
 def test_alibi_slopes_as_in_the_paper():
     torch.testing.assert_close(alibi_slopes(8), torch.tensor([2.0**-k for k in range(1, 9)], dtype=F64))
     # 6 heads: the 4-head sequence (2^-2, 2^-4, 2^-6, 2^-8), then every other slope of the 8-head one
-    torch.testing.assert_close(alibi_slopes(6), torch.tensor([2**-2, 2**-4, 2**-6, 2**-8, 2**-1, 2**-3], dtype=F64))
+    torch.testing.assert_close(
+        alibi_slopes(6), torch.tensor([2**-2, 2**-4, 2**-6, 2**-8, 2**-1, 2**-3], dtype=F64)
+    )
     with pytest.raises(ValueError, match="num_heads"):
         alibi_slopes(0)
 
@@ -121,8 +125,10 @@ def test_rope_is_a_complex_rotation():
     out = rope(x, offset=4)
     theta = 100.0 ** (-torch.arange(0, 6, 2, dtype=F64) / 6)
     pos = torch.arange(4, 9, dtype=F64).unsqueeze(1)
-    expected = torch.view_as_real(torch.view_as_complex(x.reshape(2, 3, 5, 3, 2)) * torch.polar(
-        torch.ones_like(pos * theta), pos * theta)).flatten(-2)
+    expected = torch.view_as_real(
+        torch.view_as_complex(x.reshape(2, 3, 5, 3, 2))
+        * torch.polar(torch.ones_like(pos * theta), pos * theta)
+    ).flatten(-2)
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
     torch.testing.assert_close(out.norm(dim=-1), x.norm(dim=-1), rtol=0, atol=1e-12)  # norms kept
     with pytest.raises(ValueError, match="even"):

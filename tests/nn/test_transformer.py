@@ -31,7 +31,10 @@ def test_encoder_layer_equals_torch(norm_first, activation, masks):
     pad = torch.tensor([[False] * 5, [False, False, False, True, True]])
     kw = {
         "none": {},
-        "causal": {"src_mask": torch.nn.Transformer.generate_square_subsequent_mask(5, dtype=F64), "is_causal": True},
+        "causal": {
+            "src_mask": torch.nn.Transformer.generate_square_subsequent_mask(5, dtype=F64),
+            "is_causal": True,
+        },
         "padding": {"src_key_padding_mask": pad},
     }[masks]
     out, expected = ours(x, **kw), ref(x, **kw)

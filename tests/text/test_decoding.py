@@ -80,8 +80,9 @@ def _brute_force(model, prompt, n_new, eos, length_penalty):
 def test_beam_search_equals_brute_force(length_penalty, seed):
     model, n_new, eos = _TableLM(4, seed), 5, 0
     prompt = torch.tensor([[1, 2]])
-    out, score = beam_search(model, prompt, n_new, num_beams=4**n_new, length_penalty=length_penalty,
-                             eos_token_id=eos)
+    out, score = beam_search(
+        model, prompt, n_new, num_beams=4**n_new, length_penalty=length_penalty, eos_token_id=eos
+    )
     best, best_seq = _brute_force(model, prompt, n_new, eos, length_penalty)
     assert float(score) == pytest.approx(best, abs=1e-10)
     got = out[0, 2:].tolist()
@@ -107,7 +108,7 @@ def test_beam_search_is_batched_and_cache_free_agrees():
     assert torch.equal(a, b)
     torch.testing.assert_close(sa, sb, rtol=0, atol=1e-12)
     for i in range(3):  # each row as if alone
-        c, sc = beam_search(model, prompt[i : i + 1], 5, 3, eos_token_id=0)
+        c, _ = beam_search(model, prompt[i : i + 1], 5, 3, eos_token_id=0)
         assert torch.equal(c[0], a[i])
 
 
@@ -126,7 +127,11 @@ def test_greedy_is_the_argmax_chain_and_the_cache_changes_nothing():
         seq = torch.cat([seq, model(seq)[:, -1].argmax(-1, keepdim=True)], 1)
     assert torch.equal(out, seq)
     assert torch.equal(generate(model, prompt, 7, use_cache=False), out)
-    for strategy, kw in [("sample", {"temperature": 1.5}), ("top_k", {"top_k": 3}), ("top_p", {"top_p": 0.8})]:
+    for strategy, kw in [
+        ("sample", {"temperature": 1.5}),
+        ("top_k", {"top_k": 3}),
+        ("top_p", {"top_p": 0.8}),
+    ]:
         a = generate(model, prompt, 7, strategy, generator=G().manual_seed(0), **kw)
         b = generate(model, prompt, 7, strategy, generator=G().manual_seed(0), use_cache=False, **kw)
         assert torch.equal(a, b), strategy
@@ -135,8 +140,16 @@ def test_greedy_is_the_argmax_chain_and_the_cache_changes_nothing():
 def test_eos_pads_the_rest():
     model = _model(4, 6)
     prompt = torch.tensor([[1, 2]] * 50)
-    out = generate(model, prompt, 8, "sample", temperature=3.0, eos_token_id=0, pad_token_id=3,
-                   generator=G().manual_seed(1))
+    out = generate(
+        model,
+        prompt,
+        8,
+        "sample",
+        temperature=3.0,
+        eos_token_id=0,
+        pad_token_id=3,
+        generator=G().manual_seed(1),
+    )
     for row in out[:, 2:].tolist():
         if 0 in row:
             assert all(t == 3 for t in row[row.index(0) + 1 :])
@@ -157,9 +170,16 @@ def _nucleus_reference(probs: list[float], top_p: float) -> set[int]:
     return kept
 
 
-@pytest.mark.parametrize(("strategy", "kw"), [("top_k", {"top_k": 3}), ("top_k", {"top_k": 5, "temperature": 0.7}),
-                                              ("top_p", {"top_p": 0.6}), ("top_p", {"top_p": 0.9, "temperature": 2.0}),
-                                              ("sample", {"temperature": 1.3})])
+@pytest.mark.parametrize(
+    ("strategy", "kw"),
+    [
+        ("top_k", {"top_k": 3}),
+        ("top_k", {"top_k": 5, "temperature": 0.7}),
+        ("top_p", {"top_p": 0.6}),
+        ("top_p", {"top_p": 0.9, "temperature": 2.0}),
+        ("sample", {"temperature": 1.3}),
+    ],
+)
 def test_sampling_stays_in_its_set_and_matches_renormalized_probabilities(strategy, kw):
     t = kw.get("temperature", 1.0)
     probs = (LOGITS / t).softmax(-1)

@@ -51,3 +51,19 @@ __all__ = [
     "validation_split",
     "wrapped_angles",
 ]
+
+from udl.data.sequences import (
+    SEQUENCE_TASKS,
+    SequenceTask,
+    exact_match,
+    sequence_task,
+    sequence_vocab_size,
+)
+
+__all__ += [
+    "SEQUENCE_TASKS",
+    "SequenceTask",
+    "exact_match",
+    "sequence_task",
+    "sequence_vocab_size",
+]

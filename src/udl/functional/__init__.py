@@ -238,7 +238,7 @@ __all__ = [
     "zaslavsky_max_regions",
 ]
 
-from udl.functional.attention import (  # noqa: E402
+from udl.functional.attention import (
     additive_mask,
     attention_weights,
     causal_mask,

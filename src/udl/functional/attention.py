@@ -158,7 +158,9 @@ def local_global_attention(
     local = local.masked_fill(invalid, float("-inf"))
     scores = local
     if g > 0:
-        glob = (query @ key[..., :g, :].transpose(-2, -1)) * scale  # (..., T, g): every query to the global keys
+        glob = (
+            query @ key[..., :g, :].transpose(-2, -1)
+        ) * scale  # (..., T, g): every query to the global keys
         if is_causal:
             glob = glob.masked_fill(torch.arange(g, device=query.device) > pos.unsqueeze(1), float("-inf"))
         scores = torch.cat([glob, local], dim=-1)  # (..., T, g + width)

@@ -35,7 +35,7 @@ __all__ = [
     "random_signal_view",
 ]
 
-from udl.models.transformer import (  # noqa: E402
+from udl.models.transformer import (
     POSITIONAL,
     BoundDecoder,
     DecoderLM,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -139,7 +139,9 @@ class DecoderLMConfig:
 
     def __post_init__(self) -> None:
         if self.vocab_size < 1 or self.num_layers < 0:
-            raise ValueError(f"vocab_size must be >= 1 and num_layers >= 0, got {self.vocab_size}, {self.num_layers}")
+            raise ValueError(
+                f"vocab_size must be >= 1 and num_layers >= 0, got {self.vocab_size}, {self.num_layers}"
+            )
         _check_common(self, "context_length")
 
 
@@ -158,7 +160,13 @@ class DecoderLM(nn.Module):
         self.dropout = nn.Dropout(c.dropout)
         self.layers = nn.ModuleList(
             TransformerEncoderLayer(
-                c.d_model, c.num_heads, ff, c.dropout, c.activation, batch_first=True, norm_first=c.norm_first,
+                c.d_model,
+                c.num_heads,
+                ff,
+                c.dropout,
+                c.activation,
+                batch_first=True,
+                norm_first=c.norm_first,
                 generator=generator,
             )
             for _ in range(c.num_layers)
@@ -216,7 +224,9 @@ class MaskedLMConfig:
 
     def __post_init__(self) -> None:
         if self.vocab_size < 1 or self.num_layers < 0:
-            raise ValueError(f"vocab_size must be >= 1 and num_layers >= 0, got {self.vocab_size}, {self.num_layers}")
+            raise ValueError(
+                f"vocab_size must be >= 1 and num_layers >= 0, got {self.vocab_size}, {self.num_layers}"
+            )
         _check_common(self, "max_len")
 
 
@@ -236,7 +246,13 @@ class MaskedLanguageModel(nn.Module):
         self.dropout = nn.Dropout(c.dropout)
         self.layers = nn.ModuleList(
             TransformerEncoderLayer(
-                c.d_model, c.num_heads, ff, c.dropout, c.activation, batch_first=True, norm_first=c.norm_first,
+                c.d_model,
+                c.num_heads,
+                ff,
+                c.dropout,
+                c.activation,
+                batch_first=True,
+                norm_first=c.norm_first,
                 generator=generator,
             )
             for _ in range(c.num_layers)
@@ -337,8 +353,13 @@ class EncoderDecoderTransformer(nn.Module):
         super().__init__()
         c = self.config = config
         ff = c.dim_feedforward or 4 * c.d_model
-        common = {"dropout": c.dropout, "activation": c.activation, "batch_first": True, "norm_first": c.norm_first,
-                  "generator": generator}
+        common: dict[str, Any] = {
+            "dropout": c.dropout,
+            "activation": c.activation,
+            "batch_first": True,
+            "norm_first": c.norm_first,
+            "generator": generator,
+        }
         self.source_embedding = _embedding(c.source_vocab_size, c.d_model, generator)
         self.target_embedding = _embedding(c.target_vocab_size, c.d_model, generator)
         self.source_positions = _Positions(c.positional, c.d_model, c.num_heads, c.max_len, True, generator)
@@ -382,12 +403,19 @@ class EncoderDecoderTransformer(nn.Module):
         x = self.dropout(p.embed(self.target_embedding(target), offset))
         mask, causal = p.mask(t, offset + t, offset, causal=True)
         for i, layer in enumerate(self.decoder):
-            cache = None if kv_cache is None or kv_cache.cross_attn is None else (
-                kv_cache.self_attn[i], kv_cache.cross_attn[i])
-            x = layer(x, memory, mask, None, None, memory_key_padding_mask, causal, kv_cache=cache, rotary=p.rotary)
+            cache = (
+                None
+                if kv_cache is None or kv_cache.cross_attn is None
+                else (kv_cache.self_attn[i], kv_cache.cross_attn[i])
+            )
+            x = layer(
+                x, memory, mask, None, None, memory_key_padding_mask, causal, kv_cache=cache, rotary=p.rotary
+            )
         return self.head(self.decoder_norm(x))
 
-    def forward(self, source: Tensor, target: Tensor, source_key_padding_mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, source: Tensor, target: Tensor, source_key_padding_mask: Tensor | None = None
+    ) -> Tensor:
         return self.decode(target, self.encode(source, source_key_padding_mask), source_key_padding_mask)
 
     def bind(self, source: Tensor, source_key_padding_mask: Tensor | None = None) -> BoundDecoder:
@@ -419,6 +447,7 @@ class BoundDecoder:
         if kv_cache is None:
             memory, pad = self._expand(ids.shape[0])
         else:
+            if kv_cache.memory is None:
+                raise ValueError("this cache holds no memory: make it with new_cache()")
             memory, pad = kv_cache.memory, kv_cache.memory_key_padding_mask
-            assert memory is not None
         return self.model.decode(ids, memory, pad, kv_cache)

@@ -54,8 +54,8 @@ __all__ = [
     "unfreeze",
 ]
 
-from udl.nn._attention import KVCache, LocalGlobalAttention, MultiheadAttention  # noqa: E402
-from udl.nn._positional import (  # noqa: E402
+from udl.nn._attention import KVCache, LocalGlobalAttention, MultiheadAttention
+from udl.nn._positional import (
     ALiBi,
     LearnedPositionalEmbedding,
     RelativePositionBias,
@@ -65,7 +65,7 @@ from udl.nn._positional import (  # noqa: E402
     relative_position_bucket,
     sinusoidal_encoding,
 )
-from udl.nn._transformer import TransformerDecoderLayer, TransformerEncoderLayer  # noqa: E402
+from udl.nn._transformer import TransformerDecoderLayer, TransformerEncoderLayer
 
 __all__ += [
     "ALiBi",

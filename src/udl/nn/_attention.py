@@ -4,7 +4,7 @@ attention (section 12.10)."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -112,11 +112,18 @@ class MultiheadAttention(nn.Module):
     ) -> None:
         super().__init__()
         if embed_dim <= 0 or num_heads <= 0 or embed_dim % num_heads:
-            raise ValueError(f"embed_dim ({embed_dim}) must be a positive multiple of num_heads ({num_heads})")
+            raise ValueError(
+                f"embed_dim ({embed_dim}) must be a positive multiple of num_heads ({num_heads})"
+            )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        kw = {"device": device, "dtype": dtype}
-        self.embed_dim, self.num_heads, self.dropout, self.batch_first = embed_dim, num_heads, dropout, batch_first
+        kw: dict[str, Any] = {"device": device, "dtype": dtype}
+        self.embed_dim, self.num_heads, self.dropout, self.batch_first = (
+            embed_dim,
+            num_heads,
+            dropout,
+            batch_first,
+        )
         self.head_dim = embed_dim // num_heads
         self.kdim = embed_dim if kdim is None else kdim
         self.vdim = embed_dim if vdim is None else vdim
@@ -136,6 +143,8 @@ class MultiheadAttention(nn.Module):
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias, **kw)
+        self.bias_k: nn.Parameter | None
+        self.bias_v: nn.Parameter | None
         if add_bias_kv:
             self.bias_k = nn.Parameter(torch.empty(1, 1, embed_dim, **kw))
             self.bias_v = nn.Parameter(torch.empty(1, 1, embed_dim, **kw))
@@ -197,7 +206,9 @@ class MultiheadAttention(nn.Module):
         if fused_qkv and not (kv_cache is not None and kv_cache.static and kv_cache.filled):
             # self-attention: one (3E, E) matmul for Ω_q, Ω_k, Ω_v
             qkv = F.linear(query, self.in_proj_weight, self.in_proj_bias)
-            q, k, v = (t.unflatten(-1, (self.num_heads, self.head_dim)).transpose(1, 2) for t in qkv.chunk(3, -1))
+            q, k, v = (
+                t.unflatten(-1, (self.num_heads, self.head_dim)).transpose(1, 2) for t in qkv.chunk(3, -1)
+            )
         else:
             q = self._project(query, 0)
         if kv_cache is not None and kv_cache.static and kv_cache.filled:
@@ -208,8 +219,12 @@ class MultiheadAttention(nn.Module):
             if rotary is not None:
                 k = rotary(k, offset)
             if self.bias_k is not None and self.bias_v is not None:
-                k = torch.cat([k, self.bias_k.view(1, self.num_heads, 1, self.head_dim).expand(n, -1, -1, -1)], 2)
-                v = torch.cat([v, self.bias_v.view(1, self.num_heads, 1, self.head_dim).expand(n, -1, -1, -1)], 2)
+                k = torch.cat(
+                    [k, self.bias_k.view(1, self.num_heads, 1, self.head_dim).expand(n, -1, -1, -1)], 2
+                )
+                v = torch.cat(
+                    [v, self.bias_v.view(1, self.num_heads, 1, self.head_dim).expand(n, -1, -1, -1)], 2
+                )
             if self.add_zero_attn:
                 k = torch.cat([k, k.new_zeros(n, self.num_heads, 1, self.head_dim)], 2)
                 v = torch.cat([v, v.new_zeros(n, self.num_heads, 1, self.head_dim)], 2)
@@ -234,7 +249,7 @@ class MultiheadAttention(nn.Module):
             elif mask.dim() == 3:
                 mask = mask.view(n, self.num_heads, *mask.shape[1:])
             elif mask.dim() != 4:
-                raise ValueError(f"attn_mask must be 2-, 3- or 4-D, got shape {tuple(attn_mask.shape)}")
+                raise ValueError(f"attn_mask must be 2-, 3- or 4-D, got shape {tuple(mask.shape)}")
         pad = _float_mask(key_padding_mask, q.dtype, "key_padding_mask")
         if pad is not None:
             pad = pad.view(n, 1, 1, -1)
@@ -260,7 +275,9 @@ class MultiheadAttention(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         p = self.dropout if self.training else 0.0
         if not need_weights:
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal), None
+            return F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal
+            ), None
         weights = attention_weights(q, k, mask, is_causal=causal)  # (N, H, L, S), UDL eq. 12.9
         if p > 0.0:
             weights = F.dropout(weights, p)
@@ -278,11 +295,14 @@ class LocalGlobalAttention(MultiheadAttention):
     def __init__(self, embed_dim: int, num_heads: int, window: int, num_global: int = 0, **kwargs) -> None:
         super().__init__(embed_dim, num_heads, **kwargs)
         if window < 0 or num_global < 0:
-            raise ValueError(f"window and num_global must be >= 0, got window={window}, num_global={num_global}")
+            raise ValueError(
+                f"window and num_global must be >= 0, got window={window}, num_global={num_global}"
+            )
         if self.bias_k is not None or self.add_zero_attn or self.dropout > 0:
             raise ValueError("LocalGlobalAttention supports neither add_bias_kv, add_zero_attn nor dropout")
-        self.window, self.num_global = window, num_global
-        self._causal = False
+        self.window: int = window
+        self.num_global: int = num_global
+        self._causal: bool = False
 
     def forward(  # type: ignore[override]
         self,

@@ -27,6 +27,8 @@ class SinusoidalPositionalEncoding(nn.Module):
     """Adds the fixed sinusoidal matrix Π to the token embeddings: X + Π (UDL section 12.3.1). Input (N, T, D) at
     positions ``offset .. offset + T − 1``."""
 
+    pe: Tensor
+
     def __init__(self, d_model: int, max_len: int = 4096, base: float = 10000.0) -> None:
         super().__init__()
         self.register_buffer("pe", sinusoidal_encoding(max_len, d_model, base).float(), persistent=False)
@@ -68,9 +70,14 @@ def relative_position_bucket(
         n = n.clamp(min=0)
     max_exact = num_buckets // 2
     is_small = n < max_exact
-    large = max_exact + (
-        torch.log(n.float().clamp(min=1) / max_exact) / math.log(max_distance / max_exact) * (num_buckets - max_exact)
-    ).long()
+    large = (
+        max_exact
+        + (
+            torch.log(n.float().clamp(min=1) / max_exact)
+            / math.log(max_distance / max_exact)
+            * (num_buckets - max_exact)
+        ).long()
+    )
     large = large.clamp(max=num_buckets - 1)
     return buckets + torch.where(is_small, n, large)
 
@@ -110,7 +117,7 @@ def alibi_slopes(num_heads: int) -> Tensor:
     def power_of_two(n: int) -> list[float]:
         return [2.0 ** (-8.0 * k / n) for k in range(1, n + 1)]
 
-    closest = 2 ** int(math.floor(math.log2(num_heads)))
+    closest = 2 ** math.floor(math.log2(num_heads))
     slopes = power_of_two(closest)
     if closest < num_heads:
         slopes += power_of_two(2 * closest)[0::2][: num_heads - closest]
@@ -120,6 +127,8 @@ def alibi_slopes(num_heads: int) -> Tensor:
 class ALiBi(nn.Module):
     """Attention with linear biases: score_{ij} = q_i·k_j/√D − m_h·|i − j| (Press et al. 2022), no parameters.
     Returns the (1, H, L, S) bias for queries at ``offset ..`` and keys at 0 .. S − 1 (a float ``attn_mask``)."""
+
+    slopes: Tensor
 
     def __init__(self, num_heads: int) -> None:
         super().__init__()
@@ -136,6 +145,8 @@ class RotaryEmbedding(nn.Module):
     """Rotary position embedding (RoFormer, Su et al. 2021): each pair (x_{2i}, x_{2i+1}) of a query or key at
     position m is rotated by the angle m·θ_i, θ_i = base^{−2i/d}. Then q_m·k_n = Re[Σ_i q̃_i conj(k̃_i) e^{i(m−n)θ_i}]
     depends on the positions only through m − n. Applied to (N, H, T, d) at positions ``offset ..``."""
+
+    inv_freq: Tensor
 
     def __init__(self, head_dim: int, base: float = 10000.0) -> None:
         super().__init__()

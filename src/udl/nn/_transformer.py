@@ -5,6 +5,7 @@ transformer and the book's fig. 12.7) or before (pre-LN, ``norm_first=True``) it
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,22 +22,31 @@ def _activation(activation: str | Callable[[Tensor], Tensor]) -> Callable[[Tenso
     if callable(activation):
         return activation
     if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)} or a callable, got {activation!r}")
+        raise ValueError(
+            f"activation must be one of {sorted(_ACTIVATIONS)} or a callable, got {activation!r}"
+        )
     return _ACTIVATIONS[activation]
 
 
 class _FeedForward(nn.Module):
     """Shared parts of both layers: the per-token network linear2(dropout(a[linear1(x)])) (fig. 12.7)."""
 
-    def _init_ff(self, d_model, dim_feedforward, dropout, activation, eps, bias, generator, device, dtype, norms):
+    def _init_ff(
+        self, d_model, dim_feedforward, dropout, activation, eps, bias, generator, device, dtype, norms
+    ):
         self.linear1 = seeded_linear(d_model, dim_feedforward, "torch", generator, device, dtype)
         self.dropout = nn.Dropout(dropout)
         self.linear2 = seeded_linear(dim_feedforward, d_model, "torch", generator, device, dtype)
         if not bias:
-            self.linear1.bias = self.linear2.bias = None
-        for i in range(1, norms + 1):
-            setattr(self, f"norm{i}", nn.LayerNorm(d_model, eps=eps, bias=bias, device=device, dtype=dtype))
-            setattr(self, f"dropout{i}", nn.Dropout(dropout))
+            self.linear1.register_parameter("bias", None)
+            self.linear2.register_parameter("bias", None)
+        self.norm1, self.norm2 = (
+            nn.LayerNorm(d_model, eps=eps, bias=bias, device=device, dtype=dtype) for _ in "12"
+        )
+        self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
+        if norms == 3:
+            self.norm3 = nn.LayerNorm(d_model, eps=eps, bias=bias, device=device, dtype=dtype)
+            self.dropout3 = nn.Dropout(dropout)
         self.activation = _activation(activation)
 
     def _ff_block(self, x: Tensor, drop: nn.Module) -> Tensor:
@@ -70,9 +80,18 @@ class TransformerEncoderLayer(_FeedForward):
     ) -> None:
         super().__init__()
         self.self_attn = MultiheadAttention(
-            d_model, nhead, dropout, bias, batch_first=batch_first, device=device, dtype=dtype, generator=generator
+            d_model,
+            nhead,
+            dropout,
+            bias,
+            batch_first=batch_first,
+            device=device,
+            dtype=dtype,
+            generator=generator,
         )
-        self._init_ff(d_model, dim_feedforward, dropout, activation, layer_norm_eps, bias, generator, device, dtype, 2)
+        self._init_ff(
+            d_model, dim_feedforward, dropout, activation, layer_norm_eps, bias, generator, device, dtype, 2
+        )
         self.norm_first = norm_first
 
     def forward(
@@ -87,7 +106,15 @@ class TransformerEncoderLayer(_FeedForward):
     ) -> Tensor:
         def sa(x: Tensor) -> Tensor:
             y = self.self_attn(
-                x, x, x, src_key_padding_mask, False, src_mask, is_causal=is_causal, kv_cache=kv_cache, rotary=rotary
+                x,
+                x,
+                x,
+                src_key_padding_mask,
+                False,
+                src_mask,
+                is_causal=is_causal,
+                kv_cache=kv_cache,
+                rotary=rotary,
             )[0]
             return self.dropout1(y)
 
@@ -123,10 +150,17 @@ class TransformerDecoderLayer(_FeedForward):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        kw = {"batch_first": batch_first, "device": device, "dtype": dtype, "generator": generator}
+        kw: dict[str, Any] = {
+            "batch_first": batch_first,
+            "device": device,
+            "dtype": dtype,
+            "generator": generator,
+        }
         self.self_attn = MultiheadAttention(d_model, nhead, dropout, bias, **kw)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout, bias, **kw)
-        self._init_ff(d_model, dim_feedforward, dropout, activation, layer_norm_eps, bias, generator, device, dtype, 3)
+        self._init_ff(
+            d_model, dim_feedforward, dropout, activation, layer_norm_eps, bias, generator, device, dtype, 3
+        )
         self.norm_first = norm_first
 
     def forward(
@@ -147,14 +181,27 @@ class TransformerDecoderLayer(_FeedForward):
 
         def sa(x: Tensor) -> Tensor:
             y = self.self_attn(
-                x, x, x, tgt_key_padding_mask, False, tgt_mask, is_causal=tgt_is_causal, kv_cache=self_cache,
+                x,
+                x,
+                x,
+                tgt_key_padding_mask,
+                False,
+                tgt_mask,
+                is_causal=tgt_is_causal,
+                kv_cache=self_cache,
                 rotary=rotary,
             )[0]
             return self.dropout1(y)
 
         def ca(x: Tensor) -> Tensor:
             y = self.multihead_attn(
-                x, memory, memory, memory_key_padding_mask, False, memory_mask, is_causal=memory_is_causal,
+                x,
+                memory,
+                memory,
+                memory_key_padding_mask,
+                False,
+                memory_mask,
+                is_causal=memory_is_causal,
                 kv_cache=cross_cache,
             )[0]
             return self.dropout2(y)

@@ -67,13 +67,36 @@ def next_token(
     scaled = filter_logits(
         logits / temperature, top_k if strategy == "top_k" else None, top_p if strategy == "top_p" else None
     )
-    probs = scaled.float().softmax(-1) if scaled.dtype in (torch.float16, torch.bfloat16) else scaled.softmax(-1)
+    probs = (
+        scaled.float().softmax(-1) if scaled.dtype in (torch.float16, torch.bfloat16) else scaled.softmax(-1)
+    )
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
 def _step(model: IncrementalLM, seq: Tensor, new: Tensor, cache: Any) -> Tensor:
     """Last-position logits: the new tokens through the cache, or the whole sequence recomputed."""
     return (model(new, kv_cache=cache) if cache is not None else model(seq))[:, -1]
+
+
+def _keep_better(
+    best: Tensor,
+    best_score: Tensor,
+    prefixes: Tensor,
+    scores: Tensor,
+    token: Tensor,
+    penalty: float,
+    pad: int,
+) -> None:
+    """Hypotheses finishing now, one per row (prefix (N, t) + token, total log-probability ``scores``): where
+    Σ log p / length^penalty beats the best finished one so far, it replaces it (in place)."""
+    length = prefixes.shape[1] + 1
+    penalized = scores / float(length) ** penalty
+    better = penalized > best_score
+    if better.any():
+        rest = prefixes.new_full((prefixes.shape[0], best.shape[1] - length), pad)
+        row = torch.cat([prefixes, token.unsqueeze(1), rest], 1)
+        best[better] = row[better]
+        best_score[better] = penalized[better]
 
 
 @torch.no_grad()
@@ -92,7 +115,7 @@ def beam_search(
     ``eos_token_id`` is finished, and at the end the best finished one by score = Σ log p / length^length_penalty
     (length = generated tokens, EOS included; hypotheses still open at ``max_new_tokens`` compete too) wins.
     Returns (sequences (N, T0 + max_new_tokens) padded after EOS with ``pad_token_id``, scores (N,))."""
-    n, t0 = prompt.shape
+    n = prompt.shape[0]
     k = num_beams
     pad = pad_token_id if pad_token_id is not None else (eos_token_id if eos_token_id is not None else 0)
     rows = prompt.repeat_interleave(k, 0)  # (N·K, T0): row b·K + j is beam j of prompt b
@@ -107,26 +130,19 @@ def beam_search(
     base = torch.arange(n, device=prompt.device).unsqueeze(1) * k  # (N, 1)
     for t in range(max_new_tokens):
         cand = scores.unsqueeze(-1) + logp.view(n, k, v)  # (N, K, V) total log-probabilities
-        length = float(t + 1)
-
-        def consider(hyp_scores: Tensor, beam: Tensor, token: Tensor, t: int = t, length: float = length) -> None:
-            # (N,) candidates finishing now; keep those that beat the best so far
-            penalized = hyp_scores / length**length_penalty
-            better = penalized > best_score
-            if better.any():
-                prefix = generated[(base.squeeze(1) + beam)]  # (N, t)
-                row = torch.cat([prefix, token.unsqueeze(1), prefix.new_full((n, max_new_tokens - t - 1), pad)], 1)
-                best[better] = row[better]
-                best_score[better] = penalized[better]
 
         if eos_token_id is not None:
             eos_scores, eos_beam = cand[:, :, eos_token_id].max(-1)
-            consider(eos_scores, eos_beam, torch.full_like(eos_beam, eos_token_id))
+            eos = torch.full_like(eos_beam, eos_token_id)
+            _keep_better(
+                best, best_score, generated[base[:, 0] + eos_beam], eos_scores, eos, length_penalty, pad
+            )
             cand[:, :, eos_token_id] = float("-inf")
         top, index = cand.view(n, k * v).topk(k, dim=-1)  # (N, K) the best open continuations
         beam, token = index // v, index % v
         if t == max_new_tokens - 1:  # open hypotheses at the length limit compete as they are
-            consider(top[:, 0], beam[:, 0], token[:, 0])
+            prefixes = generated[base[:, 0] + beam[:, 0]]
+            _keep_better(best, best_score, prefixes, top[:, 0], token[:, 0], length_penalty, pad)
             break
         if torch.isinf(top).all():
             break
@@ -170,15 +186,23 @@ def generate(
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     if prompt.dim() != 2 or prompt.shape[1] < 1 or prompt.dtype != torch.long:
-        raise ValueError(f"prompt must be a (N, T0 >= 1) tensor of token ids (torch.long), got {tuple(prompt.shape)}")
+        raise ValueError(
+            f"prompt must be a (N, T0 >= 1) tensor of token ids (torch.long), got {tuple(prompt.shape)}"
+        )
     if strategy == "beam":
         if num_beams < 1:
             raise ValueError(f"num_beams must be >= 1, got {num_beams}")
         return beam_search(
-            model, prompt, max_new_tokens, num_beams, length_penalty=length_penalty, eos_token_id=eos_token_id,
-            pad_token_id=pad_token_id, use_cache=use_cache,
+            model,
+            prompt,
+            max_new_tokens,
+            num_beams,
+            length_penalty=length_penalty,
+            eos_token_id=eos_token_id,
+            pad_token_id=pad_token_id,
+            use_cache=use_cache,
         )[0]
-    pad = pad_token_id if pad_token_id is not None else eos_token_id
+    pad = pad_token_id if pad_token_id is not None else (eos_token_id if eos_token_id is not None else 0)
     n = prompt.shape[0]
     cache = model.new_cache(n) if use_cache else None
     seq = prompt
@@ -186,7 +210,9 @@ def generate(
     done = torch.zeros(n, dtype=torch.bool, device=prompt.device)
     out = []
     for t in range(max_new_tokens):
-        token = next_token(logits, strategy, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+        token = next_token(
+            logits, strategy, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
+        )
         if eos_token_id is not None:
             token = torch.where(done, torch.full_like(token, pad), token)
             done = done | (token == eos_token_id)
@@ -197,5 +223,7 @@ def generate(
         logits = _step(model, seq, token.unsqueeze(1), cache)
     result = torch.cat([prompt, torch.stack(out, 1)], 1)
     if result.shape[1] < prompt.shape[1] + max_new_tokens:  # every row finished early
-        result = torch.cat([result, result.new_full((n, prompt.shape[1] + max_new_tokens - result.shape[1]), pad)], 1)
+        result = torch.cat(
+            [result, result.new_full((n, prompt.shape[1] + max_new_tokens - result.shape[1]), pad)], 1
+        )
     return result
