@@ -1,0 +1,104 @@
+"""The training recipe the chapter 12 experiments share: a transformer on a synthetic sequence task
+(``udl.data.sequence_task``), trained by AdamW with warm-up and cosine decay on the cross-entropy of the target
+tokens (teacher forcing), then scored by exact match of greedy decoding.
+
+Encoder-decoders (``udl.models.EncoderDecoderTransformer``) read the source and decode the target; decoder-only
+models (``udl.models.DecoderLM``) read "source SEP target" and are scored on the target positions.
+Everything here is protocol, not library: the data, models, decoding and loop are public udl parts.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from udl.data import SequenceTask, exact_match
+from udl.data.sequences import BOS, EOS, SEP
+from udl.models import DecoderLM, EncoderDecoderTransformer
+from udl.optim import AdamW, WarmupThenDecay
+from udl.text import generate
+from udl.train import OptimizerStep, RunLike, TrainResult, minibatches, train
+
+
+def train_on_task(
+    model: nn.Module,
+    task: SequenceTask,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    generator: torch.Generator,
+    run: RunLike | None,
+    name: str,
+    weight_decay: float = 0.01,
+    log_every: int = 50,
+) -> TrainResult:
+    """Train ``model`` (an EncoderDecoderTransformer or a DecoderLM) on ``task`` for ``steps`` AdamW steps."""
+    device = next(model.parameters()).device
+    optimizer = AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    schedule = WarmupThenDecay(optimizer, warmup_steps=max(1, steps // 20), total_steps=steps)
+    update = OptimizerStep(optimizer, clip_norm=1.0, scheduler=schedule)
+    if isinstance(model, EncoderDecoderTransformer):
+        tensors: tuple[Tensor, ...] = (task.source, task.decoder_input(), task.target)
+    else:
+        tensors = task.lm_sequence()
+    tensors = tuple(t.to(device) for t in tensors)
+
+    def step(batch: tuple[Tensor, ...]) -> dict[str, Tensor]:
+        if isinstance(model, EncoderDecoderTransformer):
+            source, target_in, target = batch
+            logits = model(source, target_in)
+            loss = F.cross_entropy(logits.flatten(0, 1), target.flatten())
+        else:
+            ids, labels = batch
+            logits = model(ids[:, :-1])
+            loss = F.cross_entropy(logits.flatten(0, 1), labels[:, 1:].flatten(), ignore_index=-100)
+        update(loss)
+        return {"loss": loss.detach()}
+
+    return train(
+        step,
+        lambda epoch: minibatches(*tensors, batch_size=batch_size, generator=generator),
+        steps=steps,
+        state={"model": model, "optimizer": optimizer, "schedule": schedule, "generator": generator},
+        run=run,
+        name=name,
+        log_every=log_every,
+    )
+
+
+@torch.no_grad()
+def predict(model: nn.Module, task: SequenceTask, *, use_cache: bool = True, **decoding) -> Tensor:
+    """Greedy (or ``decoding``'s strategy) predictions (N, T) of the target, T = the task's target length."""
+    model.eval()
+    device = next(model.parameters()).device
+    t = task.target.shape[1]
+    source = task.source.to(device)
+    if isinstance(model, EncoderDecoderTransformer):
+        bos = torch.full((len(source), 1), BOS, device=device)
+        out = generate(model.bind(source), bos, t, eos_token_id=EOS, use_cache=use_cache, **decoding)
+        return out[:, 1:].cpu()
+    assert isinstance(model, DecoderLM)
+    prompt = torch.cat([source, torch.full((len(source), 1), SEP, device=device)], 1)
+    out = generate(model, prompt, t, eos_token_id=EOS, use_cache=use_cache, **decoding)
+    return out[:, prompt.shape[1] :].cpu()
+
+
+def exact_match_rate(model: nn.Module, task: SequenceTask, **decoding) -> float:
+    """The fraction of examples whose decoded target is exactly right."""
+    return float(exact_match(predict(model, task, **decoding), task.target).float().mean())
+
+
+@torch.no_grad()
+def token_accuracy(model: nn.Module, task: SequenceTask) -> float:
+    """Teacher-forced accuracy of the target tokens (each predicted from the true prefix)."""
+    model.eval()
+    device = next(model.parameters()).device
+    if isinstance(model, EncoderDecoderTransformer):
+        logits = model(task.source.to(device), task.decoder_input().to(device))
+        return float((logits.argmax(-1).cpu() == task.target).float().mean())
+    ids, labels = task.lm_sequence()
+    pred = model(ids[:, :-1].to(device)).argmax(-1).cpu()
+    keep = labels[:, 1:] != -100
+    return float((pred[keep] == labels[:, 1:][keep]).float().mean())
