@@ -54,3 +54,14 @@ def test_bad_input():
         sequence_task("addition", 4, 3, num_symbols=5)
     with pytest.raises(ValueError, match="length"):
         sequence_task("copy", 4, 0)
+
+
+def test_match_task_labels_are_the_question():
+    from udl.data import match_task
+
+    ids, labels = match_task(400, 20, 6, generator=torch.Generator().manual_seed(0))
+    assert ids.shape == (400, 20) and set(labels.tolist()) == {0, 1}
+    again = (ids[:, 1:] == ids[:, :1]).any(1).long()
+    assert torch.equal(again, labels)
+    assert 150 < int(labels.sum()) < 250  # balanced
+    assert ids.min() >= FIRST_SYMBOL and ids.max() < FIRST_SYMBOL + 6

@@ -173,3 +173,25 @@ def test_bound_decoder_cache_equals_recomputation(norm_first, positional):
     torch.testing.assert_close(beams[::3], model(src, tgt), rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="multiple"):
         lm.new_cache(3)
+
+
+def test_use_local_global_attention_keeps_weights():
+    from udl.models import use_local_global_attention
+    from udl.nn import LocalGlobalAttention
+
+    cfg = MaskedLMConfig(vocab_size=9, max_len=12, d_model=8, num_heads=2, num_layers=2)
+    model = MaskedLanguageModel(cfg, generator=G().manual_seed(0)).double().eval()
+    ids = torch.randint(9, (2, 10), generator=G().manual_seed(1))
+    dense = model(ids)
+    use_local_global_attention(model, window=9)  # a band covering everything: dense attention
+    assert all(isinstance(layer.self_attn, LocalGlobalAttention) for layer in model.layers)
+    torch.testing.assert_close(model(ids), dense, rtol=0, atol=1e-12)
+    use_local_global_attention(model, window=1)  # already sparse: left alone
+    assert model.layers[0].self_attn.window == 9
+    narrow = use_local_global_attention(
+        MaskedLanguageModel(cfg, generator=G().manual_seed(0)).double().eval(), 1, 1
+    )
+    assert (narrow(ids) - dense).abs().max() > 1e-6
+    alibi = MaskedLanguageModel(MaskedLMConfig(vocab_size=9, d_model=8, num_heads=2, positional="alibi"))
+    with pytest.raises(ValueError, match="alibi"):
+        use_local_global_attention(alibi, 2)

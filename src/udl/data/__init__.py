@@ -56,6 +56,7 @@ from udl.data.sequences import (
     SEQUENCE_TASKS,
     SequenceTask,
     exact_match,
+    match_task,
     sequence_task,
     sequence_vocab_size,
 )
@@ -64,6 +65,7 @@ __all__ += [
     "SEQUENCE_TASKS",
     "SequenceTask",
     "exact_match",
+    "match_task",
     "sequence_task",
     "sequence_vocab_size",
 ]

@@ -96,6 +96,29 @@ def sequence_task(
     return SequenceTask(name, source, target, num_symbols)
 
 
+def match_task(
+    num_examples: int, length: int, num_symbols: int = 16, *, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
+    """A long-range classification task: does the first symbol occur again anywhere in the sequence?
+
+    Returns ids (N, ``length``) and labels (N,) in {0, 1}, balanced. The first symbol is drawn uniformly; the
+    others from the remaining ``num_symbols − 1``; for label 1 one position in 1 .. length − 1, uniform, is
+    overwritten with the first symbol. The answer can sit anywhere, so a model whose first position sees only a
+    local window cannot find it (UDL section 12.10's case for global tokens)."""
+    if num_examples < 1 or length < 2 or num_symbols < 2:
+        raise ValueError(
+            f"num_examples >= 1, length >= 2 and num_symbols >= 2 needed, got {num_examples}, {length}, {num_symbols}"
+        )
+    first = torch.randint(num_symbols, (num_examples, 1), generator=generator)
+    rest = torch.randint(num_symbols - 1, (num_examples, length - 1), generator=generator)
+    rest = rest + (rest >= first).long()  # uniform over the symbols other than the first
+    labels = torch.randint(2, (num_examples,), generator=generator)
+    where = torch.randint(length - 1, (num_examples,), generator=generator)
+    rows = labels.nonzero().squeeze(1)
+    rest[rows, where[rows]] = first[rows, 0]
+    return torch.cat([first, rest], 1) + FIRST_SYMBOL, labels
+
+
 def exact_match(predicted: Tensor, target: Tensor) -> Tensor:
     """Per row, whether ``predicted`` reproduces ``target`` (N, T) token for token up to and including its EOS
     (anything after the target's EOS is ignored; a shorter prediction is padded with PAD) -> (N,) bool."""

@@ -17,8 +17,18 @@ from udl.data import SequenceTask, exact_match
 from udl.data.sequences import BOS, EOS, SEP
 from udl.models import DecoderLM, EncoderDecoderTransformer
 from udl.optim import AdamW, WarmupThenDecay
+from udl.stats import Verdict
 from udl.text import generate
 from udl.train import OptimizerStep, RunLike, TrainResult, minibatches, train
+
+
+def exact_match_verdict(rates: list[float], bar: float = 0.95) -> Verdict:
+    """Every seed at or above ``bar`` holds; a mean below it fails; otherwise (or one seed) not established."""
+    if sum(rates) / len(rates) < bar:
+        return Verdict.FAILS
+    if len(rates) < 2 or min(rates) < bar:
+        return Verdict.NOT_ESTABLISHED
+    return Verdict.HOLDS
 
 
 def train_on_task(

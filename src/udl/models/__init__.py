@@ -46,6 +46,7 @@ from udl.models.transformer import (
     Seq2SeqConfig,
     TransformerCache,
     mask_tokens,
+    use_local_global_attention,
 )
 
 __all__ += [
@@ -59,4 +60,5 @@ __all__ += [
     "Seq2SeqConfig",
     "TransformerCache",
     "mask_tokens",
+    "use_local_global_attention",
 ]

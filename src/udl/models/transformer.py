@@ -17,6 +17,7 @@ from udl.nn import (
     ALiBi,
     KVCache,
     LearnedPositionalEmbedding,
+    LocalGlobalAttention,
     RelativePositionBias,
     RotaryEmbedding,
     SinusoidalPositionalEncoding,
@@ -305,6 +306,36 @@ def mask_tokens(
     inputs = torch.where(chosen & (action >= 0.8) & (action < 0.9), random_ids, inputs)
     labels = torch.where(chosen, ids, torch.full_like(ids, ignore_index))
     return inputs, labels
+
+
+def use_local_global_attention(model: nn.Module, window: int, num_global: int = 0) -> nn.Module:
+    """Give every ``TransformerEncoderLayer`` in ``model`` local + global sparse self-attention
+    (``udl.nn.LocalGlobalAttention``: a band of half-width ``window`` plus ``num_global`` global tokens, UDL
+    section 12.10) with its current weights, in place; returns ``model``. Position biases (ALiBi, relative) need
+    the dense mask, so models with them are refused."""
+    for m in model.modules():
+        if isinstance(m, _Positions) and m.bias is not None:
+            raise ValueError(
+                f"positional={m.kind!r} adds a dense score bias; local attention supports the others"
+            )
+    for layer in model.modules():
+        if isinstance(layer, TransformerEncoderLayer) and not isinstance(
+            layer.self_attn, LocalGlobalAttention
+        ):
+            old = layer.self_attn
+            new = LocalGlobalAttention(
+                old.embed_dim,
+                old.num_heads,
+                window,
+                num_global,
+                bias=old.in_proj_bias is not None,
+                batch_first=old.batch_first,
+                device=old.out_proj.weight.device,
+                dtype=old.out_proj.weight.dtype,
+            )
+            new.load_state_dict(old.state_dict())
+            layer.self_attn = new
+    return model
 
 
 @dataclass(frozen=True)

@@ -290,7 +290,8 @@ class LocalGlobalAttention(MultiheadAttention):
 
     The parameters are MultiheadAttention's, so weights copy both ways; with the same weights its output equals
     MultiheadAttention's under ``attn_mask=~local_global_mask(T, window, num_global)``. It only does self-attention
-    (``forward(x, x, x)``) without other masks, weights, dropout or a cache; ``is_causal`` restricts the band."""
+    (``forward(x, x, x)``) without other masks, weights, dropout or a cache; ``is_causal`` restricts the band;
+    ``rotary`` applies RoPE as in MultiheadAttention."""
 
     def __init__(self, embed_dim: int, num_heads: int, window: int, num_global: int = 0, **kwargs) -> None:
         super().__init__(embed_dim, num_heads, **kwargs)
@@ -314,11 +315,14 @@ class LocalGlobalAttention(MultiheadAttention):
         attn_mask: Tensor | None = None,
         average_attn_weights: bool = True,
         is_causal: bool = False,
+        *,
+        kv_cache: KVCache | None = None,
+        rotary: RotaryEmbedding | None = None,
     ) -> tuple[Tensor, None]:
-        if key_padding_mask is not None or attn_mask is not None or need_weights:
-            raise ValueError("LocalGlobalAttention takes no key_padding_mask, attn_mask or need_weights=True")
+        if key_padding_mask is not None or attn_mask is not None or need_weights or kv_cache is not None:
+            raise ValueError("LocalGlobalAttention takes no key_padding_mask, attn_mask, kv_cache or need_weights=True")
         self._causal = is_causal
-        out, _ = super().forward(query, key, value, need_weights=False)
+        out, _ = super().forward(query, key, value, need_weights=False, rotary=rotary)
         return out, None
 
     def _attend(
