@@ -119,7 +119,7 @@ def fails_without_positions_verdict(rates: list[float], bar: float = 0.5) -> Ver
 
 def extrapolation_verdict(learned: list[float], relative: dict[str, list[float]]) -> Verdict:
     """Every relative encoding's 2L token accuracy beats learned absolute positions' (paired by seed, > 2 SE)."""
-    return all_of(*(paired_difference(learned, acc).verdict for acc in relative.values()))
+    return all_of(*(paired_difference(acc, learned).verdict for acc in relative.values()))
 
 
 def run(cfg: Config, run: Run) -> None:
@@ -198,7 +198,7 @@ def run(cfg: Config, run: Run) -> None:
             f"({', '.join(rel)}) reach a higher token accuracy at length {2 * cfg.length} than learned "
             f"absolute positions (paired by seed, {n} seeds, > 2 SE each)",
             holds=extrapolation_verdict(long_acc["learned"], rel),
-            measured={e: paired_difference(long_acc["learned"], acc).to_json() for e, acc in rel.items()}
+            measured={e: paired_difference(acc, long_acc["learned"]).to_json() for e, acc in rel.items()}
             | {"token_accuracy_2L": long_acc},
             expected="each difference > 2 SE",
         )
