@@ -270,3 +270,36 @@ def test_local_global_module_equals_mha_with_mask():
     torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="attn_mask"):
         sparse(x, x, x, attn_mask=torch.zeros(11, 11))
+
+
+def test_head_gate_prunes_a_head_like_zeroing_its_output_columns():
+    from udl.nn import attention_modules, head_importance, prune_heads
+
+    m = MultiheadAttention(8, 4, batch_first=True, dtype=F64, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(2, 5, 8, dtype=F64, generator=torch.Generator().manual_seed(1))
+    full = m(x, x, x)[0]
+    prune_heads([m], torch.tensor([[True, False, True, True]]))
+    pruned = m(x, x, x)[0]
+    ref = MultiheadAttention(8, 4, batch_first=True, dtype=F64)
+    ref.load_state_dict(m.state_dict())
+    with torch.no_grad():
+        ref.out_proj.weight[:, 2:4] = 0  # head 1's slice of the concatenated heads
+    torch.testing.assert_close(pruned, ref(x, x, x)[0], rtol=0, atol=1e-12)
+    prune_heads([m], torch.ones(1, 4, dtype=torch.bool))
+    torch.testing.assert_close(m(x, x, x)[0], full, rtol=0, atol=0)
+    # importance |dL/dξ_h| against a finite difference of the loss in the gate
+    loss = lambda: m(x, x, x)[0].pow(2).sum()  # noqa: E731
+    imp = head_importance(attention_modules(m), loss)
+    assert m.head_gate is None and imp.shape == (1, 4)
+    eps = 1e-6
+    for h in range(4):
+        gate = torch.ones(4, dtype=F64)
+        gate[h] += eps
+        m.head_gate = gate
+        up = float(loss())
+        gate[h] -= 2 * eps
+        down = float(loss())
+        assert abs(up - down) / (2 * eps) == pytest.approx(float(imp[0, h]), rel=1e-5)
+    m.head_gate = None
+    with pytest.raises(ValueError, match="keep"):
+        prune_heads([m], torch.ones(1, 3, dtype=torch.bool))

@@ -54,7 +54,14 @@ __all__ = [
     "unfreeze",
 ]
 
-from udl.nn._attention import KVCache, LocalGlobalAttention, MultiheadAttention
+from udl.nn._attention import (
+    KVCache,
+    LocalGlobalAttention,
+    MultiheadAttention,
+    attention_modules,
+    head_importance,
+    prune_heads,
+)
 from udl.nn._positional import (
     ALiBi,
     LearnedPositionalEmbedding,
@@ -79,6 +86,9 @@ __all__ += [
     "TransformerDecoderLayer",
     "TransformerEncoderLayer",
     "alibi_slopes",
+    "attention_modules",
+    "head_importance",
+    "prune_heads",
     "relative_position_bucket",
     "sinusoidal_encoding",
 ]

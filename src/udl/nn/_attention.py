@@ -4,6 +4,7 @@ attention (section 12.10)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -89,8 +90,9 @@ class MultiheadAttention(nn.Module):
     Beyond torch: ``attn_mask`` may also be 4-D, broadcastable to (N, H, L, S) (a per-head position bias such as
     ALiBi or T5's); ``is_causal`` alone builds the causal mask; ``kv_cache`` (a ``KVCache``) makes the call
     incremental: the new keys and values are appended and the queries attend to everything cached, with the causal
-    mask aligned to the last key; ``rotary`` applies RoPE to queries and keys at their absolute positions. One
-    difference: a query whose keys are all masked gets output 0 (torch's fused kernel) where torch's
+    mask aligned to the last key; ``rotary`` applies RoPE to queries and keys at their absolute positions;
+    ``head_gate`` (None, or (H,)) scales each head's output, 0 pruning it (``head_importance``, ``prune_heads``).
+    One difference: a query whose keys are all masked gets output 0 (torch's fused kernel) where torch's
     ``need_weights=True`` path returns NaN.
     """
 
@@ -151,6 +153,8 @@ class MultiheadAttention(nn.Module):
         else:
             self.bias_k = self.bias_v = None
         self.add_zero_attn = add_zero_attn
+        self.head_gate: Tensor | None = None
+        """optional (H,) weights ξ_h on the heads' outputs before Ω_c (Michel et al. 2019); 0 prunes a head"""
         self._reset_parameters(generator)
 
     def _reset_parameters(self, generator: torch.Generator | None) -> None:
@@ -260,6 +264,8 @@ class MultiheadAttention(nn.Module):
             mask = pad if mask is None else mask + pad
 
         out, weights = self._attend(q, k, v, mask, causal, need_weights)  # (N, H, L, head_dim)
+        if self.head_gate is not None:
+            out = out * self.head_gate.to(out.dtype).view(1, -1, 1, 1)
         out = self.out_proj(out.transpose(1, 2).flatten(2))  # (N, L, E): concatenate heads, Ω_c
         if not self.batch_first or unbatched:
             out = out.transpose(0, 1)
@@ -320,7 +326,9 @@ class LocalGlobalAttention(MultiheadAttention):
         rotary: RotaryEmbedding | None = None,
     ) -> tuple[Tensor, None]:
         if key_padding_mask is not None or attn_mask is not None or need_weights or kv_cache is not None:
-            raise ValueError("LocalGlobalAttention takes no key_padding_mask, attn_mask, kv_cache or need_weights=True")
+            raise ValueError(
+                "LocalGlobalAttention takes no key_padding_mask, attn_mask, kv_cache or need_weights=True"
+            )
         self._causal = is_causal
         out, _ = super().forward(query, key, value, need_weights=False, rotary=rotary)
         return out, None
@@ -329,3 +337,39 @@ class LocalGlobalAttention(MultiheadAttention):
         self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool, need_weights: bool
     ) -> tuple[Tensor, Tensor | None]:
         return local_global_attention(q, k, v, self.window, self.num_global, is_causal=self._causal), None
+
+
+def attention_modules(model: nn.Module) -> list[MultiheadAttention]:
+    """Every MultiheadAttention inside ``model``, in module order."""
+    return [m for m in model.modules() if isinstance(m, MultiheadAttention)]
+
+
+def head_importance(modules: list[MultiheadAttention], loss: Callable[[], Tensor]) -> Tensor:
+    """Importance I_h = |∂L/∂ξ_h| of every head (Michel et al. 2019, "Are sixteen heads really better than one?"):
+    each head's output is scaled by a gate ξ_h = 1 and ``loss()`` (e.g. the validation loss) is differentiated
+    with respect to the gates. Returns (len(modules), H); the gates are restored afterwards."""
+    saved = [m.head_gate for m in modules]
+    gates = [
+        torch.ones(
+            m.num_heads, device=m.out_proj.weight.device, dtype=m.out_proj.weight.dtype, requires_grad=True
+        )
+        for m in modules
+    ]
+    try:
+        for m, g in zip(modules, gates, strict=True):
+            m.head_gate = g if m.head_gate is None else g * m.head_gate
+        grads = torch.autograd.grad(loss(), gates, allow_unused=True)
+    finally:
+        for m, g in zip(modules, saved, strict=True):
+            m.head_gate = g
+    return torch.stack(
+        [torch.zeros_like(g) if d is None else d.abs() for g, d in zip(gates, grads, strict=True)]
+    )
+
+
+def prune_heads(modules: list[MultiheadAttention], keep: Tensor) -> None:
+    """Switch heads off: ``keep`` (len(modules), H) bool; head h of module i is kept where ``keep[i, h]``."""
+    if not modules or keep.shape != (len(modules), modules[0].num_heads):
+        raise ValueError(f"keep must have shape ({len(modules)}, H), got {tuple(keep.shape)}")
+    for m, k in zip(modules, keep, strict=True):
+        m.head_gate = None if bool(k.all()) else k.to(m.out_proj.weight.dtype)
