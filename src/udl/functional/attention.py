@@ -7,6 +7,7 @@ Tokens are rows here (torch's convention); the book stacks them as columns, so i
 from __future__ import annotations
 
 import math
+from typing import Literal, overload
 
 import torch
 import torch.nn.functional as F
@@ -64,6 +65,38 @@ def attention_weights(
     weights = torch.softmax(scores, dim=-1)
     # a fully masked row: softmax of all −inf is NaN; torch's kernels return 0 there
     return weights.nan_to_num(0.0) if bias is not None else weights
+
+
+@overload
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = ...,
+    dropout_p: float = ...,
+    is_causal: bool = ...,
+    scale: float | None = ...,
+    *,
+    return_weights: Literal[False] = ...,
+    fused: bool = ...,
+    generator: torch.Generator | None = ...,
+) -> Tensor: ...
+
+
+@overload
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = ...,
+    dropout_p: float = ...,
+    is_causal: bool = ...,
+    scale: float | None = ...,
+    *,
+    return_weights: Literal[True],
+    fused: bool = ...,
+    generator: torch.Generator | None = ...,
+) -> tuple[Tensor, Tensor]: ...
 
 
 def scaled_dot_product_attention(

@@ -311,7 +311,7 @@ class LocalGlobalAttention(MultiheadAttention):
         self.num_global: int = num_global
         self._causal: bool = False
 
-    def forward(  # type: ignore[override]
+    def forward(
         self,
         query: Tensor,
         key: Tensor,
@@ -348,7 +348,7 @@ def head_importance(modules: list[MultiheadAttention], loss: Callable[[], Tensor
     """Importance I_h = |∂L/∂ξ_h| of every head (Michel et al. 2019, "Are sixteen heads really better than one?"):
     each head's output is scaled by a gate ξ_h = 1 and ``loss()`` (e.g. the validation loss) is differentiated
     with respect to the gates. Returns (len(modules), H); the gates are restored afterwards."""
-    saved = [m.head_gate for m in modules]
+    saved: list[Tensor | None] = [m.head_gate for m in modules]
     gates = [
         torch.ones(
             m.num_heads, device=m.out_proj.weight.device, dtype=m.out_proj.weight.dtype, requires_grad=True
@@ -360,8 +360,8 @@ def head_importance(modules: list[MultiheadAttention], loss: Callable[[], Tensor
             m.head_gate = g if m.head_gate is None else g * m.head_gate
         grads = torch.autograd.grad(loss(), gates, allow_unused=True)
     finally:
-        for m, g in zip(modules, saved, strict=True):
-            m.head_gate = g
+        for m, old in zip(modules, saved, strict=True):
+            m.head_gate = old
     return torch.stack(
         [torch.zeros_like(g) if d is None else d.abs() for g, d in zip(gates, grads, strict=True)]
     )

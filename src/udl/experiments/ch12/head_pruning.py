@@ -176,7 +176,11 @@ def run(cfg: Config, run: Run) -> None:
         model.eval()
         modules = attention_modules(model)
         total = len(modules) * cfg.heads
-        imp = head_importance(modules, lambda model=model: loss_on(model, val_set)).cpu()  # validation only
+
+        def val_loss(model: EncoderDecoderTransformer = model) -> torch.Tensor:
+            return loss_on(model, val_set)
+
+        imp = head_importance(modules, val_loss).cpu()  # measured on validation data only
         importances.append(imp)
         with torch.no_grad():
             base = float(loss_on(model, test_set))

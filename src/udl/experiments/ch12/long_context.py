@@ -239,9 +239,12 @@ def run(cfg: Config, run: Run) -> None:
                 update(loss)
                 return {"loss": loss.detach()}
 
+            def batches(epoch: int, gs: torch.Generator = gs):
+                return minibatches(x, y, batch_size=cfg.batch_size, generator=gs)
+
             train(
                 step,
-                lambda e, gs=gs: minibatches(x, y, batch_size=cfg.batch_size, generator=gs),
+                batches,
                 steps=cfg.steps,
                 state={"model": model, "optimizer": opt, "generator": gs},
                 run=run,
@@ -329,9 +332,9 @@ def run(cfg: Config, run: Run) -> None:
         )
         ax.legend(fontsize=8)
     ax = axes[0, 2]
-    ax.bar(range(3), [sum(acc[v]) / n for v in VARIANTS], color=["#2563eb", "#16a34a", "#dc2626"])
-    for j, v in enumerate(VARIANTS):
-        ax.plot([j] * n, acc[v], "k.", ms=4)
+    ax.bar(range(3), [sum(acc[name]) / n for name in VARIANTS], color=["#2563eb", "#16a34a", "#dc2626"])
+    for j, name in enumerate(VARIANTS):
+        ax.plot([j] * n, acc[name], "k.", ms=4)
     ax.axhline(0.5, color="#6b7280", ls=":")
     ax.set_xticks(range(3), list(VARIANTS))
     ax.set(ylim=(0, 1.05), ylabel="test accuracy", title=f"match task, T={cfg.length}")

@@ -25,6 +25,7 @@ from udl.data.sequences import BOS
 from udl.experiments._checks import in_range
 from udl.experiments._sequence_tasks import exact_match_rate, exact_match_verdict, predict, train_on_task
 from udl.models import EncoderDecoderTransformer, Seq2SeqConfig
+from udl.nn import TransformerDecoderLayer
 from udl.report import Run
 from udl.report.figures import subplots
 
@@ -99,6 +100,7 @@ def _cross_attention(
     """The last decoder layer's cross-attention weights (T_target, T_source), averaged over heads."""
     seen: dict[str, torch.Tensor] = {}
     layer = model.decoder[-1]
+    assert isinstance(layer, TransformerDecoderLayer)
 
     def keep_query(module: torch.nn.Module, args: tuple) -> None:
         seen.setdefault("x", args[0])
