@@ -9,17 +9,72 @@ Everything here is protocol, not library: the data, models, decoding and loop ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from udl.data import SequenceTask, exact_match
 from udl.data.sequences import BOS, EOS, SEP
+from udl.experiments._checks import in_range
 from udl.models import DecoderLM, EncoderDecoderTransformer
 from udl.optim import AdamW, WarmupThenDecay
 from udl.stats import Verdict
 from udl.text import generate
 from udl.train import OptimizerStep, RunLike, TrainResult, minibatches, train
+
+
+@dataclass(frozen=True)
+class SequenceRecipe:
+    """Fields of the shared recipe; an experiment's Config inherits them (and may override defaults)."""
+
+    length: int = 8
+    """symbols per training sequence"""
+    num_train: int = 20000
+    """training examples"""
+    num_test: int = 500
+    """test examples"""
+    d_model: int = 64
+    """model width"""
+    layers: int = 2
+    """transformer layers (per stack)"""
+    heads: int = 4
+    """attention heads per attention module"""
+    steps: int = 300
+    """AdamW steps per model"""
+    batch_size: int = 64
+    """examples per step"""
+    lr: float = 2e-3
+    """peak learning rate (linear warm-up over 5% of the steps, cosine decay to 0)"""
+    num_seeds: int = 2
+    """training seeds seed, seed + 1, ... per arm, paired by seed across arms"""
+    seed: int = 0
+    """first training seed"""
+
+    def __post_init__(self) -> None:
+        in_range(self, lr=(0, 1))
+        for name in (
+            "length",
+            "num_train",
+            "num_test",
+            "d_model",
+            "layers",
+            "heads",
+            "steps",
+            "batch_size",
+            "num_seeds",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.d_model % self.heads:
+            raise ValueError(
+                f"d_model must be a multiple of heads, got d_model={self.d_model}, heads={self.heads}"
+            )
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(range(self.seed, self.seed + self.num_seeds))
 
 
 def exact_match_verdict(rates: list[float], bar: float = 0.95) -> Verdict:

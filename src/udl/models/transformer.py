@@ -107,6 +107,24 @@ class TransformerCache:
             self.memory_key_padding_mask = self.memory_key_padding_mask.index_select(0, index)
 
 
+def _encoder_layers(c: DecoderLMConfig | MaskedLMConfig, generator: torch.Generator | None) -> nn.ModuleList:
+    """The config's stack of batch-first TransformerEncoderLayers (causal or not is the caller's mask)."""
+    ff = c.dim_feedforward or 4 * c.d_model
+    return nn.ModuleList(
+        TransformerEncoderLayer(
+            c.d_model,
+            c.num_heads,
+            ff,
+            c.dropout,
+            c.activation,
+            batch_first=True,
+            norm_first=c.norm_first,
+            generator=generator,
+        )
+        for _ in range(c.num_layers)
+    )
+
+
 def _embedding(vocab: int, d: int, generator) -> nn.Embedding:
     emb = nn.Embedding(vocab, d)
     nn.init.normal_(emb.weight, std=0.02, generator=generator)
@@ -155,23 +173,10 @@ class DecoderLM(nn.Module):
     def __init__(self, config: DecoderLMConfig, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
         c = self.config = config
-        ff = c.dim_feedforward or 4 * c.d_model
         self.token_embedding = _embedding(c.vocab_size, c.d_model, generator)
         self.positions = _Positions(c.positional, c.d_model, c.num_heads, c.context_length, False, generator)
         self.dropout = nn.Dropout(c.dropout)
-        self.layers = nn.ModuleList(
-            TransformerEncoderLayer(
-                c.d_model,
-                c.num_heads,
-                ff,
-                c.dropout,
-                c.activation,
-                batch_first=True,
-                norm_first=c.norm_first,
-                generator=generator,
-            )
-            for _ in range(c.num_layers)
-        )
+        self.layers = _encoder_layers(c, generator)
         self.norm = nn.LayerNorm(c.d_model) if c.norm_first else nn.Identity()
         self.head = nn.Linear(c.d_model, c.vocab_size, bias=False)
         if c.tie_weights:
@@ -240,24 +245,11 @@ class MaskedLanguageModel(nn.Module):
     def __init__(self, config: MaskedLMConfig, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
         c = self.config = config
-        ff = c.dim_feedforward or 4 * c.d_model
         self.token_embedding = _embedding(c.vocab_size, c.d_model, generator)
         self.positions = _Positions(c.positional, c.d_model, c.num_heads, c.max_len, True, generator)
         self.embedding_norm = nn.LayerNorm(c.d_model)
         self.dropout = nn.Dropout(c.dropout)
-        self.layers = nn.ModuleList(
-            TransformerEncoderLayer(
-                c.d_model,
-                c.num_heads,
-                ff,
-                c.dropout,
-                c.activation,
-                batch_first=True,
-                norm_first=c.norm_first,
-                generator=generator,
-            )
-            for _ in range(c.num_layers)
-        )
+        self.layers = _encoder_layers(c, generator)
         self.norm = nn.LayerNorm(c.d_model) if c.norm_first else nn.Identity()
         self.head_transform = nn.Linear(c.d_model, c.d_model)
         self.head_norm = nn.LayerNorm(c.d_model)

@@ -21,8 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from udl.data import sequence_task
-from udl.experiments._checks import in_range
-from udl.experiments._sequence_tasks import exact_match_rate, train_on_task
+from udl.experiments._sequence_tasks import SequenceRecipe, exact_match_rate, train_on_task
 from udl.models import EncoderDecoderTransformer, Seq2SeqConfig
 from udl.nn import attention_modules, head_importance, prune_heads
 from udl.report import Run
@@ -40,54 +39,20 @@ CONTEXT = (
 
 
 @dataclass(frozen=True)
-class Config:
-    length: int = 8
-    """symbols per reversal sequence"""
-    num_train: int = 20000
-    """training examples"""
+class Config(SequenceRecipe):
     num_val: int = 500
     """validation examples (head importance is measured here)"""
-    num_test: int = 500
-    """test examples (loss and exact match after pruning)"""
-    d_model: int = 64
-    """model width"""
-    layers: int = 2
-    """encoder and decoder layers (each)"""
     heads: int = 8
     """heads per attention module"""
-    steps: int = 300
-    """AdamW steps per seed"""
-    batch_size: int = 64
-    """examples per step"""
-    lr: float = 2e-3
-    """peak learning rate"""
     fractions: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     """fractions of all heads removed, increasing from 0; 0.5 must be among them"""
-    num_seeds: int = 2
-    """training seeds seed, seed + 1, ..."""
-    seed: int = 0
-    """first training seed"""
     data_seed: int = 3000
     """seed of the data (validation: + 1, test: + 2)"""
 
     def __post_init__(self) -> None:
-        in_range(self, lr=(0, 1))
-        for name in (
-            "length",
-            "num_train",
-            "num_val",
-            "num_test",
-            "d_model",
-            "layers",
-            "heads",
-            "steps",
-            "batch_size",
-            "num_seeds",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.d_model % self.heads:
-            raise ValueError(f"d_model must be a multiple of heads, got {self.d_model}, {self.heads}")
+        super().__post_init__()
+        if self.num_val < 1:
+            raise ValueError(f"num_val must be >= 1, got {self.num_val}")
         f = list(self.fractions)
         if f != sorted(set(f)) or f[0] != 0.0 or f[-1] >= 1.0 or 0.5 not in f:
             raise ValueError(

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from udl.data import match_task
-from udl.experiments._checks import in_range
+from udl.experiments._sequence_tasks import SequenceRecipe
 from udl.functional import (
     local_global_attention,
     local_global_mask,
@@ -58,7 +58,7 @@ VARIANTS = ("dense", "local+global", "local")
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(SequenceRecipe):
     length: int = 64
     """sequence length T of the match task"""
     window: int = 2
@@ -71,47 +71,24 @@ class Config:
     """test examples"""
     d_model: int = 32
     """encoder width"""
-    layers: int = 2
-    """encoder layers"""
     heads: int = 2
     """attention heads"""
     steps: int = 500
     """AdamW steps per model"""
-    batch_size: int = 64
-    """examples per step"""
     lr: float = 3e-3
     """peak learning rate"""
-    num_seeds: int = 2
-    """training seeds seed, seed + 1, ... per variant"""
-    seed: int = 0
-    """first training seed (the data use seed + 100 and seed + 101)"""
     cost_lengths: tuple[int, ...] = (512, 1024, 2048, 4096)
     """sequence lengths of the cost measurement, increasing"""
     repeats: int = 3
     """timed repeats per length (median)"""
 
     def __post_init__(self) -> None:
-        in_range(self, lr=(0, 1))
-        for name in (
-            "num_train",
-            "num_test",
-            "d_model",
-            "layers",
-            "heads",
-            "steps",
-            "batch_size",
-            "num_seeds",
-            "repeats",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.length < 4 or self.window < 1 or self.num_symbols < 2:
+        super().__post_init__()
+        if self.length < 4 or self.window < 1 or self.num_symbols < 2 or self.repeats < 1:
             raise ValueError(
-                f"length >= 4, window >= 1, num_symbols >= 2 needed, got {self.length}, "
-                f"{self.window}, {self.num_symbols}"
+                f"length >= 4, window >= 1, num_symbols >= 2, repeats >= 1 needed, got {self.length}, "
+                f"{self.window}, {self.num_symbols}, {self.repeats}"
             )
-        if self.d_model % self.heads:
-            raise ValueError(f"d_model must be a multiple of heads, got {self.d_model}, {self.heads}")
         if len(self.cost_lengths) < 2 or list(self.cost_lengths) != sorted(set(self.cost_lengths)):
             raise ValueError(f"cost_lengths must be >= 2 increasing lengths, got {self.cost_lengths}")
 
