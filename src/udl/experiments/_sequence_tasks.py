@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from udl.data import SequenceTask, exact_match
 from udl.data.sequences import BOS, EOS, SEP
 from udl.experiments._checks import in_range
-from udl.models import DecoderLM, EncoderDecoderTransformer
+from udl.models import DecoderLM, EncoderDecoderTransformer, Seq2SeqConfig
 from udl.optim import AdamW, WarmupThenDecay
 from udl.stats import Verdict
 from udl.text import generate
@@ -76,6 +76,20 @@ class SequenceRecipe:
     def seeds(self) -> list[int]:
         return list(range(self.seed, self.seed + self.num_seeds))
 
+    def seq2seq_config(self, vocab_size: int, max_len: int, positional: str = "sinusoidal") -> Seq2SeqConfig:
+        """The recipe's encoder-decoder: ``layers`` per stack, per-token networks of width 2·d_model."""
+        return Seq2SeqConfig(
+            vocab_size,
+            vocab_size,
+            max_len=max_len,
+            d_model=self.d_model,
+            num_heads=self.heads,
+            num_encoder_layers=self.layers,
+            num_decoder_layers=self.layers,
+            dim_feedforward=2 * self.d_model,
+            positional=positional,  # type: ignore[arg-type]
+        )
+
 
 def exact_match_verdict(rates: list[float], bar: float = 0.95) -> Verdict:
     """Every seed at or above ``bar`` holds; a mean below it fails; otherwise (or one seed) not established."""
@@ -89,17 +103,16 @@ def exact_match_verdict(rates: list[float], bar: float = 0.95) -> Verdict:
 def train_on_task(
     model: nn.Module,
     task: SequenceTask,
+    recipe: SequenceRecipe,
     *,
-    steps: int,
-    batch_size: int,
-    lr: float,
     generator: torch.Generator,
     run: RunLike | None,
     name: str,
     weight_decay: float = 0.01,
-    log_every: int = 50,
 ) -> TrainResult:
-    """Train ``model`` (an EncoderDecoderTransformer or a DecoderLM) on ``task`` for ``steps`` AdamW steps."""
+    """Train ``model`` (an EncoderDecoderTransformer or a DecoderLM) on ``task`` for ``recipe.steps`` AdamW steps
+    of ``recipe.batch_size`` examples at peak rate ``recipe.lr``."""
+    steps, batch_size, lr = recipe.steps, recipe.batch_size, recipe.lr
     device = next(model.parameters()).device
     optimizer = AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = WarmupThenDecay(optimizer, warmup_steps=max(1, steps // 20), total_steps=steps)
@@ -129,7 +142,7 @@ def train_on_task(
         state={"model": model, "optimizer": optimizer, "schedule": schedule, "generator": generator},
         run=run,
         name=name,
-        log_every=log_every,
+        log_every=min(50, steps),
     )
 
 

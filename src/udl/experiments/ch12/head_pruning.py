@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from udl.data import sequence_task
 from udl.experiments._sequence_tasks import SequenceRecipe, exact_match_rate, train_on_task
-from udl.models import EncoderDecoderTransformer, Seq2SeqConfig
+from udl.models import EncoderDecoderTransformer
 from udl.nn import attention_modules, head_importance, prune_heads
 from udl.report import Run
 from udl.report.figures import subplots
@@ -104,16 +104,7 @@ def run(cfg: Config, run: Run) -> None:
     train_set = sequence_task("reverse", cfg.num_train, cfg.length, generator=gen(cfg.data_seed))
     val_set = sequence_task("reverse", cfg.num_val, cfg.length, generator=gen(cfg.data_seed + 1))
     test_set = sequence_task("reverse", cfg.num_test, cfg.length, generator=gen(cfg.data_seed + 2))
-    model_cfg = Seq2SeqConfig(
-        train_set.vocab_size,
-        train_set.vocab_size,
-        max_len=cfg.length + 2,
-        d_model=cfg.d_model,
-        num_heads=cfg.heads,
-        num_encoder_layers=cfg.layers,
-        num_decoder_layers=cfg.layers,
-        dim_feedforward=2 * cfg.d_model,
-    )
+    model_cfg = cfg.seq2seq_config(train_set.vocab_size, cfg.length + 2)
 
     def loss_on(model: EncoderDecoderTransformer, task) -> torch.Tensor:
         logits = model(task.source.to(dev), task.decoder_input().to(dev))
@@ -127,17 +118,7 @@ def run(cfg: Config, run: Run) -> None:
     for seed in range(cfg.seed, cfg.seed + cfg.num_seeds):
         g = gen(seed)
         model = EncoderDecoderTransformer(model_cfg, generator=g).to(dev)
-        train_on_task(
-            model,
-            train_set,
-            steps=cfg.steps,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            generator=g,
-            run=run,
-            name=f"seed{seed}",
-            log_every=min(50, cfg.steps),
-        )
+        train_on_task(model, train_set, cfg, generator=g, run=run, name=f"seed{seed}")
         model.eval()
         modules = attention_modules(model)
         total = len(modules) * cfg.heads

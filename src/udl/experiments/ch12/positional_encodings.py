@@ -35,7 +35,7 @@ from udl.experiments._sequence_tasks import (
     token_accuracy,
     train_on_task,
 )
-from udl.models import POSITIONAL, EncoderDecoderTransformer, Seq2SeqConfig
+from udl.models import POSITIONAL, EncoderDecoderTransformer
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, all_of, paired_difference
@@ -110,31 +110,11 @@ def run(cfg: Config, run: Run) -> None:
     short_acc: dict[str, list[float]] = {}
     cache_mismatch = 0.0
     for enc in cfg.encodings:
-        model_cfg = Seq2SeqConfig(
-            train_set.vocab_size,
-            train_set.vocab_size,
-            max_len=2 * cfg.length + 2,
-            d_model=cfg.d_model,
-            num_heads=cfg.heads,
-            num_encoder_layers=cfg.layers,
-            num_decoder_layers=cfg.layers,
-            dim_feedforward=2 * cfg.d_model,
-            positional=enc,  # type: ignore[arg-type]
-        )
+        model_cfg = cfg.seq2seq_config(train_set.vocab_size, 2 * cfg.length + 2, enc)
         for seed in range(cfg.seed, cfg.seed + cfg.num_seeds):
             g = gen(seed)
             model = EncoderDecoderTransformer(model_cfg, generator=g).to(dev)
-            train_on_task(
-                model,
-                train_set,
-                steps=cfg.steps,
-                batch_size=cfg.batch_size,
-                lr=cfg.lr,
-                generator=g,
-                run=run,
-                name=f"{enc}_seed{seed}",
-                log_every=min(100, cfg.steps),
-            )
+            train_on_task(model, train_set, cfg, generator=g, run=run, name=f"{enc}_seed{seed}")
             exact.setdefault(enc, []).append(exact_match_rate(model, test_short))
             short_acc.setdefault(enc, []).append(token_accuracy(model, test_short))
             long_acc.setdefault(enc, []).append(token_accuracy(model, test_long))

@@ -29,7 +29,7 @@ from udl.experiments._sequence_tasks import (
     predict,
     train_on_task,
 )
-from udl.models import EncoderDecoderTransformer, Seq2SeqConfig
+from udl.models import EncoderDecoderTransformer
 from udl.nn import TransformerDecoderLayer
 from udl.report import Run
 from udl.report.figures import subplots
@@ -99,31 +99,12 @@ def run(cfg: Config, run: Run) -> None:
     test_set = sequence_task(
         cfg.task, cfg.num_test, cfg.length, generator=torch.Generator().manual_seed(cfg.data_seed + 1)
     )
-    model_cfg = Seq2SeqConfig(
-        train_set.vocab_size,
-        train_set.vocab_size,
-        max_len=2 * cfg.length + 2,
-        d_model=cfg.d_model,
-        num_heads=cfg.heads,
-        num_encoder_layers=cfg.layers,
-        num_decoder_layers=cfg.layers,
-        dim_feedforward=2 * cfg.d_model,
-    )
+    model_cfg = cfg.seq2seq_config(train_set.vocab_size, 2 * cfg.length + 2)
     rates, beam_rates, curves, models = [], [], {}, {}
     for seed in cfg.seeds:
         g = torch.Generator().manual_seed(seed)
         model = EncoderDecoderTransformer(model_cfg, generator=g).to(dev)
-        result = train_on_task(
-            model,
-            train_set,
-            steps=cfg.steps,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            generator=g,
-            run=run,
-            name=f"seed{seed}",
-            log_every=min(50, cfg.steps),
-        )
+        result = train_on_task(model, train_set, cfg, generator=g, run=run, name=f"seed{seed}")
         curves[seed] = (result.at, [h["loss"] for h in result.history])
         rates.append(exact_match_rate(model, test_set))
         beam_rates.append(exact_match_rate(model, test_set, strategy="beam", num_beams=4))
