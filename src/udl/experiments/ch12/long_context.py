@@ -11,19 +11,20 @@ Protocol.
    dense attention, with local + global attention (band w, the first token global:
    ``udl.models.use_local_global_attention``), and with the band alone (no global token, receptive field
    layers·w). Trained by AdamW on ``num_train`` examples, scored on ``num_test`` held-out ones, per seed.
-3. *Cost.* Forward + backward time (median of ``repeats``) and the activation memory autograd saves (bytes of
-   every tensor saved for backward, counted by ``torch.autograd.graph.saved_tensors_hooks``) of one attention
-   call, dense (the reference path that materializes Softmax[QKᵀ/√D]) and sparse, as T doubles; the log-log
-   slopes give the growth exponent.
+3. *Cost.* Forward + backward time (the fastest of ``repeats``: the least disturbed by other load) and the
+   activation memory autograd saves (bytes of every tensor saved for backward, counted by
+   ``torch.autograd.graph.saved_tensors_hooks``) of one attention call, dense (the reference path that
+   materializes Softmax[QKᵀ/√D]) and sparse, as T doubles; the log-log slopes give the growth exponent. Below
+   T ≈ 1000 the sparse call's fixed costs dominate its time, so the lengths start there.
 
 Claims: local + global attention matches dense accuracy (both >= 90%, means within 3 points); without the global
-token the band alone fails (mean accuracy < 65%, and below local + global by > 2 SE); the sparse cost grows
-linearly (memory and time slopes <= 1.25) while the dense one grows quadratically (memory slope >= 1.75).
+token the band alone fails (mean accuracy < 65%, while local + global solves it and beats it by > 2 SE); the
+sparse cost grows linearly (memory and time slopes <= 1.25) while the dense one grows quadratically (memory slope
+>= 1.75).
 """
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import dataclass
 
@@ -77,10 +78,10 @@ class Config(SequenceRecipe):
     """AdamW steps per model"""
     lr: float = 3e-3
     """peak learning rate"""
-    cost_lengths: tuple[int, ...] = (512, 1024, 2048, 4096)
+    cost_lengths: tuple[int, ...] = (1024, 2048, 4096, 8192)
     """sequence lengths of the cost measurement, increasing"""
     repeats: int = 3
-    """timed repeats per length (median)"""
+    """timed repeats per length (the fastest counts)"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -126,9 +127,12 @@ def matches_dense_verdict(dense: list[float], sparse: list[float]) -> Verdict:
 
 
 def fails_without_global_verdict(local: list[float], sparse: list[float]) -> Verdict:
-    """The band alone stays near chance (mean < 0.65) and below local + global by > 2 SE (paired by seed)."""
+    """The band alone stays near chance (mean < 0.65) while local + global solves the task (mean >= 0.9) and
+    beats it by > 2 SE (paired by seed). If local + global does not solve it, nothing is established."""
     if sum(local) / len(local) >= 0.65:
         return Verdict.FAILS
+    if sum(sparse) / len(sparse) < 0.9:
+        return Verdict.NOT_ESTABLISHED
     return paired_difference(sparse, local).verdict
 
 
@@ -148,7 +152,7 @@ class _Classifier(nn.Module):
 
 
 def _cost(fn, q, k, v, repeats: int) -> tuple[float, int]:
-    """Median forward + backward seconds and the bytes autograd saves for backward."""
+    """Fastest forward + backward seconds and the bytes autograd saves for backward."""
     saved = [0]
 
     def pack(t: torch.Tensor) -> torch.Tensor:
@@ -165,7 +169,7 @@ def _cost(fn, q, k, v, repeats: int) -> tuple[float, int]:
         out.sum().backward()
         if r:  # the first call warms up
             times.append(time.perf_counter() - t0)
-    return statistics.median(times), saved[0]
+    return min(times), saved[0]
 
 
 def run(cfg: Config, run: Run) -> None:
@@ -278,7 +282,7 @@ def run(cfg: Config, run: Run) -> None:
         f"{cfg.layers}·{cfg.window}) cannot solve it ({n} seeds, paired)",
         holds=fails_without_global_verdict(acc["local"], acc["local+global"]),
         measured={"local": acc["local"], **paired_difference(acc["local+global"], acc["local"]).to_json()},
-        expected="local mean < 0.65 and local+global − local > 2 SE",
+        expected="local mean < 0.65; local+global mean >= 0.9 and − local > 2 SE",
     )
     run.claim(
         "linear-cost",
