@@ -11,6 +11,12 @@ exact match are measured after each step. A random order (seeded) is the baselin
 Claims: with half of all heads removed by importance, exact match stays >= 90% of the unpruned model's for each
 seed; pruning by importance hurts less than pruning at random (mean test loss over the pruning curve, paired by
 seed, > 2 SE).
+
+What the quick preset measures (2 seeds, 48 heads, 300 steps): with the 24 least important heads removed, exact
+match falls from 100% to 88% and 23% (test loss 0.0067 → 0.064 and 0.0072 → 0.57), so "half the heads can go"
+fails for this small, briefly trained model (Michel et al.'s models are large and trained long, which is where
+heads become redundant); removing heads by importance hurts less than at random in both seeds (mean test loss
+along the curve 0.67 vs 1.37), +0.70 ± 0.53: short of 2 SE, not established.
 """
 
 from __future__ import annotations

@@ -60,11 +60,11 @@ VARIANTS = ("dense", "local+global", "local")
 
 @dataclass(frozen=True)
 class Config(SequenceRecipe):
-    length: int = 64
+    length: int = 24
     """sequence length T of the match task"""
     window: int = 2
     """half-width w of the local band"""
-    num_symbols: int = 16
+    num_symbols: int = 8
     """symbols of the match task"""
     num_train: int = 8000
     """training examples"""
@@ -76,7 +76,7 @@ class Config(SequenceRecipe):
     """attention heads"""
     steps: int = 500
     """AdamW steps per model"""
-    lr: float = 3e-3
+    lr: float = 1e-3
     """peak learning rate"""
     cost_lengths: tuple[int, ...] = (1024, 2048, 4096, 8192)
     """sequence lengths of the cost measurement, increasing"""
@@ -107,14 +107,13 @@ PRESETS = {
     ),
     "quick": Config(),
     "full": Config(
-        length=256,
+        length=128,
         window=4,
         num_train=40000,
-        steps=3000,
+        steps=4000,
         d_model=64,
         layers=3,
         num_seeds=5,
-        cost_lengths=(512, 1024, 2048, 4096, 8192),
         repeats=5,
     ),
 }
