@@ -79,9 +79,9 @@ class Config(SequenceRecipe):
     """encoder width"""
     heads: int = 2
     """attention heads"""
-    steps: int = 500
+    steps: int = 800
     """AdamW steps per model"""
-    lr: float = 1e-3
+    lr: float = 2e-3
     """peak learning rate"""
     cost_lengths: tuple[int, ...] = (1024, 2048, 4096, 8192)
     """sequence lengths of the cost measurement, increasing"""

@@ -14,6 +14,14 @@ encoding learned it (exact match 0 for all), so the comparison said nothing; the
 in a few hundred steps (see ``seq2seq``). Cross-attention carries no position information of its own, so an
 encoding that only biases the scores (ALiBi, T5's bias) must let the encoder's outputs carry where each token is.
 
+What the quick preset measures (2 seeds, 300 steps, L = 6): without positions exact match is 0.4% (holds);
+sinusoidal and learned positions reach 100%; RoPE 81% and 95% (mean 88%: short of the 90% bar, fails), the T5
+bias 19% and 25%, ALiBi 0.6% (fail: in this encoder-decoder the cross-attention sees no positions, and a
+symmetric distance penalty gives the encoder's outputs almost none). At 2L every relative encoding beats learned
+absolute positions in token accuracy (ALiBi +0.044 ± 0.015, RoPE +0.24 ± 0.04, T5 bias +0.065 ± 0.015; holds),
+but read with care: learned positions fall to 0.17 at 2L, below the 0.22 of no positions at all, so ALiBi's and
+the T5 bias's "better" is a smaller loss of a task they never learned; only RoPE extrapolates visibly (0.41).
+
 Claims. (1) Without any position information the model cannot solve reversal (exact match < 50%; the causal mask
 alone leaks some order, so this is not a theorem), (2) each encoding solves it (exact match >= 90% for each
 seed), (3) the relative encodings (ALiBi, RoPE, T5 bias) extrapolate to 2L better than learned absolute positions
