@@ -23,7 +23,9 @@ def test_fails_without_global_verdict():
     assert fails_without_global_verdict([0.52, 0.55, 0.5], [0.99, 0.98, 0.99]) is Verdict.HOLDS
     assert fails_without_global_verdict([0.9, 0.95], [0.99, 0.98]) is Verdict.FAILS  # the band solves it
     assert fails_without_global_verdict([0.52], [0.99]) is Verdict.NOT_ESTABLISHED  # one seed
-    assert fails_without_global_verdict([0.48, 0.49], [0.5, 0.51]) is Verdict.NOT_ESTABLISHED  # neither learns
+    assert (
+        fails_without_global_verdict([0.48, 0.49], [0.5, 0.51]) is Verdict.NOT_ESTABLISHED
+    )  # neither learns
 
 
 def test_linear_cost_verdict():
