@@ -12,6 +12,7 @@ from udl.data import (
     likelihood,
     mnist1d,
     mnist1d_shifts,
+    sequences,
     shapes,
     splits,
     text,
@@ -24,6 +25,7 @@ from udl.data.fairness import *  # noqa: F403
 from udl.data.likelihood import *  # noqa: F403
 from udl.data.mnist1d import *  # noqa: F403
 from udl.data.mnist1d_shifts import *  # noqa: F403
+from udl.data.sequences import *  # noqa: F403
 from udl.data.shapes import *  # noqa: F403
 from udl.data.splits import *  # noqa: F403
 from udl.data.text import *  # noqa: F403
@@ -37,6 +39,7 @@ __all__ += fairness.__all__
 __all__ += likelihood.__all__
 __all__ += mnist1d.__all__
 __all__ += mnist1d_shifts.__all__
+__all__ += sequences.__all__
 __all__ += shapes.__all__
 __all__ += splits.__all__
 __all__ += text.__all__
