@@ -71,6 +71,19 @@ KNOWN: dict[str, dict[str, str]] = {
     # Without skips the U-Net learns every class at one seed (0.967) and never learns triangles at the other
     # (0.642): +0.19 ± 0.16 in 2 seeds, short of the bar (full, 3 seeds, judges it).
     "segmentation": {"skips-help": "not established"},
+    # Chapter 12. Reversal at L = 6 (2 seeds): the T5 bias (19/25%), ALiBi (0.4/0.8%) and RoPE (81/95%) do not
+    # solve it within the quick budget where sinusoidal and learned positions reach 100%.
+    "positional-encodings": {
+        "solved-with-relative": "fails",
+        "solved-with-alibi": "fails",
+        "solved-with-rope": "fails",
+    },
+    # Dense 79/70%, local + global 66/99.9% (one seed learns the task suddenly, one does not yet); the band alone is
+    # at chance (52/50%), but without local + global solving both seeds the contrast is not established.
+    "long-context": {"local-global-matches-dense": "fails", "fails-without-global": "not established"},
+    # Removing 24 of 48 heads drops exact match 100% -> 88% / 23%; importance order beats random in both seeds,
+    # +0.70 ± 0.53, short of the 2-SE bar.
+    "head-pruning": {"half-the-heads-prunable": "fails", "importance-beats-random": "not established"},
     # Chapter 13. On a degree-corrected SBM most nodes are leaves of hubs, and Kipf's 1/√(d·d_hub) weight shrinks
     # the hub's clean class signal that the plain sum passes on: Kipf loses by 9.0 ± 1.7 points (5 seeds).
     "gcn-node-classification": {"kipf-helps-when-degrees-vary": "fails"},
