@@ -8,6 +8,7 @@ from udl.data.augment import (
     sample_shift_and_scale,
     shift_and_scale,
 )
+from udl.data.cache import cache_directory
 from udl.data.densities import (
     GaussianMixture,
     concentric_rings,
@@ -40,6 +41,7 @@ __all__ = [
     "Shapes",
     "augment_dataset",
     "augment_signals",
+    "cache_directory",
     "circular_shift",
     "concentric_rings",
     "grid_of_gaussians",
