@@ -7,6 +7,8 @@ import torch
 from matplotlib.axes import Axes
 from torch import Tensor
 
+from udl.data import GaussianMixture
+
 
 def mosaic(images: Tensor, columns: int = 8, pad: int = 1) -> Tensor:
     """(N, 1, H, W) images in [0, 1] tiled row by row into one (rows·(H+pad), columns·(W+pad)) picture."""
@@ -35,6 +37,13 @@ def scatter_2d(ax: Axes, real: Tensor, fake: Tensor, title: str, limit: float = 
     ax.scatter(r[:, 0], r[:, 1], s=2, color="#9ca3af", alpha=0.5, label="data")
     ax.scatter(f[:, 0], f[:, 1], s=2, color="#b3261e", alpha=0.5, label="samples")
     ax.set(xlim=(-limit, limit), ylim=(-limit, limit), aspect="equal", title=title)
+
+
+def draw(mixture: GaussianMixture, n: int, g: torch.Generator) -> Tensor:
+    """n samples (n, D) of ``mixture`` (float64)."""
+    x = mixture.sample(n, generator=g)
+    assert isinstance(x, Tensor)
+    return x
 
 
 def to_unit(x: Tensor) -> Tensor:

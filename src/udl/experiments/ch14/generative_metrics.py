@@ -31,7 +31,7 @@ from torch import Tensor
 
 from udl.data import GaussianMixture, load_digits_split, ring_of_gaussians
 from udl.experiments._checks import in_range
-from udl.experiments._generative import scatter_2d, show_images
+from udl.experiments._generative import draw, scatter_2d, show_images
 from udl.metrics import (
     digits_features,
     discrete_wasserstein,
@@ -142,13 +142,6 @@ def gaussian_blur(images: Tensor, width: float) -> Tensor:
     kernel = torch.exp(-0.5 * (t / width) ** 2)
     kernel = (kernel / kernel.sum())[:, None] * (kernel / kernel.sum())[None, :]  # separable, sums to 1
     return torch.nn.functional.conv2d(images, kernel[None, None], padding=radius)
-
-
-def draw(mixture: GaussianMixture, n: int, g: torch.Generator) -> Tensor:
-    """n samples (n, D) of ``mixture``."""
-    x = mixture.sample(n, generator=g)
-    assert isinstance(x, Tensor)
-    return x
 
 
 def two_d_sets(mixture: GaussianMixture, cfg: Config, g: torch.Generator) -> dict[str, Tensor]:
