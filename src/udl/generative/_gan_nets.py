@@ -81,9 +81,9 @@ class MinibatchDiscrimination(nn.Module):
         self.T = nn.Parameter(torch.randn(in_features, out_features * kernel_dim, generator=generator) * 0.1)
 
     def forward(self, x: Tensor) -> Tensor:
-        m = (x @ self.T).view(-1, self.out_features, self.kernel_dim)  # (N, B, C)
-        l1 = (m[:, None] - m[None]).abs().sum(-1)  # (N, N, B)
-        o = torch.exp(-l1).sum(1) - 1  # (N, B): the self term exp(0) = 1 removed
+        m = (x @ self.T).view(-1, self.out_features, self.kernel_dim).transpose(0, 1)  # (B, N, C)
+        l1 = torch.cdist(m, m, p=1)  # (B, N, N): ‖M_{i,b} − M_{j,b}‖₁, exactly 0 on the diagonal
+        o = torch.exp(-l1).sum(2).T - 1  # (N, B): the self term exp(0) = 1 removed
         return torch.cat([x, o], dim=1)  # (N, A + B)
 
 
@@ -97,7 +97,7 @@ class MLPDiscriminator(nn.Module):
         hidden_widths: tuple[int, ...] = (128, 128),
         *,
         minibatch_features: int = 0,
-        kernel_dim: int = 8,
+        kernel_dim: int = 4,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -223,7 +223,7 @@ class DCGANDiscriminator(nn.Module):
                 nn.Flatten(),  # (N, C1 * 4)
             )
             self.minibatch = (
-                MinibatchDiscrimination(width, minibatch_features, 8) if minibatch_features else None
+                MinibatchDiscrimination(width, minibatch_features, 4) if minibatch_features else None
             )
             self.head = nn.Linear(width + minibatch_features, 1)
             self.classifier = nn.Linear(width, aux_classes) if aux_classes else None
