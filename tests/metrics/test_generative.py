@@ -13,6 +13,7 @@ import torch
 from udl.data import load_digits_split, ring_of_gaussians
 from udl.metrics import (
     DigitsClassifierRecipe,
+    clustering_accuracy,
     digits_features,
     discrete_wasserstein,
     frechet_digits_distance,
@@ -210,3 +211,22 @@ def test_frechet_digits_distance_orders_sets(tmp_path) -> None:
     held_out = frechet_digits_distance(data.x_train, data.x_test, features)
     assert frechet_digits_distance(data.x_train, data.x_train, features) == pytest.approx(0.0, abs=1e-7)
     assert held_out < 0.1 * frechet_digits_distance(data.x_train, shuffled.reshape(-1, 1, 8, 8), features)
+
+
+def test_clustering_accuracy_matches_brute_force() -> None:
+    import itertools
+
+    g = torch.Generator().manual_seed(9)
+    labels = torch.randint(4, (60,), generator=g)
+    clusters = torch.where(
+        torch.rand(60, generator=g) < 0.7, (labels + 1) % 4, torch.randint(4, (60,), generator=g)
+    )
+    best = max(
+        float(sum(int(perm[int(c)] == int(y)) for c, y in zip(clusters, labels, strict=True))) / 60
+        for perm in itertools.permutations(range(4))
+    )
+    assert clustering_accuracy(clusters, labels) == pytest.approx(best)
+    assert clustering_accuracy(labels + 5, labels) == 1.0  # renamed clusters are still perfect
+    assert clustering_accuracy(torch.zeros(10, dtype=torch.long), torch.arange(10)) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="equal-length"):
+        clustering_accuracy(torch.zeros(3), torch.zeros(4))

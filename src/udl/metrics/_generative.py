@@ -40,6 +40,7 @@ __all__ = [
     "ModeCoverage",
     "PrecisionRecall",
     "TransportPlan",
+    "clustering_accuracy",
     "discrete_wasserstein",
     "frechet_distance",
     "frechet_distance_from_features",
@@ -282,3 +283,26 @@ def discrete_wasserstein(
         raise RuntimeError(f"linprog failed: {result.message}")
     plan = torch.as_tensor(result.x, dtype=torch.float64).reshape(n, m)
     return TransportPlan(float(result.fun), plan)
+
+
+def clustering_accuracy(clusters: Tensor, labels: Tensor) -> float:
+    """Accuracy of cluster assignments under the best one-to-one map from clusters to labels (the Hungarian
+    algorithm on the contingency table; ``scipy.optimize.linear_sum_assignment``), as InfoGAN and unsupervised
+    clustering papers score their categorical codes. Clusters left unmatched (more clusters than labels) count as
+    errors.
+
+    Args:
+        clusters: (N,) integer cluster ids >= 0.
+        labels: (N,) integer class labels >= 0.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    c, y = torch.as_tensor(clusters).long().reshape(-1), torch.as_tensor(labels).long().reshape(-1)
+    if c.shape != y.shape or not len(c) or int(c.min()) < 0 or int(y.min()) < 0:
+        raise ValueError(
+            f"clusters and labels must be equal-length non-negative integers, got {c.shape}, {y.shape}"
+        )
+    table = torch.zeros(int(c.max()) + 1, int(y.max()) + 1, dtype=torch.long)
+    table.index_put_((c, y), torch.ones_like(c), accumulate=True)  # (clusters, labels) counts
+    rows, cols = linear_sum_assignment(table.numpy(), maximize=True)
+    return float(table[rows, cols].sum()) / len(c)
