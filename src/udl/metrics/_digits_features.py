@@ -1,4 +1,4 @@
-r"""The "Fréchet digits distance": the Fréchet distance (UDL section 14.4) in the feature space of a small digits
+r"""The "Fréchet digits distance": the Fréchet distance (UDL section 14.3) in the feature space of a small digits
 classifier, the 8 x 8 stand-in for the Fréchet inception distance.
 
 FID compares Gaussians fitted to the activations of an Inception network trained on ImageNet; here the network

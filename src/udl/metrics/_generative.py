@@ -1,10 +1,10 @@
-r"""Sample-based metrics for generative models (UDL chapter 14, section 14.4 "Quantifying performance", and the
+r"""Sample-based metrics for generative models (UDL chapter 14, section 14.3 "Quantifying performance", and the
 Wasserstein distance of section 15.2).
 
 A GAN gives samples, not a likelihood, so it is judged by comparing sets of samples with the data:
 
 - **Fréchet distance** between Gaussians fitted to features (the Fréchet inception distance of Heusel et al.,
-  2017, UDL section 14.4): for Norm[μ₁, Σ₁] and Norm[μ₂, Σ₂],
+  2017, UDL section 14.3): for Norm[μ₁, Σ₁] and Norm[μ₂, Σ₂],
 
   .. math:: d^2 = \lVert\mu_1 - \mu_2\rVert^2 + \operatorname{tr}\big[\Sigma_1 + \Sigma_2
             - 2\,(\Sigma_1^{1/2}\,\Sigma_2\,\Sigma_1^{1/2})^{1/2}\big],
@@ -14,7 +14,7 @@ A GAN gives samples, not a likelihood, so it is judged by comparing sets of samp
   is stable where a general ``sqrtm(Σ₁Σ₂)`` is not: the trace term equals tr[(Σ₁Σ₂)^{1/2}] because
   Σ₁^{1/2}Σ₂Σ₁^{1/2} is similar to Σ₁Σ₂.
 - **Precision and recall for distributions** (Kynkäänniemi et al., 2019, the k-NN manifold version; UDL
-  section 14.4 discusses precision as sample quality and recall as coverage): each set's manifold is the union of
+  section 14.3 discusses precision as sample quality and recall as coverage): each set's manifold is the union of
   balls around its points, the radius of a ball being the distance to the point's k-th nearest neighbour within
   its own set. Precision = fraction of generated samples inside the real manifold; recall = fraction of real
   samples inside the generated manifold.

@@ -1,4 +1,4 @@
-"""Sample-based metrics for generative models rank deliberately degraded sample sets (UDL section 14.4).
+"""Sample-based metrics for generative models rank deliberately degraded sample sets (UDL section 14.3).
 
 Protocol (ours: the book describes the metrics, not an experiment). Two test beds where the truth is known:
 
@@ -45,11 +45,11 @@ from udl.report.figures import subplots
 from udl.stats import Verdict, all_of, paired_difference
 
 CHAPTER = 14
-SECTION = "14.4"
+SECTION = "14.3"
 """where in the chapter the experiment belongs (orders `udl list`)"""
 SUMMARY = "Fréchet distance, precision/recall and mode coverage rank degraded sample sets correctly"
 CONTEXT = (
-    "Section 14.4 explains how generative models that only give samples are compared: the Fréchet inception "
+    "Section 14.3 explains how generative models that only give samples are compared: the Fréchet inception "
     "distance fits Gaussians to features of real and generated samples, while precision (the share of samples "
     "that look real) and recall (the share of the data the samples cover) tell low quality from low coverage."
 )

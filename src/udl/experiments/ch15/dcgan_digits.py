@@ -46,7 +46,7 @@ SUMMARY = (
 CONTEXT = (
     "Section 15.3 describes the deep convolutional GAN (DCGAN): a generator of transposed convolutions with "
     "batch norm and a convolutional discriminator, trained with the GAN loss, which produced the first "
-    "convincing GAN images (fig. 15.7). Section 14.4's Fréchet distance scores the samples."
+    "convincing GAN images (fig. 15.7). Section 14.3's Fréchet distance scores the samples."
 )
 
 
