@@ -97,7 +97,7 @@ class Config:
 
 PRESETS = {
     "smoke": Config(steps_low=10, steps_fade=10, steps_high=10, channels=8, seeds=1),
-    "quick": Config(),
+    "quick": Config(steps_low=350, steps_fade=350, steps_high=350),
     "full": Config(steps_low=3000, steps_fade=3000, steps_high=3000, seeds=10),
 }
 
