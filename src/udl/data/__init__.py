@@ -6,6 +6,7 @@ Each submodule lists its public names in ``__all__``; this package re-exports ex
 
 from udl.data import (
     augment,
+    cache,
     densities,
     digits,
     fairness,
@@ -19,6 +20,7 @@ from udl.data import (
     toy,
 )
 from udl.data.augment import *  # noqa: F403
+from udl.data.cache import *  # noqa: F403
 from udl.data.densities import *  # noqa: F403
 from udl.data.digits import *  # noqa: F403
 from udl.data.fairness import *  # noqa: F403
@@ -33,6 +35,7 @@ from udl.data.toy import *  # noqa: F403
 
 __all__: list[str] = []
 __all__ += augment.__all__
+__all__ += cache.__all__
 __all__ += densities.__all__
 __all__ += digits.__all__
 __all__ += fairness.__all__
