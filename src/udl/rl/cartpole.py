@@ -25,7 +25,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 from torch import Tensor
 
-__all__ = ["VectorCartPole"]
+__all__ = ["VectorCartPole", "gymnasium_deviation"]
 
 GRAVITY = 9.8
 MASS_CART = 1.0
@@ -148,3 +148,31 @@ class VectorCartPole(gymnasium.vector.VectorEnv):  # type: ignore[misc]
         self.elapsed = saved["elapsed"].to(self.device).clone()
         self.returns = saved["returns"].to(self.device).clone()
         self.generator.set_state(saved["generator"])
+
+
+def gymnasium_deviation(num_envs: int = 8, steps: int = 200, seed: int = 0) -> float:
+    """The largest |observation difference| between :class:`VectorCartPole` and gymnasium's ``CartPole-v1``
+    started in the same states and driven by the same random actions (inf if a termination or truncation
+    flag or a reward differs). Finished gymnasium episodes continue from our autoreset state."""
+    ours = VectorCartPole(num_envs)
+    ours.reset(seed=seed)
+    envs = [gymnasium.make("CartPole-v1") for _ in range(num_envs)]
+    for i, e in enumerate(envs):
+        e.reset(seed=seed + i)
+        e.unwrapped.state = ours.state[i].numpy().copy()
+    actions = torch.randint(2, (steps, num_envs), generator=torch.Generator().manual_seed(seed))
+    worst = 0.0
+    for t in range(steps):
+        obs, reward, terminated, truncated, info = ours.step(actions[t])
+        for i, e in enumerate(envs):
+            g_obs, g_reward, g_term, g_trunc, _ = e.step(int(actions[t, i]))
+            if (g_term, g_trunc, g_reward) != (bool(terminated[i]), bool(truncated[i]), float(reward[i])):
+                return math.inf
+            mine = info["final_obs"][i] if g_term or g_trunc else obs[i]
+            worst = max(worst, float(np.abs(mine.numpy() - g_obs).max()))
+            if g_term or g_trunc:
+                e.reset()
+                e.unwrapped.state = ours.state[i].numpy().copy()
+    for e in envs:
+        e.close()
+    return worst

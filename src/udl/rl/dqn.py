@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from udl.optim import Adam
 from udl.rl.replay import ReplayBuffer
-from udl.train import TrainResult, train
+from udl.train import EarlyStopping, TrainResult, train
 
 __all__ = [
     "DQNConfig",
@@ -172,6 +172,7 @@ def dqn(
     evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
     evaluate_every: int | None = None,
     checkpoint_every: int | None = None,
+    early_stopping: EarlyStopping | None = None,
 ) -> tuple[QNetwork, TrainResult]:
     """Train a DQN agent on the torch vector environment ``env`` (e.g. :class:`udl.rl.VectorCartPole`).
 
@@ -182,7 +183,9 @@ def dqn(
     the loop's ``state``, so a killed run resumed from its checkpoint ends with the same network.
 
     Returns the trained online network and the loop's :class:`~udl.train.TrainResult`. ``evaluate(q_net)`` is
-    called every ``evaluate_every`` vector steps (in eval mode, no gradients) and its metrics are logged.
+    called every ``evaluate_every`` vector steps (in eval mode, no gradients) and its metrics are logged;
+    ``early_stopping`` (e.g. ``EarlyStopping(patience=10**9, monitor="val_return", mode="max")``) then keeps the
+    networks of the best evaluation, selected on validation episodes.
     """
     n = env.num_envs
     device = env.device
@@ -263,5 +266,6 @@ def dqn(
         evaluate=(lambda: evaluate(q_net)) if evaluate is not None else None,
         evaluate_every=evaluate_every,
         checkpoint_every=checkpoint_every,
+        early_stopping=early_stopping,
     )
     return q_net, result
