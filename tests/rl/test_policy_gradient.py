@@ -123,3 +123,20 @@ def test_configs_reject_bad_values() -> None:
         A2CConfig(gae_lambda=1.5)
     with pytest.raises(ValueError, match="total_steps"):
         a2c(VectorCartPole(4), A2CConfig(total_steps=10), seed=0)
+
+
+def test_per_episode_gradients_average_to_the_batch_gradient() -> None:
+    from udl.rl import collect_episodes
+    from udl.rl.policy_gradient import ActorCritic, per_episode_gradients
+
+    torch.manual_seed(0)
+    model = ActorCritic(4, 2, (16,))
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        ep = collect_episodes(VectorCartPole(6), lambda o: model.act(o, g), seed=0)
+    baseline = model.value(ep.obs).detach()
+    rows = per_episode_gradients(model, ep, 0.99, baseline)
+    log_prob = model.policy(ep.obs).log_prob(ep.action)
+    loss = reinforce_loss(log_prob, reward_to_go(ep.reward, 0.99), ep.alive.float(), baseline)
+    batch = torch.autograd.grad(-loss, list(model.actor.parameters()))
+    torch.testing.assert_close(rows.mean(0), torch.cat([b.flatten() for b in batch]), atol=1e-5, rtol=1e-4)

@@ -24,9 +24,10 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical
+from torch.func import functional_call, grad, vmap
 
 from udl.optim import Adam
-from udl.rl.rollout import collect_episodes
+from udl.rl.rollout import Episodes, collect_episodes
 from udl.train import OptimizerStep, TrainResult, train
 
 __all__ = [
@@ -34,7 +35,9 @@ __all__ = [
     "ActorCritic",
     "ReinforceConfig",
     "a2c",
+    "fit_value",
     "gae",
+    "per_episode_gradients",
     "reinforce",
     "reinforce_loss",
     "reward_to_go",
@@ -173,6 +176,46 @@ def reinforce(
         step, itertools.repeat(None), steps=cfg.iterations, state=state, run=run, name=name, log_every=log_every
     )
     return model, result
+
+
+def per_episode_gradients(
+    model: ActorCritic, episodes: Episodes, gamma: float, baseline: Tensor | None = None
+) -> Tensor:
+    """REINFORCE's gradient estimate of each episode alone, flattened over the actor's parameters: (I, P).
+
+    Row i is ∇θ Σ_t log π[a_it | s_it, θ] (G_it − b_it) (the ascent direction; :func:`reinforce_loss` on one
+    episode, negated), computed for all episodes at once with ``torch.func.vmap``. Their mean is the batch
+    estimate and their spread its variance (UDL section 19.6.2: what a baseline reduces).
+    """
+    params = {k: v.detach() for k, v in model.actor.named_parameters()}
+    returns = reward_to_go(episodes.reward, gamma)
+    mask = episodes.alive.to(returns.dtype)
+    weight = returns if baseline is None else returns - baseline
+
+    def one(p: dict[str, Tensor], obs: Tensor, action: Tensor, w: Tensor, m: Tensor) -> Tensor:
+        logits = functional_call(model.actor, p, (obs,))  # (T, A)
+        log_prob = torch.log_softmax(logits, -1).gather(1, action.unsqueeze(1)).squeeze(1)
+        return -reinforce_loss(log_prob.unsqueeze(1), w.unsqueeze(1), m.unsqueeze(1))
+
+    grads = vmap(grad(one), in_dims=(None, 1, 1, 1, 1))(params, episodes.obs, episodes.action, weight.detach(), mask)
+    return torch.cat([g.flatten(1) for g in grads.values()], dim=1)
+
+
+def fit_value(
+    model: ActorCritic, episodes: Episodes, gamma: float, *, steps: int = 300, lr: float = 1e-2
+) -> list[float]:
+    """Regress the critic v[s] on the reward to go of ``episodes`` (full-batch Adam); returns the losses."""
+    optimizer = Adam(model.critic.parameters(), lr=lr)
+    returns = reward_to_go(episodes.reward, gamma)
+    mask = episodes.alive.to(returns.dtype)
+    losses = []
+    for _ in range(steps):
+        loss = ((model.value(episodes.obs) - returns).square() * mask).sum() / mask.sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    return losses
 
 
 def gae(
