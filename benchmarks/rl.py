@@ -40,7 +40,7 @@ from udl.rl import DQNConfig, QNetwork, VectorCartPole, dqn, episode_returns, gr
 def cleanrl_dqn(cfg: DQNConfig, seed: int) -> QNetwork:
     """CleanRL's dqn.py loop on one gymnasium CartPole-v1, written out (numpy buffer, per-step Python)."""
     random.seed(seed)
-    np.random.seed(seed)
+    rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     env = gymnasium.make("CartPole-v1")
     env.action_space.seed(seed)
@@ -57,21 +57,33 @@ def cleanrl_dqn(cfg: DQNConfig, seed: int) -> QNetwork:
     pos = full = 0
     obs, _ = env.reset(seed=seed)
     for global_step in range(cfg.total_steps):
-        epsilon = linear_schedule(cfg.start_e, cfg.end_e, cfg.exploration_fraction * cfg.total_steps, global_step)
+        epsilon = linear_schedule(
+            cfg.start_e, cfg.end_e, cfg.exploration_fraction * cfg.total_steps, global_step
+        )
         if random.random() < epsilon:
             action = env.action_space.sample()
         else:
             with torch.no_grad():
                 action = int(q_network(torch.as_tensor(obs).unsqueeze(0)).argmax(1))
         next_obs, reward, terminated, truncated, _ = env.step(action)
-        b_obs[pos], b_next[pos], b_act[pos], b_rew[pos], b_done[pos] = obs, next_obs, action, reward, terminated
+        b_obs[pos], b_next[pos], b_act[pos], b_rew[pos], b_done[pos] = (
+            obs,
+            next_obs,
+            action,
+            reward,
+            terminated,
+        )
         pos, full = (pos + 1) % size, min(full + 1, size)
         obs = env.reset()[0] if terminated or truncated else next_obs
         if global_step > cfg.learning_starts:
             if global_step % cfg.train_frequency == 0:
-                idx = np.random.randint(0, full, cfg.batch_size)
+                idx = rng.integers(0, full, cfg.batch_size)
                 o, n = torch.as_tensor(b_obs[idx]), torch.as_tensor(b_next[idx])
-                a, r, d = torch.as_tensor(b_act[idx]), torch.as_tensor(b_rew[idx]), torch.as_tensor(b_done[idx])
+                a, r, d = (
+                    torch.as_tensor(b_act[idx]),
+                    torch.as_tensor(b_rew[idx]),
+                    torch.as_tensor(b_done[idx]),
+                )
                 with torch.no_grad():
                     td_target = r + cfg.gamma * target_network(n).max(1).values * (1 - d)
                 old_val = q_network(o).gather(1, a.unsqueeze(1)).squeeze(1)
@@ -101,11 +113,19 @@ def dqn_comparison(steps: int, seeds: list[int], num_envs: int) -> dict:
         qb = cleanrl_dqn(cfg, seed)
         base_s.append(time.process_time() - t)
         base_r.append(test_return(qb))
-        print(f"  {num_envs} envs, seed {seed}: udl {steps / ours_s[-1]:8.0f} steps/s (return {ours_r[-1]:.1f}); "
-              f"CleanRL-style {steps / base_s[-1]:8.0f} steps/s (return {base_r[-1]:.1f})")
+        print(
+            f"  {num_envs} envs, seed {seed}: udl {steps / ours_s[-1]:8.0f} steps/s (return {ours_r[-1]:.1f}); "
+            f"CleanRL-style {steps / base_s[-1]:8.0f} steps/s (return {base_r[-1]:.1f})"
+        )
     o, b = statistics.median(ours_s), statistics.median(base_s)
-    return {"ours_s": o, "baseline_s": b, "speedup": b / o, "steps": steps,
-            "ours_return": ours_r, "baseline_return": base_r}
+    return {
+        "ours_s": o,
+        "baseline_s": b,
+        "speedup": b / o,
+        "steps": steps,
+        "ours_return": ours_r,
+        "baseline_return": base_r,
+    }
 
 
 def raw_step_comparison(n: int, steps: int, repeats: int = 5) -> dict:
@@ -129,8 +149,13 @@ def raw_step_comparison(n: int, steps: int, repeats: int = 5) -> dict:
         theirs_t.append(time.process_time() - t)
     theirs.close()
     o, b = statistics.median(ours_t), statistics.median(theirs_t)
-    return {"ours_s": o, "baseline_s": b, "speedup": b / o, "env_steps_per_s_ours": n * steps / o,
-            "env_steps_per_s_baseline": n * steps / b}
+    return {
+        "ours_s": o,
+        "baseline_s": b,
+        "speedup": b / o,
+        "env_steps_per_s_ours": n * steps / o,
+        "env_steps_per_s_baseline": n * steps / b,
+    }
 
 
 def main() -> None:

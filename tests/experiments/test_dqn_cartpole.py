@@ -15,13 +15,16 @@ def test_solved_verdict() -> None:
 
 def test_ablation_verdict() -> None:
     assert ablation_verdict([480.0, 490.0, 470.0], [200.0, 250.0, 180.0]) is Verdict.HOLDS
-    assert ablation_verdict([400.0, 450.0, 280.0], [500.0, 470.0, 380.0]) is Verdict.FAILS  # ablated is better
+    assert (
+        ablation_verdict([400.0, 450.0, 280.0], [500.0, 470.0, 380.0]) is Verdict.FAILS
+    )  # ablated is better
     assert ablation_verdict([500.0, 405.0, 480.0], [480.0, 400.0, 420.0]) is Verdict.NOT_ESTABLISHED
     assert ablation_verdict([480.0], [200.0]) is Verdict.NOT_ESTABLISHED  # one seed
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("seeds", 0), ("total_steps", 0), ("num_envs", 0), ("test_episodes", 0), ("no_replay_envs", 0)]
+    ("field", "value"),
+    [("seeds", 0), ("total_steps", 0), ("num_envs", 0), ("test_episodes", 0), ("no_replay_envs", 0)],
 )
 def test_config_rejects(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):

@@ -53,7 +53,7 @@ def test_episode_statistics_and_truncation() -> None:
     env.reset(seed=1)
     env.state.zero_()  # upright and still: alternating pushes keep it up for 7 steps
     for t in range(7):
-        obs, reward, terminated, truncated, info = env.step(torch.full((3,), t % 2))
+        _, _, terminated, truncated, info = env.step(torch.full((3,), t % 2))
     assert truncated.all() and not terminated.any()
     assert info["episode"]["r"].tolist() == [7.0] * 3 and info["episode"]["l"].tolist() == [7] * 3
     assert (env.elapsed == 0).all() and (env.returns == 0).all()

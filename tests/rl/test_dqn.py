@@ -6,8 +6,17 @@ import pytest
 import torch
 from torch import nn
 
-from udl.rl import DQNConfig, VectorCartPole, dqn, dqn_loss, episode_returns, epsilon_greedy, greedy_policy
-from udl.rl import linear_schedule, td_target
+from udl.rl import (
+    DQNConfig,
+    VectorCartPole,
+    dqn,
+    dqn_loss,
+    episode_returns,
+    epsilon_greedy,
+    greedy_policy,
+    linear_schedule,
+    td_target,
+)
 
 
 def _linear(weight: list[list[float]]) -> nn.Linear:
@@ -24,7 +33,9 @@ def test_td_targets_by_hand() -> None:
     r = torch.tensor([1.0, -1.0, 0.5], dtype=torch.float64)
     term = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
     # target values of s′: [2, 0, 1], [0, 3, 1.5], [1, 1, 1]; max: 2, 3, 1; at the online argmax (2): 1, 1.5, 1
-    torch.testing.assert_close(td_target(r, s2, term, 0.9, target), torch.tensor([1 + 0.9 * 2, -1 + 0.9 * 3, 0.5]).double())
+    torch.testing.assert_close(
+        td_target(r, s2, term, 0.9, target), torch.tensor([1 + 0.9 * 2, -1 + 0.9 * 3, 0.5]).double()
+    )
     torch.testing.assert_close(
         td_target(r, s2, term, 0.9, target, online), torch.tensor([1 + 0.9 * 1, -1 + 0.9 * 1.5, 0.5]).double()
     )
@@ -39,7 +50,9 @@ def test_epsilon_greedy_and_schedule() -> None:
     assert (epsilon_greedy(q, 0.0, g) == 1).all()
     counts = torch.bincount(epsilon_greedy(q, 0.3, g), minlength=3) / 20_000
     torch.testing.assert_close(counts, torch.tensor([0.1, 0.8, 0.1]), atol=0.015, rtol=0)
-    assert [linear_schedule(1.0, 0.05, 100, t) for t in (0, 50, 100, 200)] == pytest.approx([1.0, 0.525, 0.05, 0.05])
+    assert [linear_schedule(1.0, 0.05, 100, t) for t in (0, 50, 100, 200)] == pytest.approx(
+        [1.0, 0.525, 0.05, 0.05]
+    )
 
 
 def test_dqn_learns_cartpole() -> None:

@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from udl.rl import VectorCartPole, episode_returns, greedy_policy
-from udl.rl.offline import OfflineConfig, behaviour_cloning, cql_penalty, log_dataset, noisy_policy, offline_q_learning
+from udl.rl.offline import (
+    OfflineConfig,
+    behaviour_cloning,
+    cql_penalty,
+    log_dataset,
+    noisy_policy,
+    offline_q_learning,
+)
 
 
 def test_log_dataset_records_consistent_transitions() -> None:
@@ -19,7 +26,9 @@ def test_log_dataset_records_consistent_transitions() -> None:
     # s′ of a transition that did not end its episode is the next transition's s in the same environment
     obs, nxt, term = data.obs.view(250, 4, 4), data.next_obs.view(250, 4, 4), data.terminated.view(250, 4)
     breaks = (obs[1:] - nxt[:-1]).abs().amax(-1) > 0  # (249, 4): s′ is not the next s: a new episode began
-    assert torch.equal(breaks, term[:-1] > 0)  # exactly at the terminations (no episode reaches 500 steps here)
+    assert torch.equal(
+        breaks, term[:-1] > 0
+    )  # exactly at the terminations (no episode reaches 500 steps here)
 
 
 def test_cql_penalty_by_brute_force() -> None:
@@ -41,9 +50,13 @@ def test_bc_imitates_and_cql_stays_conservative() -> None:
     assert agree > 0.9  # the behaviour's majority action, not its noise
     naive, _ = offline_q_learning(data, cfg, num_actions=2, seed=0)
     cql, result = offline_q_learning(data, cfg, num_actions=2, seed=0, cql_alpha=1.0)
-    with torch.no_grad():
-        gap = lambda q: (q(data.obs).max(1).values - q(data.obs).gather(1, data.action.unsqueeze(1)).squeeze(1)).mean()  # noqa: E731
-        assert gap(cql) < gap(naive)  # CQL values unlogged actions less, relative to the logged ones
+
+    def gap(q: torch.nn.Module) -> torch.Tensor:  # mean of max_a q[s, a] − q[s, a_data] over the data
+        with torch.no_grad():
+            values = q(data.obs)
+            return (values.max(1).values - values.gather(1, data.action.unsqueeze(1)).squeeze(1)).mean()
+
+    assert gap(cql) < gap(naive)  # CQL values unlogged actions less, relative to the logged ones
     assert result.steps == 600
     returns = episode_returns(VectorCartPole(8), greedy_policy(cql), seed=3)
     assert torch.isfinite(returns).all()

@@ -7,7 +7,15 @@ import torch
 from torch.func import grad, vmap
 
 from udl.rl import VectorCartPole, episode_returns
-from udl.rl.policy_gradient import A2CConfig, ReinforceConfig, a2c, gae, reinforce, reinforce_loss, reward_to_go
+from udl.rl.policy_gradient import (
+    A2CConfig,
+    ReinforceConfig,
+    a2c,
+    gae,
+    reinforce,
+    reinforce_loss,
+    reward_to_go,
+)
 
 from ._memory_run import FileRun, Killed
 
@@ -49,10 +57,18 @@ def per_episode_gradients(baseline: bool) -> tuple[torch.Tensor, torch.Tensor]:
 
     def loss(theta, s, a, g, bb):
         log_prob = theta.log_softmax(-1)[s, a].unsqueeze(1)  # (T, 1): one episode
-        return reinforce_loss(log_prob, g.unsqueeze(1), torch.ones_like(log_prob), None if bb is None else bb.unsqueeze(1), GAMMA)
+        return reinforce_loss(
+            log_prob,
+            g.unsqueeze(1),
+            torch.ones_like(log_prob),
+            None if bb is None else bb.unsqueeze(1),
+            GAMMA,
+        )
 
     in_dims = (None, 1, 1, 1, 1 if b is not None else None)
-    grads = -vmap(grad(loss), in_dims=in_dims)(THETA, states, actions, returns, b)  # (n, 2, 2): ascent direction
+    grads = -vmap(grad(loss), in_dims=in_dims)(
+        THETA, states, actions, returns, b
+    )  # (n, 2, 2): ascent direction
     exact = torch.func.grad(lambda th: exact_values(th)[0][0])(THETA)
     return grads.flatten(1), exact.flatten()
 
@@ -62,7 +78,9 @@ def test_reinforce_is_unbiased(baseline: bool) -> None:
     grads, exact = per_episode_gradients(baseline)
     mean, se = grads.mean(0), grads.std(0) / grads.shape[0] ** 0.5
     assert torch.all((mean - exact).abs() < 4 * se), (mean, exact, se)
-    assert exact.abs().min() > 4 * se.max()  # the test has the power to tell a wrong gradient from the right one
+    assert (
+        exact.abs().min() > 4 * se.max()
+    )  # the test has the power to tell a wrong gradient from the right one
 
 
 def test_baseline_lowers_the_variance() -> None:
@@ -97,23 +115,39 @@ def test_reward_to_go_and_gae_against_brute_force() -> None:
 
 def test_a2c_learns_cartpole_and_resumes(tmp_path) -> None:
     cfg = A2CConfig(total_steps=40_960)
-    model, result = a2c(VectorCartPole(16), cfg, seed=0, log_every=20)
+    model, _ = a2c(VectorCartPole(16), cfg, seed=0, log_every=20)
     g = torch.Generator().manual_seed(1)
     returns = episode_returns(VectorCartPole(50), lambda o: model.act(o, g), seed=7)
     assert returns.mean() > 60  # a uniformly random policy averages about 22
     small = A2CConfig(total_steps=16 * 16 * 30)
     straight, _ = a2c(VectorCartPole(16), small, seed=2, log_every=5)
     with pytest.raises(Killed):
-        a2c(VectorCartPole(16), small, seed=2, run=FileRun(tmp_path, kill_at=15), log_every=5, checkpoint_every=10)
-    resumed, r = a2c(VectorCartPole(16), small, seed=2, run=FileRun(tmp_path), log_every=5, checkpoint_every=10)
+        a2c(
+            VectorCartPole(16),
+            small,
+            seed=2,
+            run=FileRun(tmp_path, kill_at=15),
+            log_every=5,
+            checkpoint_every=10,
+        )
+    resumed, r = a2c(
+        VectorCartPole(16), small, seed=2, run=FileRun(tmp_path), log_every=5, checkpoint_every=10
+    )
     assert r.resumed_from == 10
-    assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True)
+    )
 
 
 def test_reinforce_runs_both_ways() -> None:
     for baseline in ("none", "value"):
-        _, result = reinforce(VectorCartPole(8), ReinforceConfig(iterations=4, baseline=baseline), seed=0, log_every=2)
-        assert len(result.history) == 2 and all(torch.isfinite(torch.tensor(h["policy_loss"])) for h in result.history)
+        _, result = reinforce(
+            VectorCartPole(8), ReinforceConfig(iterations=4, baseline=baseline), seed=0, log_every=2
+        )
+        assert len(result.history) == 2 and all(
+            torch.isfinite(torch.tensor(h["policy_loss"])) for h in result.history
+        )
 
 
 def test_configs_reject_bad_values() -> None:

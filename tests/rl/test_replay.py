@@ -15,7 +15,13 @@ from ._memory_run import FileRun, Killed
 
 def _batch(start: int, n: int) -> tuple[torch.Tensor, ...]:
     i = torch.arange(start, start + n, dtype=torch.float32)
-    return i.unsqueeze(1).repeat(1, 3), (i % 2).long(), i * 10, i.unsqueeze(1).repeat(1, 3) + 0.5, (i % 3 == 0).float()
+    return (
+        i.unsqueeze(1).repeat(1, 3),
+        (i % 2).long(),
+        i * 10,
+        i.unsqueeze(1).repeat(1, 3) + 0.5,
+        (i % 3 == 0).float(),
+    )
 
 
 def test_ring_keeps_the_last_capacity_transitions() -> None:
@@ -31,7 +37,9 @@ def test_ring_keeps_the_last_capacity_transitions() -> None:
         assert torch.equal(buffer.reward[: len(buffer)], buffer.obs[: len(buffer), 0] * 10)
     sample = buffer.sample(500, torch.Generator().manual_seed(0))
     assert set(sample.obs[:, 0].tolist()) == set(reference)  # uniform over what is kept: all 7 get drawn
-    assert torch.equal(sample.next_obs, sample.obs + 0.5) and torch.equal(sample.action, sample.obs[:, 0].long() % 2)
+    assert torch.equal(sample.next_obs, sample.obs + 0.5) and torch.equal(
+        sample.action, sample.obs[:, 0].long() % 2
+    )
 
 
 def test_save_load_round_trip(tmp_path) -> None:
@@ -59,14 +67,25 @@ def test_bad_input() -> None:
         ReplayBuffer(3, (3,)).add(*_batch(0, 4))
 
 
-CFG = DQNConfig(total_steps=1200, learning_starts=200, buffer_size=500, target_network_frequency=100, batch_size=32)
+CFG = DQNConfig(
+    total_steps=1200, learning_starts=200, buffer_size=500, target_network_frequency=100, batch_size=32
+)
 
 
 def test_killed_dqn_run_resumes_to_the_same_network(tmp_path) -> None:
     straight, _ = dqn(VectorCartPole(4), CFG, seed=3, log_every=10)
     with pytest.raises(Killed):  # killed after the checkpoint at vector step 100, before the end (300)
-        dqn(VectorCartPole(4), CFG, seed=3, run=FileRun(tmp_path, kill_at=150), log_every=10, checkpoint_every=50)
-    resumed, result = dqn(VectorCartPole(4), CFG, seed=3, run=FileRun(tmp_path), log_every=10, checkpoint_every=50)
+        dqn(
+            VectorCartPole(4),
+            CFG,
+            seed=3,
+            run=FileRun(tmp_path, kill_at=150),
+            log_every=10,
+            checkpoint_every=50,
+        )
+    resumed, result = dqn(
+        VectorCartPole(4), CFG, seed=3, run=FileRun(tmp_path), log_every=10, checkpoint_every=50
+    )
     assert result.resumed_from == 100 and result.steps == 300
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b)

@@ -42,7 +42,7 @@ X_THRESHOLD = 2.4
 MAX_EPISODE_STEPS = 500
 
 
-class VectorCartPole(gymnasium.vector.VectorEnv):  # type: ignore[misc]
+class VectorCartPole(gymnasium.vector.VectorEnv):
     """``num_envs`` CartPole-v1 environments stepped as one tensor operation.
 
     Args:
@@ -60,14 +60,18 @@ class VectorCartPole(gymnasium.vector.VectorEnv):  # type: ignore[misc]
         obs, reward, terminated, truncated, info = env.step(torch.randint(2, (8,)))
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}  # noqa: RUF012 - gymnasium's class attribute
 
     def __init__(
         self, num_envs: int, *, device: torch.device | str = "cpu", max_episode_steps: int = MAX_EPISODE_STEPS
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        if isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int) or max_episode_steps < 1:
+        if (
+            isinstance(max_episode_steps, bool)
+            or not isinstance(max_episode_steps, int)
+            or max_episode_steps < 1
+        ):
             raise ValueError(f"max_episode_steps must be a positive integer, got {max_episode_steps!r}")
         self.num_envs = num_envs
         self.device = torch.device(device)
@@ -108,10 +112,13 @@ class VectorCartPole(gymnasium.vector.VectorEnv):  # type: ignore[misc]
         force = torch.where(actions == 1, FORCE_MAG, -FORCE_MAG).to(torch.float64)
         cos, sin = torch.cos(theta), torch.sin(theta)
         temp = (force + POLE_MASS_LENGTH * theta_dot.square() * sin) / TOTAL_MASS
-        theta_acc = (GRAVITY * sin - cos * temp) / (LENGTH * (4.0 / 3.0 - MASS_POLE * cos.square() / TOTAL_MASS))
+        theta_acc = (GRAVITY * sin - cos * temp) / (
+            LENGTH * (4.0 / 3.0 - MASS_POLE * cos.square() / TOTAL_MASS)
+        )
         x_acc = temp - POLE_MASS_LENGTH * theta_acc * cos / TOTAL_MASS
         state = torch.stack(
-            [x + TAU * x_dot, x_dot + TAU * x_acc, theta + TAU * theta_dot, theta_dot + TAU * theta_acc], dim=1
+            [x + TAU * x_dot, x_dot + TAU * x_acc, theta + TAU * theta_dot, theta_dot + TAU * theta_acc],
+            dim=1,
         )  # (N, 4), explicit Euler
         terminated = (state[:, 0].abs() > X_THRESHOLD) | (state[:, 2].abs() > THETA_THRESHOLD)
         self.elapsed += 1
@@ -159,7 +166,7 @@ def gymnasium_deviation(num_envs: int = 8, steps: int = 200, seed: int = 0) -> f
     envs = [gymnasium.make("CartPole-v1") for _ in range(num_envs)]
     for i, e in enumerate(envs):
         e.reset(seed=seed + i)
-        e.unwrapped.state = ours.state[i].numpy().copy()
+        e.unwrapped.state = ours.state[i].numpy().copy()  # type: ignore[attr-defined]
     actions = torch.randint(2, (steps, num_envs), generator=torch.Generator().manual_seed(seed))
     worst = 0.0
     for t in range(steps):
@@ -172,7 +179,7 @@ def gymnasium_deviation(num_envs: int = 8, steps: int = 200, seed: int = 0) -> f
             worst = max(worst, float(np.abs(mine.numpy() - g_obs).max()))
             if g_term or g_trunc:
                 e.reset()
-                e.unwrapped.state = ours.state[i].numpy().copy()
+                e.unwrapped.state = ours.state[i].numpy().copy()  # type: ignore[attr-defined]
     for e in envs:
         e.close()
     return worst

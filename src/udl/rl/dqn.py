@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from udl.optim import Adam
-from udl.rl.replay import ReplayBuffer
+from udl.rl.replay import ReplayBuffer, Transitions
 from udl.train import EarlyStopping, TrainResult, train
 
 __all__ = [
@@ -84,7 +84,13 @@ class DQNConfig:
     """bootstrap from a target network (False: from the online network)"""
 
     def __post_init__(self) -> None:
-        for name in ("total_steps", "buffer_size", "target_network_frequency", "batch_size", "train_frequency"):
+        for name in (
+            "total_steps",
+            "buffer_size",
+            "target_network_frequency",
+            "batch_size",
+            "train_frequency",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.learning_starts < 0:
@@ -218,11 +224,13 @@ def dqn(
         done_before = int(state["env_steps"]) if "env_steps" in state else 0
         global_step = done_before + n  # environment steps after this vector step
         state["env_steps"] = global_step
-        epsilon = linear_schedule(cfg.start_e, cfg.end_e, cfg.exploration_fraction * cfg.total_steps, done_before)
+        epsilon = linear_schedule(
+            cfg.start_e, cfg.end_e, cfg.exploration_fraction * cfg.total_steps, done_before
+        )
         obs = state["obs"]
         with torch.no_grad():
             action = epsilon_greedy(q_net(obs), epsilon, generator)
-        next_obs, reward, terminated, truncated, info = env.step(action)
+        next_obs, reward, terminated, _, info = env.step(action)
         real_next = torch.where(info["_final_obs"].unsqueeze(1), info["final_obs"], next_obs)
         buffer.add(obs, action, reward, real_next, terminated)
         state["obs"] = next_obs
@@ -236,7 +244,13 @@ def dqn(
                     data = buffer.sample(cfg.batch_size, generator)
                 else:
                     k = buffer.size
-                    data = (buffer.obs[:k], buffer.action[:k], buffer.reward[:k], buffer.next_obs[:k], buffer.terminated[:k])
+                    data = Transitions(
+                        buffer.obs[:k],
+                        buffer.action[:k],
+                        buffer.reward[:k],
+                        buffer.next_obs[:k],
+                        buffer.terminated[:k],
+                    )
                 b_obs, b_action, b_reward, b_next, b_term = data
                 y = td_target(b_reward, b_next, b_term, cfg.gamma, target_net, q_net if cfg.double else None)
                 loss = dqn_loss(q_net, b_obs, b_action, y)
@@ -245,7 +259,10 @@ def dqn(
                 optimizer.step()
                 losses.append(loss.detach())
             metrics["td_loss"] = torch.stack(losses).mean()
-        if cfg.target_network and global_step // cfg.target_network_frequency > done_before // cfg.target_network_frequency:
+        if (
+            cfg.target_network
+            and global_step // cfg.target_network_frequency > done_before // cfg.target_network_frequency
+        ):
             with torch.no_grad():
                 for t, p in zip(target_net.parameters(), q_net.parameters(), strict=True):
                     t.lerp_(p, cfg.tau)

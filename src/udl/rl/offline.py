@@ -32,7 +32,14 @@ from udl.rl.dqn import QNetwork, dqn_loss, td_target
 from udl.rl.replay import ReplayBuffer
 from udl.train import TrainResult, train
 
-__all__ = ["OfflineConfig", "behaviour_cloning", "cql_penalty", "log_dataset", "noisy_policy", "offline_q_learning"]
+__all__ = [
+    "OfflineConfig",
+    "behaviour_cloning",
+    "cql_penalty",
+    "log_dataset",
+    "noisy_policy",
+    "offline_q_learning",
+]
 
 
 def noisy_policy(
@@ -101,7 +108,13 @@ def _stream(data: ReplayBuffer, batch_size: int, generator: torch.Generator) -> 
 
 
 def behaviour_cloning(
-    data: ReplayBuffer, cfg: OfflineConfig, *, num_actions: int, seed: int = 0, run: Any = None, name: str = "bc"
+    data: ReplayBuffer,
+    cfg: OfflineConfig,
+    *,
+    num_actions: int,
+    seed: int = 0,
+    run: Any = None,
+    name: str = "bc",
 ) -> tuple[QNetwork, TrainResult]:
     """Fit logits π[· | s] to the logged actions by cross-entropy; act with ``argmax`` (``greedy_policy``)."""
     net = _network(data, cfg, seed, num_actions)
@@ -116,7 +129,9 @@ def behaviour_cloning(
         return {"bc_loss": loss.detach()}
 
     state = {"net": net, "optimizer": optimizer, "generator": generator}
-    result = train(step, _stream(data, cfg.batch_size, generator), steps=cfg.steps, state=state, run=run, name=name)
+    result = train(
+        step, _stream(data, cfg.batch_size, generator), steps=cfg.steps, state=state, run=run, name=name
+    )
     return net, result
 
 
@@ -146,7 +161,12 @@ def offline_q_learning(
     target_net = copy.deepcopy(q_net)
     optimizer = Adam(q_net.parameters(), lr=cfg.learning_rate)
     generator = torch.Generator(device=data.device).manual_seed(seed)
-    state: dict[str, Any] = {"q_net": q_net, "target_net": target_net, "optimizer": optimizer, "generator": generator}
+    state: dict[str, Any] = {
+        "q_net": q_net,
+        "target_net": target_net,
+        "optimizer": optimizer,
+        "generator": generator,
+    }
     state["updates"] = 0
 
     def step(batch: Any) -> dict[str, Tensor]:
@@ -162,5 +182,7 @@ def offline_q_learning(
             target_net.load_state_dict(q_net.state_dict())
         return {"td_loss": td.detach(), "cql_penalty": penalty.detach()}
 
-    result = train(step, _stream(data, cfg.batch_size, generator), steps=cfg.steps, state=state, run=run, name=name)
+    result = train(
+        step, _stream(data, cfg.batch_size, generator), steps=cfg.steps, state=state, run=run, name=name
+    )
     return q_net, result

@@ -88,7 +88,11 @@ def reward_to_go(reward: Tensor, gamma: float, done: Tensor | None = None) -> Te
 
 
 def reinforce_loss(
-    log_prob: Tensor, returns: Tensor, mask: Tensor, baseline: Tensor | None = None, gamma: float | None = None
+    log_prob: Tensor,
+    returns: Tensor,
+    mask: Tensor,
+    baseline: Tensor | None = None,
+    gamma: float | None = None,
 ) -> Tensor:
     """The surrogate −(1/I) Σ_i Σ_t γ^t log π[a_it | s_it] (G_it − b_it) (UDL eqs. 19.41, 19.42), time-major
     (T, I) tensors, ``mask`` selecting the steps of each episode; its gradient is REINFORCE's estimate.
@@ -133,13 +137,19 @@ class ReinforceConfig:
 def _init(env: Any, hidden: tuple[int, ...], seed: int) -> ActorCritic:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return ActorCritic(int(env.single_observation_space.shape[0]), int(env.single_action_space.n), hidden).to(
-            env.device
-        )
+        return ActorCritic(
+            int(env.single_observation_space.shape[0]), int(env.single_action_space.n), hidden
+        ).to(env.device)
 
 
 def reinforce(
-    env: Any, cfg: ReinforceConfig, *, seed: int = 0, run: Any = None, name: str = "reinforce", log_every: int = 10
+    env: Any,
+    cfg: ReinforceConfig,
+    *,
+    seed: int = 0,
+    run: Any = None,
+    name: str = "reinforce",
+    log_every: int = 10,
 ) -> tuple[ActorCritic, TrainResult]:
     """Train a policy by REINFORCE on ``env`` (a torch vector environment): each iteration plays one episode in
     every environment, then one policy step on :func:`reinforce_loss` and (with the value baseline) one step
@@ -149,12 +159,20 @@ def reinforce(
     generator = torch.Generator(device=env.device).manual_seed(seed)
     actor_opt = Adam(model.actor.parameters(), lr=cfg.learning_rate)
     critic_opt = Adam(model.critic.parameters(), lr=cfg.value_learning_rate)
-    state = {"model": model, "actor_opt": actor_opt, "critic_opt": critic_opt, "generator": generator, "reset": 0}
+    state: dict[str, Any] = {
+        "model": model,
+        "actor_opt": actor_opt,
+        "critic_opt": critic_opt,
+        "generator": generator,
+        "reset": 0,
+    }
 
     def step(_: Any) -> dict[str, Tensor | float]:
         state["reset"] = int(state["reset"]) + 1
         with torch.no_grad():
-            ep = collect_episodes(env, lambda o: model.act(o, generator), seed=seed * 100_003 + state["reset"])
+            ep = collect_episodes(
+                env, lambda o: model.act(o, generator), seed=seed * 100_003 + state["reset"]
+            )
         mask = ep.alive.to(ep.reward.dtype)
         returns = reward_to_go(ep.reward, cfg.gamma)
         log_prob = model.policy(ep.obs).log_prob(ep.action)  # (T, I)
@@ -163,7 +181,10 @@ def reinforce(
         actor_opt.zero_grad(set_to_none=True)
         loss.backward()
         actor_opt.step()
-        metrics: dict[str, Tensor | float] = {"episodic_return": ep.returns.mean(), "policy_loss": loss.detach()}
+        metrics: dict[str, Tensor | float] = {
+            "episodic_return": ep.returns.mean(),
+            "policy_loss": loss.detach(),
+        }
         if baseline is not None:
             value_loss = ((model.value(ep.obs) - returns).square() * mask).sum() / mask.sum()
             critic_opt.zero_grad(set_to_none=True)
@@ -173,7 +194,13 @@ def reinforce(
         return metrics
 
     result = train(
-        step, itertools.repeat(None), steps=cfg.iterations, state=state, run=run, name=name, log_every=log_every
+        step,
+        itertools.repeat(None),
+        steps=cfg.iterations,
+        state=state,
+        run=run,
+        name=name,
+        log_every=log_every,
     )
     return model, result
 
@@ -197,7 +224,9 @@ def per_episode_gradients(
         log_prob = torch.log_softmax(logits, -1).gather(1, action.unsqueeze(1)).squeeze(1)
         return -reinforce_loss(log_prob.unsqueeze(1), w.unsqueeze(1), m.unsqueeze(1))
 
-    grads = vmap(grad(one), in_dims=(None, 1, 1, 1, 1))(params, episodes.obs, episodes.action, weight.detach(), mask)
+    grads = vmap(grad(one), in_dims=(None, 1, 1, 1, 1))(
+        params, episodes.obs, episodes.action, weight.detach(), mask
+    )
     return torch.cat([g.flatten(1) for g in grads.values()], dim=1)
 
 
@@ -219,7 +248,13 @@ def fit_value(
 
 
 def gae(
-    reward: Tensor, value: Tensor, next_value: Tensor, terminated: Tensor, done: Tensor, gamma: float, lam: float
+    reward: Tensor,
+    value: Tensor,
+    next_value: Tensor,
+    terminated: Tensor,
+    done: Tensor,
+    gamma: float,
+    lam: float,
 ) -> Tensor:
     """Generalized advantage estimates, time-major (T, N).
 

@@ -87,7 +87,9 @@ class ReplayBuffer:
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
         idx = torch.randint(self.size, (batch_size,), device=self.device, generator=generator)
-        return Transitions(self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx], self.terminated[idx])
+        return Transitions(
+            self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx], self.terminated[idx]
+        )
 
     def state_dict(self) -> dict[str, Any]:
         tensors = {k: getattr(self, k).clone() for k in Transitions._fields}
@@ -97,7 +99,9 @@ class ReplayBuffer:
         for k in Transitions._fields:
             value = saved[k]
             if value.shape != getattr(self, k).shape:
-                raise ValueError(f"saved {k} has shape {tuple(value.shape)}, not {tuple(getattr(self, k).shape)}")
+                raise ValueError(
+                    f"saved {k} has shape {tuple(value.shape)}, not {tuple(getattr(self, k).shape)}"
+                )
             setattr(self, k, value.to(self.device, getattr(self, k).dtype).clone())
         self.pos, self.size = int(saved["pos"]), int(saved["size"])
 

@@ -61,7 +61,9 @@ def collect_episodes(
         obs = next_obs
         if not bool(alive.any()):  # a host sync, worth it: most episodes end long before the limit
             break
-    return Episodes(torch.stack(out_obs), torch.stack(out_action), torch.stack(out_reward), torch.stack(out_alive))
+    return Episodes(
+        torch.stack(out_obs), torch.stack(out_action), torch.stack(out_reward), torch.stack(out_alive)
+    )
 
 
 def episode_returns(

@@ -23,9 +23,10 @@ preset's minute holds the main arm's three seeds at 200k steps).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
-import torch
+from torch import nn
 
 from udl.experiments._checks import in_range
 from udl.report import Run
@@ -101,6 +102,11 @@ def ablation_verdict(full: list[float], ablated: list[float]) -> Verdict:
     return paired_difference(full, ablated).verdict
 
 
+def _validate(env: VectorCartPole, q: nn.Module) -> dict[str, float]:
+    """The greedy policy's mean return on the validation episodes (the same start states every time)."""
+    return {"val_return": float(episode_returns(env, greedy_policy(q), seed=10**6).mean())}
+
+
 def run(cfg: Config, run: Run) -> None:
     dev = run.device
     deviation = gymnasium_deviation(num_envs=8, steps=200, seed=0)
@@ -129,7 +135,7 @@ def run(cfg: Config, run: Run) -> None:
                 run=run,
                 name=f"{arm}-seed{seed}",
                 log_every=cfg.evaluate_every // num_envs,
-                evaluate=lambda q: {"val_return": float(episode_returns(val_env, greedy_policy(q), seed=10**6).mean())},
+                evaluate=functools.partial(_validate, val_env),
                 early_stopping=EarlyStopping(patience=10**9, monitor="val_return", mode="max"),
             )
             test_env = VectorCartPole(cfg.test_episodes, device=dev)

@@ -27,7 +27,9 @@ from udl.stats import Verdict, all_of, mean_se, paired_difference
 
 CHAPTER = 19
 SECTION = "19.7"
-SUMMARY = "Offline RL: CQL beats behaviour cloning and naive off-policy Q-learning on a fixed CartPole data set"
+SUMMARY = (
+    "Offline RL: CQL beats behaviour cloning and naive off-policy Q-learning on a fixed CartPole data set"
+)
 CONTEXT = (
     "Section 19.7: offline RL learns from logged data without acting. Cloning the behaviour copies its "
     "mediocrity; off-policy Q-learning can improve on it in principle, but its max over actions queries "
@@ -124,8 +126,13 @@ def run(cfg: Config, run: Run) -> None:
     for k, name in enumerate(names):
         ax.plot([k] * cfg.seeds, returns[name], "o", alpha=0.7)
         ax.plot([k - 0.2, k + 0.2], [mean_se(returns[name]).mean] * 2, color="black")
-    ax.axhline(behaviour_return, color="#e07b39", linestyle=":", label=f"behaviour policy ({behaviour_return:.0f})")
+    ax.axhline(
+        behaviour_return, color="#e07b39", linestyle=":", label=f"behaviour policy ({behaviour_return:.0f})"
+    )
     ax.set_xticks(range(len(names)), ["behaviour cloning", "naive offline DQN", "CQL"])
-    ax.set(ylabel=f"mean test return ({cfg.test_episodes} episodes)", title="Offline RL on a fixed CartPole data set")
+    ax.set(
+        ylabel=f"mean test return ({cfg.test_episodes} episodes)",
+        title="Offline RL on a fixed CartPole data set",
+    )
     ax.legend(fontsize=8)
     run.figure("offline-rl", fig)

@@ -18,6 +18,7 @@ Protocol.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -26,7 +27,15 @@ from udl.experiments._checks import in_range
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.rl import VectorCartPole, collect_episodes, episode_returns
-from udl.rl.policy_gradient import A2CConfig, ActorCritic, ReinforceConfig, a2c, fit_value, per_episode_gradients, reinforce
+from udl.rl.policy_gradient import (
+    A2CConfig,
+    ActorCritic,
+    ReinforceConfig,
+    a2c,
+    fit_value,
+    per_episode_gradients,
+    reinforce,
+)
 from udl.stats import Verdict, mean_se, paired_difference
 
 CHAPTER = 19
@@ -63,13 +72,23 @@ class Config:
     """episodes the A2C policy (and the initial one) are tested on"""
 
     def __post_init__(self) -> None:
-        in_range(self, seeds=(0, 100), fit_episodes=(0, 4096), measure_episodes=(1, 4096), iterations=(0, 10**6))
-        in_range(self, num_envs=(0, 4096), learning_rate=(0, 1), a2c_steps=(0, 10**8), test_episodes=(0, 4096))
+        in_range(
+            self, seeds=(0, 100), fit_episodes=(0, 4096), measure_episodes=(1, 4096), iterations=(0, 10**6)
+        )
+        in_range(
+            self, num_envs=(0, 4096), learning_rate=(0, 1), a2c_steps=(0, 10**8), test_episodes=(0, 4096)
+        )
 
 
 PRESETS = {
     "smoke": Config(
-        seeds=1, fit_episodes=8, measure_episodes=16, iterations=3, num_envs=4, a2c_steps=2048, test_episodes=8
+        seeds=1,
+        fit_episodes=8,
+        measure_episodes=16,
+        iterations=3,
+        num_envs=4,
+        a2c_steps=2048,
+        test_episodes=8,
     ),
     "quick": Config(),
     "full": Config(seeds=5, iterations=200, a2c_steps=500_000),
@@ -100,10 +119,11 @@ def run(cfg: Config, run: Run) -> None:
             torch.manual_seed(seed)
             model = ActorCritic(4, 2).to(dev)
         g = torch.Generator(device=dev).manual_seed(seed)
+        policy = functools.partial(model.act, generator=g)
         with torch.no_grad():
-            fit = collect_episodes(VectorCartPole(cfg.fit_episodes, device=dev), lambda o: model.act(o, g), seed=seed)
+            fit = collect_episodes(VectorCartPole(cfg.fit_episodes, device=dev), policy, seed=seed)
             measure = collect_episodes(
-                VectorCartPole(cfg.measure_episodes, device=dev), lambda o: model.act(o, g), seed=10**6 + seed
+                VectorCartPole(cfg.measure_episodes, device=dev), policy, seed=10**6 + seed
             )
         fit_value(model, fit, GAMMA)
         baseline = model.value(measure.obs).detach()
@@ -127,7 +147,12 @@ def run(cfg: Config, run: Run) -> None:
         for kind in ("value", "none"):
             rcfg = ReinforceConfig(iterations=cfg.iterations, learning_rate=cfg.learning_rate, baseline=kind)
             _, result = reinforce(
-                VectorCartPole(cfg.num_envs, device=dev), rcfg, seed=seed, run=run, name=f"reinforce-{kind}-seed{seed}", log_every=1
+                VectorCartPole(cfg.num_envs, device=dev),
+                rcfg,
+                seed=seed,
+                run=run,
+                name=f"reinforce-{kind}-seed{seed}",
+                log_every=1,
             )
             curves[kind].append([h["episodic_return"] for h in result.history])
     auc = {k: [sum(c) / len(c) for c in v] for k, v in curves.items()}
@@ -141,16 +166,23 @@ def run(cfg: Config, run: Run) -> None:
         expected="difference > 2 SE",
     )
 
-    trained, initial = [], []
+    trained: list[float] = []
+    initial: list[float] = []
     for seed in seeds:
-        model, _ = a2c(VectorCartPole(cfg.num_envs, device=dev), A2CConfig(total_steps=cfg.a2c_steps), seed=seed, run=run, name=f"a2c-seed{seed}")
+        model, _ = a2c(
+            VectorCartPole(cfg.num_envs, device=dev),
+            A2CConfig(total_steps=cfg.a2c_steps),
+            seed=seed,
+            run=run,
+            name=f"a2c-seed{seed}",
+        )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             start = ActorCritic(4, 2).to(dev)
         test_env = VectorCartPole(cfg.test_episodes, device=dev)
         for net, out in ((model, trained), (start, initial)):
-            g = torch.Generator(device=dev).manual_seed(seed)
-            out.append(float(episode_returns(test_env, lambda o, n=net, g=g: n.act(o, g), seed=2 * 10**6 + seed).mean()))
+            act = functools.partial(net.act, generator=torch.Generator(device=dev).manual_seed(seed))
+            out.append(float(episode_returns(test_env, act, seed=2 * 10**6 + seed).mean()))
     run.claim(
         "a2c-learns",
         f"A2C learns CartPole: after {cfg.a2c_steps} environment steps its test return over {cfg.test_episodes} "
@@ -169,12 +201,21 @@ def run(cfg: Config, run: Run) -> None:
     fig, axes = subplots(1, 2, width=5.0)
     ax = axes[0, 0]
     ax.bar(["no baseline", "value baseline"], [sum(var_plain) / len(seeds), sum(var_base) / len(seeds)])
-    ax.set(ylabel="total variance of per-episode gradient", title=f"REINFORCE variance (ratio {sum(ratios) / len(ratios):.1f}x)")
+    ax.set(
+        ylabel="total variance of per-episode gradient",
+        title=f"REINFORCE variance (ratio {sum(ratios) / len(ratios):.1f}x)",
+    )
     ax.set_yscale("log")
     ax = axes[0, 1]
     for kind, colour in (("value", "#3b5ba5"), ("none", "#e07b39")):
         for i, c in enumerate(curves[kind]):
-            ax.plot(range(1, len(c) + 1), c, color=colour, alpha=0.6, label=f"baseline: {kind}" if i == 0 else None)
+            ax.plot(
+                range(1, len(c) + 1),
+                c,
+                color=colour,
+                alpha=0.6,
+                label=f"baseline: {kind}" if i == 0 else None,
+            )
     ax.set(xlabel="update", ylabel="mean training return", title="REINFORCE on CartPole-v1")
     ax.legend(fontsize=8)
     run.figure("policy-gradient", fig)
