@@ -17,7 +17,7 @@ from udl.rl.policy_gradient import (
     reward_to_go,
 )
 
-from ._memory_run import FileRun, Killed
+from ._memory_run import assert_kill_and_resume_match
 
 # a 2-state, 2-action MDP with horizon 3 and a tabular softmax policy π[a|s] = softmax(θ[s])
 P = torch.tensor([[[0.9, 0.1], [0.2, 0.8]], [[0.5, 0.5], [0.1, 0.9]]], dtype=torch.float64)  # P[s, a, s']
@@ -120,23 +120,9 @@ def test_a2c_learns_cartpole_and_resumes(tmp_path) -> None:
     returns = episode_returns(VectorCartPole(50), lambda o: model.act(o, g), seed=7)
     assert returns.mean() > 60  # a uniformly random policy averages about 22
     small = A2CConfig(total_steps=16 * 16 * 30)
-    straight, _ = a2c(VectorCartPole(16), small, seed=2, log_every=5)
-    with pytest.raises(Killed):
-        a2c(
-            VectorCartPole(16),
-            small,
-            seed=2,
-            run=FileRun(tmp_path, kill_at=15),
-            log_every=5,
-            checkpoint_every=10,
-        )
-    resumed, r = a2c(
-        VectorCartPole(16), small, seed=2, run=FileRun(tmp_path), log_every=5, checkpoint_every=10
-    )
-    assert r.resumed_from == 10
-    assert all(
-        torch.equal(a, b)
-        for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True)
+    kwargs = {"cfg": small, "seed": 2, "log_every": 5, "checkpoint_every": 10}
+    assert_kill_and_resume_match(
+        lambda **kw: a2c(VectorCartPole(16), **kw), tmp_path, kill_at=15, resumed_from=10, **kwargs
     )
 
 

@@ -10,7 +10,7 @@ import torch
 
 from udl.rl import DQNConfig, ReplayBuffer, VectorCartPole, dqn
 
-from ._memory_run import FileRun, Killed
+from ._memory_run import assert_kill_and_resume_match
 
 
 def _batch(start: int, n: int) -> tuple[torch.Tensor, ...]:
@@ -73,19 +73,8 @@ CFG = DQNConfig(
 
 
 def test_killed_dqn_run_resumes_to_the_same_network(tmp_path) -> None:
-    straight, _ = dqn(VectorCartPole(4), CFG, seed=3, log_every=10)
-    with pytest.raises(Killed):  # killed after the checkpoint at vector step 100, before the end (300)
-        dqn(
-            VectorCartPole(4),
-            CFG,
-            seed=3,
-            run=FileRun(tmp_path, kill_at=150),
-            log_every=10,
-            checkpoint_every=50,
-        )
-    resumed, result = dqn(
-        VectorCartPole(4), CFG, seed=3, run=FileRun(tmp_path), log_every=10, checkpoint_every=50
+    # killed after the checkpoint at vector step 100, before the end (300)
+    kwargs = {"cfg": CFG, "seed": 3, "log_every": 10, "checkpoint_every": 50}
+    assert_kill_and_resume_match(
+        lambda **kw: dqn(VectorCartPole(4), **kw), tmp_path, kill_at=150, resumed_from=100, **kwargs
     )
-    assert result.resumed_from == 100 and result.steps == 300
-    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
-        assert torch.equal(a, b)

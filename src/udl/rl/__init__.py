@@ -12,7 +12,7 @@ from udl.rl.dqn import (
     td_target,
 )
 from udl.rl.replay import ReplayBuffer, Transitions
-from udl.rl.rollout import Episodes, collect_episodes, episode_returns
+from udl.rl.rollout import Episodes, collect_episodes, episode_returns, successor_obs
 
 __all__ = [
     "DQNConfig",
@@ -29,5 +29,6 @@ __all__ = [
     "greedy_policy",
     "gymnasium_deviation",
     "linear_schedule",
+    "successor_obs",
     "td_target",
 ]

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from udl.optim import Adam
 from udl.rl.replay import ReplayBuffer, Transitions
+from udl.rl.rollout import successor_obs
 from udl.train import EarlyStopping, TrainResult, train
 
 __all__ = [
@@ -231,7 +232,7 @@ def dqn(
         with torch.no_grad():
             action = epsilon_greedy(q_net(obs), epsilon, generator)
         next_obs, reward, terminated, _, info = env.step(action)
-        real_next = torch.where(info["_final_obs"].unsqueeze(1), info["final_obs"], next_obs)
+        real_next = successor_obs(next_obs, info)
         buffer.add(obs, action, reward, real_next, terminated)
         state["obs"] = next_obs
         metrics: dict[str, Tensor | float] = {"epsilon": epsilon}

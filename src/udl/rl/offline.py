@@ -30,6 +30,7 @@ from torch import Tensor
 from udl.optim import Adam
 from udl.rl.dqn import QNetwork, dqn_loss, td_target
 from udl.rl.replay import ReplayBuffer
+from udl.rl.rollout import successor_obs
 from udl.train import TrainResult, train
 
 __all__ = [
@@ -66,7 +67,7 @@ def log_dataset(env: Any, behaviour: Callable[[Tensor], Tensor], size: int, *, s
         for _ in range(steps):
             action = behaviour(obs)
             next_obs, reward, terminated, _, info = env.step(action)
-            real_next = torch.where(info["_final_obs"].unsqueeze(1), info["final_obs"], next_obs)
+            real_next = successor_obs(next_obs, info)
             buffer.add(obs, action, reward, real_next, terminated)
             obs = next_obs
     return buffer

@@ -27,7 +27,7 @@ from torch.distributions import Categorical
 from torch.func import functional_call, grad, vmap
 
 from udl.optim import Adam
-from udl.rl.rollout import Episodes, collect_episodes
+from udl.rl.rollout import Episodes, collect_episodes, successor_obs
 from udl.train import OptimizerStep, TrainResult, train
 
 __all__ = [
@@ -333,7 +333,7 @@ def a2c(
             for _ in range(cfg.n_steps):
                 action = model.act(obs, generator)
                 next_obs, reward, terminated, truncated, info = env.step(action)
-                successor = torch.where(info["_final_obs"].unsqueeze(1), info["final_obs"], next_obs)
+                successor = successor_obs(next_obs, info)
                 rows.append((obs, action, reward, successor, terminated, terminated | truncated))
                 finished.append(torch.where(info["_episode"], info["episode"]["r"], torch.nan))
                 obs = next_obs

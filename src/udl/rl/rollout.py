@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-__all__ = ["Episodes", "collect_episodes", "episode_returns"]
+__all__ = ["Episodes", "collect_episodes", "episode_returns", "successor_obs"]
 
 
 class Episodes(NamedTuple):
@@ -72,3 +72,10 @@ def episode_returns(
     """The undiscounted return of one episode per environment of ``env`` under ``policy`` (no gradients)."""
     with torch.no_grad():
         return collect_episodes(env, policy, seed=seed, max_steps=max_steps).returns
+
+
+def successor_obs(next_obs: Tensor, info: dict[str, Any]) -> Tensor:
+    """Each transition's own s′ after a same-step autoreset: ``info["final_obs"]`` where the episode ended (the
+    returned ``next_obs`` is then the next episode's first observation), ``next_obs`` elsewhere."""
+    mask = info["_final_obs"].reshape(-1, *([1] * (next_obs.dim() - 1)))
+    return torch.where(mask, info["final_obs"], next_obs)
