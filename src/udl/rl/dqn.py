@@ -1,6 +1,6 @@
-"""Deep Q-networks (UDL section 19.5.1; Mnih et al., 2015), written out like CleanRL's ``dqn.py``.
+"""Deep Q-networks (UDL section 19.4.1; Mnih et al., 2015), written out like CleanRL's ``dqn.py``.
 
-The Q-network q[s, a, φ] is fitted to the TD target of UDL eq. 19.36,
+The Q-network q[s, a, φ] is fitted to the Q-learning target of fitted Q-learning (UDL section 19.4),
 
     y = r + γ · (1 − terminated) · max_a′ q[s′, a′, φ⁻],
 
@@ -152,7 +152,7 @@ def td_target(
     target_net: nn.Module,
     online_net: nn.Module | None = None,
 ) -> Tensor:
-    """y = r + γ (1 − terminated) max_a′ q[s′, a′, φ⁻] (UDL eq. 19.36); with ``online_net`` double DQN's
+    """y = r + γ (1 − terminated) max_a′ q[s′, a′, φ⁻] (UDL section 19.4); with ``online_net`` double DQN's (section 19.4.2)
     y = r + γ (1 − terminated) q[s′, argmax_a′ q[s′, a′, φ], φ⁻]."""
     with torch.no_grad():
         next_q = target_net(next_obs)  # (B, A)

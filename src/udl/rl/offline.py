@@ -5,7 +5,7 @@ A *behaviour policy* is run once to log transitions (:func:`log_dataset`); the a
 - *behaviour cloning* (:func:`behaviour_cloning`): supervised learning of π[a | s] from the logged (s, a),
   cross-entropy; it can at best match the behaviour policy's most frequent actions;
 - *naive off-policy Q-learning* (:func:`offline_q_learning` with ``cql_alpha=0``): DQN's TD regression (UDL
-  eq. 19.36) on the fixed data set; the max over a′ in the target queries actions the data never shows,
+  section 19.4) on the fixed data set; the max over a′ in the target queries actions the data never shows,
   whose over-estimated values nothing corrects (the distribution shift of section 19.7);
 - *conservative Q-learning* (CQL(H); Kumar et al., 2020, eq. 4): the same TD loss plus
   α · E_s[log Σ_a exp q[s, a] − q[s, a_data]], which pushes down the values of all actions (soft maximum)
@@ -153,7 +153,7 @@ def offline_q_learning(
 ) -> tuple[QNetwork, TrainResult]:
     """Q-learning with a target network on the fixed data set; ``cql_alpha > 0`` adds CQL's penalty.
 
-    Loss: (y − q[s, a])² + α (log Σ_a′ exp q[s, a′] − q[s, a]) with y the TD target of UDL eq. 19.36 from a
+    Loss: (y − q[s, a])² + α (log Σ_a′ exp q[s, a′] − q[s, a]) with y the TD target of fitted Q-learning (UDL section 19.4) from a
     target network copied every ``target_network_frequency`` steps. ``cql_alpha=0``: naive off-policy DQN.
     """
     if not cql_alpha >= 0:

@@ -1,14 +1,14 @@
-"""Policy gradients (UDL section 19.6): REINFORCE with and without a baseline, and advantage actor-critic.
+"""Policy gradients (UDL section 19.5): REINFORCE with and without a baseline, and advantage actor-critic.
 
-REINFORCE (UDL eqs. 19.39-19.41; Williams, 1992) ascends the expected return with the Monte Carlo estimate
+REINFORCE (UDL section 19.5.2; Williams, 1992) ascends the expected return with the Monte Carlo estimate
 
     ∇θ E[r[τ]] ≈ (1/I) Σ_i Σ_t ∇θ log π[a_it | s_it, θ] · (G_it − b[s_it]),
 
 where G_it = Σ_{k≥t} γ^{k−t} r_ik is the return from step t (reward to go) and b a baseline that does not
-depend on the action (UDL eq. 19.42): any such b leaves the estimate unbiased and a good one (the state value
+depend on the action (UDL sections 19.5.3-19.5.4): any such b leaves the estimate unbiased and a good one (the state value
 v[s]) lowers its variance. :func:`reinforce_loss` is the surrogate whose gradient is this estimate.
 
-Advantage actor-critic (A2C; Mnih et al., 2016; UDL section 19.6.3) replaces the Monte Carlo return by a
+Advantage actor-critic (A2C; Mnih et al., 2016; UDL section 19.6) replaces the Monte Carlo return by a
 bootstrapped one from a learned critic v[s, φ]: n-step rollouts of every environment, advantages by generalized
 advantage estimation (Schulman et al., 2016), A_t = Σ_k (γλ)^k δ_{t+k}, δ_t = r_t + γ v[s_{t+1}] − v[s_t]
 (λ = 1: the n-step return minus v; λ = 0: the one-step TD error), the actor loss −A_t log π[a_t|s_t], the
@@ -76,7 +76,7 @@ class ActorCritic(nn.Module):
 
 
 def reward_to_go(reward: Tensor, gamma: float, done: Tensor | None = None) -> Tensor:
-    """G_t = r_t + γ G_{t+1} along the time axis 0 (UDL eq. 19.6), cut where ``done[t]`` (G_{t+1} not added)."""
+    """G_t = r_t + γ G_{t+1} along the time axis 0 (the return of UDL section 19.2), cut where ``done[t]`` (G_{t+1} not added)."""
     out = torch.zeros_like(reward)
     running = torch.zeros_like(reward[0])
     for t in range(reward.shape[0] - 1, -1, -1):
@@ -94,7 +94,7 @@ def reinforce_loss(
     baseline: Tensor | None = None,
     gamma: float | None = None,
 ) -> Tensor:
-    """The surrogate −(1/I) Σ_i Σ_t γ^t log π[a_it | s_it] (G_it − b_it) (UDL eqs. 19.41, 19.42), time-major
+    """The surrogate −(1/I) Σ_i Σ_t γ^t log π[a_it | s_it] (G_it − b_it) (UDL sections 19.5.2-19.5.3), time-major
     (T, I) tensors, ``mask`` selecting the steps of each episode; its gradient is REINFORCE's estimate.
 
     With ``gamma`` the factor γ^t is kept and the estimate is unbiased for the gradient of the discounted
@@ -212,7 +212,7 @@ def per_episode_gradients(
 
     Row i is ∇θ Σ_t log π[a_it | s_it, θ] (G_it − b_it) (the ascent direction; :func:`reinforce_loss` on one
     episode, negated), computed for all episodes at once with ``torch.func.vmap``. Their mean is the batch
-    estimate and their spread its variance (UDL section 19.6.2: what a baseline reduces).
+    estimate and their spread its variance (UDL section 19.5.3: what a baseline reduces).
     """
     params = {k: v.detach() for k, v in model.actor.named_parameters()}
     returns = reward_to_go(episodes.reward, gamma)

@@ -1,4 +1,4 @@
-"""Experience replay (UDL section 19.5.1): a fixed-size ring of transitions on tensors, sampled uniformly.
+"""Experience replay (UDL section 19.4.1): a fixed-size ring of transitions on tensors, sampled uniformly.
 
 Every field is one preallocated tensor on the buffer's device; ``add`` writes a batch of transitions (one per
 vector environment) with one indexed copy and ``sample`` draws indices from a ``torch.Generator``. The buffer

@@ -1,4 +1,4 @@
-"""Deep Q-networks on CartPole-v1 (UDL section 19.5.1): DQN solves it, and replay and the target network matter.
+"""Deep Q-networks on CartPole-v1 (UDL section 19.4.1): DQN solves it, and replay and the target network matter.
 
 Protocol. CleanRL's ``dqn.py`` recipe for CartPole-v1 (``udl.rl.DQNConfig``'s defaults: a 120-84 MLP, Adam at
 2.5e-4, a 10k replay buffer, batches of 128, a hard target update every 500 steps, ε from 1 to 0.05 over half
@@ -36,10 +36,10 @@ from udl.stats import Verdict, mean_se, paired_difference
 from udl.train import EarlyStopping
 
 CHAPTER = 19
-SECTION = "19.5.1"
+SECTION = "19.4.1"
 SUMMARY = "DQN solves CartPole-v1 (mean return >= 475); experience replay and the target network each matter"
 CONTEXT = (
-    "Section 19.5.1 fits a deep network to the Q-learning target. Two devices make it stable: experience "
+    "Section 19.4 fits a deep network to the Q-learning target. Two devices make it stable: experience "
     "replay (updates on random past transitions, breaking their correlation) and a target network (the "
     "bootstrap target held fixed for many steps). Mnih et al. (2015); the recipe is CleanRL's dqn.py."
 )

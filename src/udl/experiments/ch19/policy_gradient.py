@@ -1,8 +1,8 @@
-"""Policy gradients on CartPole-v1 (UDL section 19.6): a baseline lowers REINFORCE's variance; A2C learns.
+"""Policy gradients on CartPole-v1 (UDL sections 19.5-19.6): a baseline lowers REINFORCE's variance; A2C learns.
 
 Protocol.
 
-1. *Variance* (section 19.6.2). For each seed, a freshly initialized policy (``udl.rl.ActorCritic``, 64-64 tanh)
+1. *Variance* (sections 19.5.3-19.5.4). For each seed, a freshly initialized policy (``udl.rl.ActorCritic``, 64-64 tanh)
    plays ``fit_episodes`` episodes, on which its critic v[s] is regressed to the reward to go (γ = 0.99); then
    ``measure_episodes`` new episodes give one REINFORCE gradient estimate each
    (``udl.rl.policy_gradient.per_episode_gradients``), without and with b = v[s]. The baseline was fitted on other
@@ -11,7 +11,7 @@ Protocol.
 2. *Learning speed*. REINFORCE with and without the learned value baseline (``udl.rl.policy_gradient.reinforce``,
    Adam at ``learning_rate`` for both, one episode per environment per update) for ``iterations`` updates;
    measured: the mean training return over all updates (the area under the learning curve), paired by seed.
-3. *A2C* (section 19.6.3): ``udl.rl.policy_gradient.a2c`` (n-step rollouts, GAE(λ = 0.95), entropy bonus),
+3. *A2C* (section 19.6): ``udl.rl.policy_gradient.a2c`` (n-step rollouts, GAE(λ = 0.95), entropy bonus),
    ``a2c_steps`` environment steps; its sampled policy plays ``test_episodes`` test episodes, compared with the
    initial policy on the same test episodes.
 """
@@ -39,10 +39,10 @@ from udl.rl.policy_gradient import (
 from udl.stats import Verdict, mean_se, paired_difference
 
 CHAPTER = 19
-SECTION = "19.6"
+SECTION = "19.5"
 SUMMARY = "A value baseline cuts REINFORCE's gradient variance and speeds learning; A2C learns CartPole"
 CONTEXT = (
-    "Section 19.6 derives the policy gradient (REINFORCE): an unbiased but noisy Monte Carlo estimate. "
+    "Section 19.5 derives the policy gradient (REINFORCE): an unbiased but noisy Monte Carlo estimate. "
     "Subtracting a baseline that does not depend on the action keeps it unbiased and lowers its variance; "
     "actor-critic methods go further and bootstrap the return from a learned value function."
 )
