@@ -152,8 +152,8 @@ def td_target(
     target_net: nn.Module,
     online_net: nn.Module | None = None,
 ) -> Tensor:
-    """y = r + γ (1 − terminated) max_a′ q[s′, a′, φ⁻] (UDL section 19.4); with ``online_net`` double DQN's (section 19.4.2)
-    y = r + γ (1 − terminated) q[s′, argmax_a′ q[s′, a′, φ], φ⁻]."""
+    """y = r + γ (1 − terminated) max_a′ q[s′, a′, φ⁻] (UDL section 19.4); with ``online_net`` double DQN's
+    (section 19.4.2) y = r + γ (1 − terminated) q[s′, argmax_a′ q[s′, a′, φ], φ⁻]."""
     with torch.no_grad():
         next_q = target_net(next_obs)  # (B, A)
         if online_net is None:

@@ -153,8 +153,9 @@ def offline_q_learning(
 ) -> tuple[QNetwork, TrainResult]:
     """Q-learning with a target network on the fixed data set; ``cql_alpha > 0`` adds CQL's penalty.
 
-    Loss: (y − q[s, a])² + α (log Σ_a′ exp q[s, a′] − q[s, a]) with y the TD target of fitted Q-learning (UDL section 19.4) from a
-    target network copied every ``target_network_frequency`` steps. ``cql_alpha=0``: naive off-policy DQN.
+    Loss: (y − q[s, a])² + α (log Σ_a′ exp q[s, a′] − q[s, a]) with y the TD target of fitted Q-learning (UDL
+    section 19.4) from a target network copied every ``target_network_frequency`` steps. ``cql_alpha=0``: naive
+    off-policy DQN.
     """
     if not cql_alpha >= 0:
         raise ValueError(f"cql_alpha must be >= 0, got {cql_alpha}")

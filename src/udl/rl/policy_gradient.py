@@ -5,8 +5,8 @@ REINFORCE (UDL section 19.5.2; Williams, 1992) ascends the expected return with 
     ∇θ E[r[τ]] ≈ (1/I) Σ_i Σ_t ∇θ log π[a_it | s_it, θ] · (G_it − b[s_it]),
 
 where G_it = Σ_{k≥t} γ^{k−t} r_ik is the return from step t (reward to go) and b a baseline that does not
-depend on the action (UDL sections 19.5.3-19.5.4): any such b leaves the estimate unbiased and a good one (the state value
-v[s]) lowers its variance. :func:`reinforce_loss` is the surrogate whose gradient is this estimate.
+depend on the action (UDL sections 19.5.3-19.5.4): any such b leaves the estimate unbiased and a good one (the
+state value v[s]) lowers its variance. :func:`reinforce_loss` is the surrogate whose gradient is this estimate.
 
 Advantage actor-critic (A2C; Mnih et al., 2016; UDL section 19.6) replaces the Monte Carlo return by a
 bootstrapped one from a learned critic v[s, φ]: n-step rollouts of every environment, advantages by generalized
@@ -76,7 +76,8 @@ class ActorCritic(nn.Module):
 
 
 def reward_to_go(reward: Tensor, gamma: float, done: Tensor | None = None) -> Tensor:
-    """G_t = r_t + γ G_{t+1} along the time axis 0 (the return of UDL section 19.2), cut where ``done[t]`` (G_{t+1} not added)."""
+    """G_t = r_t + γ G_{t+1} along the time axis 0 (the return of UDL section 19.2), cut where ``done[t]``
+    (G_{t+1} not added)."""
     out = torch.zeros_like(reward)
     running = torch.zeros_like(reward[0])
     for t in range(reward.shape[0] - 1, -1, -1):
