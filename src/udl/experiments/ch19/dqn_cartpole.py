@@ -25,7 +25,7 @@ the claim fails at the quick budget. Full (500k steps, CleanRL's budget): 500.0,
 The full ablations, measured arm by arm with this protocol (the whole full run did not fit one session): without
 a target network 487.0, 500.0, 500.0 (+4.3 ± 4.3 for DQN: not established); without replay (one environment)
 500.0 at seed 0, seeds 1-2 not run. With the best validation checkpoint kept, CartPole does not separate the
-arms at this budget; the learning curves (figure) are where they differ.
+arms' final returns at this budget.
 """
 
 from __future__ import annotations
