@@ -61,6 +61,14 @@ from udl.functional.conv import (
     translate,
 )
 from udl.functional.correlation import autocorrelation
+from udl.functional.curvature import (
+    flat_loss,
+    hessian_vector_product,
+    line_losses,
+    projected_hessian,
+    random_subspace,
+    subspace_model,
+)
 from udl.functional.distributions import binomial_z, chi_cdf, chi_pdf, ks_statistic, log10_chi_cdf
 from udl.functional.ensemble_analysis import (
     AmbiguityDecomposition,
@@ -236,4 +244,10 @@ __all__ = [
     "valley_loss",
     "wrap_angle",
     "zaslavsky_max_regions",
+    "flat_loss",
+    "hessian_vector_product",
+    "line_losses",
+    "projected_hessian",
+    "random_subspace",
+    "subspace_model",
 ]
