@@ -18,7 +18,7 @@ def test_sgd_verdict() -> None:
     assert sgd_verdict(sgd, sgd)[0] is Verdict.FAILS
     noisy = sgd + torch.tensor([[0.10, -0.05, 0.0], [0.10, -0.05, 0.0]])
     assert sgd_verdict(noisy, sgd)[0] is Verdict.NOT_ESTABLISHED
-    verdict, c = sgd_verdict(sgd + 0.05, sgd)
+    _, c = sgd_verdict(sgd + 0.05, sgd)
     assert c.diff == pytest.approx(0.05) and c.n == 3
     with pytest.raises(ValueError):
         sgd_verdict(sgd, sgd[:1])

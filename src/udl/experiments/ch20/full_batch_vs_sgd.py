@@ -16,6 +16,7 @@ hyper-parameter is selected: the test set only reports.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor
@@ -25,7 +26,7 @@ from udl.experiments._checks import in_range
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Comparison, Verdict, paired_difference
-from udl.train import StackedMLP, error_rates, train_sweep
+from udl.train import ProgressLike, StackedMLP, error_rates, train_sweep
 
 CHAPTER = 20
 SECTION = "20.3.1"
@@ -88,6 +89,10 @@ def sgd_verdict(full_batch_error: Tensor, sgd_error: Tensor) -> tuple[Verdict, C
     return c.verdict, c
 
 
+def _show(bar: ProgressLike, base: int, span: int, done: int, total: int) -> None:
+    bar.update(base + done * span // total)
+
+
 def run(cfg: Config, run: Run) -> None:
     data = load_mnist1d(MNIST1DConfig(num_samples=cfg.num_samples, train_split=cfg.train_split))
     x, y = data.x_train.to(run.device), data.y_train.to(run.device)
@@ -118,7 +123,7 @@ def run(cfg: Config, run: Run) -> None:
                 run=run,
                 name=arm.replace(" ", "_"),
                 checkpoint_every=max(1, cfg.epochs // 5),
-                progress=lambda done, total, a=a: bar.update(a * 1000 + 1000 * done // total),
+                progress=partial(_show, bar, a * 1000, 1000),
             )
             shape = (len(cfg.widths), cfg.seeds)
             results[arm] = (

@@ -16,6 +16,7 @@ they are not linearly connected (hidden units are only defined up to permutation
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,8 +24,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parameters_to_vector
 
-from udl.experiments._mnist1d import MNIST1DRecipe, load_split, seed_range, train_classifier
 from udl.experiments._checks import in_range
+from udl.experiments._mnist1d import MNIST1DRecipe, load_split, seed_range, train_classifier
 from udl.functional import flat_loss, largest_step_up, line_losses
 from udl.nn import MLP
 from udl.report import Run
@@ -103,7 +104,7 @@ def run(cfg: Config, run: Run) -> None:
     f = flat_loss(model, nn.functional.cross_entropy, *train)
     with torch.no_grad():
         lines = [line_losses(f, a, b, alphas).tolist() for a, b in zip(inits, finals, strict=True)]
-        pairs = [line_losses(f, a, b, alphas).tolist() for a, b in zip(finals[:-1], finals[1:], strict=True)]
+        pairs = [line_losses(f, a, b, alphas).tolist() for a, b in itertools.pairwise(finals)]
     run.check(
         "line-ends-are-the-models",
         "The line's loss at α = 1 equals the trained model's training loss (the flat-parameter view is the model)",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
@@ -26,7 +27,7 @@ from udl.experiments._checks import in_range
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Comparison, Verdict, paired_difference
-from udl.train import StackedMLP, error_rates, train_sweep
+from udl.train import ProgressLike, StackedMLP, error_rates, train_sweep
 
 CHAPTER = 20
 SECTION = "20.2.2"
@@ -95,6 +96,10 @@ def slower_verdict(random: Sequence[float], true: Sequence[float], budget: int) 
     return c.verdict, c
 
 
+def _show(bar: ProgressLike, base: int, span: int, done: int, total: int) -> None:
+    bar.update(base + done * span // total)
+
+
 def run(cfg: Config, run: Run) -> None:
     data = load_mnist1d(MNIST1DConfig(num_samples=cfg.num_samples, train_split=cfg.train_split))
     x, y = data.x_train.to(run.device), data.y_train.to(run.device)
@@ -114,7 +119,7 @@ def run(cfg: Config, run: Run) -> None:
     curves: dict[str, list[list[float]]] = {}
     test_error: dict[str, list[float]] = {}
     with run.progress(len(VERSIONS) * cfg.epochs, "versions × epochs") as bar:
-        for v, version in enumerate(VERSIONS):
+        for k, version in enumerate(VERSIONS):
             xv, yv = inputs[version]
 
             def evaluate(
@@ -140,9 +145,9 @@ def run(cfg: Config, run: Run) -> None:
                 evaluate_every=1,
                 device=run.device,
                 run=run,
-                name=f"version{v}",
+                name=f"version{k}",
                 checkpoint_every=max(1, cfg.epochs // 5),
-                progress=lambda done, total, v=v: bar.update(v * cfg.epochs + done * cfg.epochs // total),
+                progress=partial(_show, bar, k * cfg.epochs, cfg.epochs),
             )
             curves[version] = [[h["train_error"] for h in hist] for hist in result.history]
             test_error[version] = result.final("test_error")
@@ -169,23 +174,23 @@ def run(cfg: Config, run: Run) -> None:
         ("shuffled labels", "shuffled-labels-fit-slower"),
         ("random inputs", "random-inputs-fit-slower"),
     ):
-        verdict, c = slower_verdict(fit[version], fit["true labels"], cfg.epochs)
+        verdict, comparison = slower_verdict(fit[version], fit["true labels"], cfg.epochs)
         run.claim(
             claim_id,
             f"{version.capitalize()} take more epochs to fit than the true labels (paired over {cfg.seeds} seeds, "
             "mean difference > 2 SE)",
             holds=verdict,
-            measured={"epochs": c.to_json(), "described": c.describe("epochs", digits=1)},
+            measured={"epochs": comparison.to_json(), "described": comparison.describe("epochs", digits=1)},
             expected="more epochs to reach zero training error",
         )
 
     fig, axes = subplots(1, 1, width=5.5)
     ax = axes[0, 0]
     for version, color in zip(VERSIONS, ("C0", "C1", "C2"), strict=True):
-        for s, c in enumerate(curves[version]):
+        for s, curve in enumerate(curves[version]):
             ax.plot(
-                range(1, len(c) + 1),
-                [100 * e for e in c],
+                range(1, len(curve) + 1),
+                [100 * e for e in curve],
                 color=color,
                 alpha=0.8,
                 label=version if s == 0 else None,
