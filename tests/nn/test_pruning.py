@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from udl.nn import MLP, apply_masks, magnitude_masks, mask_sparsity, rewind
+from udl.nn import MLP, magnitude_masks, mask_sparsity, rewind
 
 
 def test_iterative_masks_match_torch_prune() -> None:
@@ -36,23 +36,26 @@ def test_masks_keep_the_largest_magnitudes() -> None:
     assert magnitude_masks([w], 0.0)[0].all() and not magnitude_masks([w], 1.0)[0].any()
 
 
-def test_rewind_restores_the_initial_weights_under_the_mask() -> None:
+def test_rewind_restores_the_initial_weights_and_training_keeps_the_mask() -> None:
     model = MLP(4, [8], 3, generator=torch.Generator().manual_seed(1))
     initial = {k: v.clone() for k, v in model.state_dict().items()}
-    weights = [layer.weight for layer in model.linears]
     with torch.no_grad():
-        for w in weights:
-            w.add_(1.0)
-    masks = magnitude_masks(weights, 0.5)
-    rewind(model, initial, weights, masks)
-    for w, m, key in zip(weights, masks, ["layers.0.weight", "layers.1.weight"], strict=True):
-        assert torch.equal(w, initial[key] * m)
+        for layer in model.linears:
+            layer.weight.add_(torch.randn(layer.weight.shape, generator=torch.Generator().manual_seed(2)))
+    masks = magnitude_masks([layer.weight for layer in model.linears], 0.5)
+    for _ in range(2):  # a second rewind of a pruned model unprunes it first
+        rewind(model, initial, model.linears, masks)
+        for layer, m, key in zip(model.linears, masks, ["layers.0.weight", "layers.1.weight"], strict=True):
+            assert torch.equal(layer.weight, initial[key] * m)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    x = torch.randn(16, 4, generator=torch.Generator().manual_seed(3))
+    for _ in range(3):
+        opt.zero_grad()
+        model(x).pow(2).sum().backward()
+        opt.step()
+    for layer, m in zip(model.linears, masks, strict=True):
+        assert torch.all(layer.weight[~m] == 0) and torch.all(layer.weight[m] != 0)
     assert mask_sparsity(masks) == pytest.approx(0.5)
-    apply_masks(weights, masks)  # idempotent
-    assert all(
-        torch.equal(w, initial[k] * m)
-        for w, m, k in zip(weights, masks, ["layers.0.weight", "layers.1.weight"], strict=True)
-    )
 
 
 def test_bad_input() -> None:
@@ -60,5 +63,7 @@ def test_bad_input() -> None:
         magnitude_masks([torch.ones(2)], 1.5)
     with pytest.raises(ValueError, match="masks must match"):
         magnitude_masks([torch.ones(2)], 0.5, [torch.ones(3, dtype=torch.bool)])
+    with pytest.raises(ValueError, match="one mask per layer"):
+        rewind(nn.Linear(2, 2), {}, [nn.Linear(2, 2)], [])
     with pytest.raises(ValueError, match="at least one"):
         mask_sparsity([])

@@ -111,6 +111,11 @@ from udl.functional.geometry import (
     random_points,
 )
 from udl.functional.landscapes import gabor_model, saddle_loss
+from udl.functional.linear_autoencoder import (
+    LinearAutoencoderCriticalPoint,
+    linear_autoencoder_critical_points,
+    linear_autoencoder_loss,
+)
 from udl.functional.linear_regions import (
     count_regions_1d,
     count_regions_2d,
@@ -147,6 +152,7 @@ __all__ = [
     "DistanceSpread",
     "GaussianPosterior",
     "GaussianPredictive",
+    "LinearAutoencoderCriticalPoint",
     "MonteCarloError",
     "ReceptiveField",
     "RegressionEnsembleErrors",
@@ -215,6 +221,8 @@ __all__ = [
     "least_squares_loss",
     "line_losses",
     "linear",
+    "linear_autoencoder_critical_points",
+    "linear_autoencoder_loss",
     "log10_chi_cdf",
     "log_ball_volume",
     "loglog_slope",

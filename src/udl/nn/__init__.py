@@ -18,7 +18,7 @@ from udl.nn._ensemble import StackedEnsemble
 from udl.nn._heads import MLPTrunk, TrunkWithHeads, freeze, mlp_trunk, replace_head, unfreeze
 from udl.nn._mlp import MLP, Init, count_parameters, sawtooth_mlp
 from udl.nn._noisy import NoisyTraining
-from udl.nn._pruning import apply_masks, magnitude_masks, mask_sparsity, rewind
+from udl.nn._pruning import magnitude_masks, mask_sparsity, rewind
 from udl.nn._residual import ResidualConvBlock, ResidualMLPBlock, seeded_conv, seeded_linear
 from udl.nn._shallow import ShallowNetwork
 
@@ -41,7 +41,6 @@ __all__ = [
     "StackedEnsemble",
     "TrunkWithHeads",
     "activation_module",
-    "apply_masks",
     "count_parameters",
     "exact_dropout_average",
     "freeze",

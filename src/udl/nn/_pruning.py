@@ -20,8 +20,9 @@ from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import prune
 
-__all__ = ["apply_masks", "magnitude_masks", "mask_sparsity", "rewind"]
+__all__ = ["magnitude_masks", "mask_sparsity", "rewind"]
 
 
 def magnitude_masks(
@@ -54,22 +55,21 @@ def magnitude_masks(
     return out
 
 
-@torch.no_grad()
-def apply_masks(weights: Sequence[Tensor], masks: Sequence[Tensor]) -> None:
-    """Zero the pruned entries of ``weights`` in place (call after every optimizer step while training a
-    masked network)."""
-    for w, m in zip(weights, masks, strict=True):
-        w.mul_(m)
-
-
-@torch.no_grad()
 def rewind(
-    model: nn.Module, state: Mapping[str, Tensor], weights: Sequence[Tensor], masks: Sequence[Tensor]
+    model: nn.Module, state: Mapping[str, Tensor], layers: Sequence[nn.Module], masks: Sequence[Tensor]
 ) -> None:
-    """Reset ``model`` to ``state`` (its initial ``state_dict``: the rewind) and apply ``masks`` to ``weights``
-    (tensors of ``model``)."""
+    """The lottery-ticket rewind: reset ``model`` to ``state`` (its initial ``state_dict``, unpruned) and attach
+    ``masks`` to the ``weight`` of each of ``layers`` (modules of ``model``) with
+    ``torch.nn.utils.prune.custom_from_mask``: ``weight = weight_orig * weight_mask``, so the pruned entries stay
+    zero through any training loop (their gradient is zero). A model pruned before is unpruned first."""
+    if len(layers) != len(masks):
+        raise ValueError(f"need one mask per layer, got {len(masks)} masks for {len(layers)} layers")
+    for layer in layers:
+        if prune.is_pruned(layer) and hasattr(layer, "weight_orig"):
+            prune.remove(layer, "weight")
     model.load_state_dict(state)
-    apply_masks(weights, masks)
+    for layer, mask in zip(layers, masks, strict=True):
+        prune.custom_from_mask(layer, "weight", mask)
 
 
 def mask_sparsity(masks: Sequence[Tensor]) -> float:
