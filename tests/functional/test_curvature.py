@@ -14,7 +14,7 @@ from udl.functional import (
     line_losses,
     projected_hessian,
     random_subspace,
-    subspace_model,
+    trajectory_pca,
 )
 from udl.functional.curvature import FlatLoss
 from udl.nn import MLP
@@ -82,13 +82,24 @@ def test_line_losses_match_pointwise_evaluation() -> None:
     torch.testing.assert_close(line_losses(f, theta, other, alphas), expected, atol=1e-12, rtol=0)
 
 
-def test_subspace_model_and_bad_input() -> None:
-    theta0 = torch.zeros(5, dtype=torch.float64)
-    p = torch.eye(5, dtype=torch.float64)[:, :2]
-    assert torch.equal(
-        subspace_model(theta0, p)(torch.tensor([1.0, 2.0], dtype=torch.float64)),
-        torch.tensor([1.0, 2.0, 0, 0, 0], dtype=torch.float64),
+def test_trajectory_pca_matches_sklearn() -> None:
+    from sklearn.decomposition import PCA
+
+    g = torch.Generator().manual_seed(7)
+    path = torch.cumsum(torch.randn(30, 12, generator=g, dtype=torch.float64), 0)  # a random walk
+    ratio, directions = trajectory_pca(path)
+    ref = PCA().fit(path.numpy())
+    torch.testing.assert_close(ratio, torch.from_numpy(ref.explained_variance_ratio_), atol=1e-12, rtol=1e-10)
+    overlap = (directions[:5] * torch.from_numpy(ref.components_[:5])).sum(1).abs()
+    torch.testing.assert_close(overlap, torch.ones(5, dtype=torch.float64), atol=1e-8, rtol=0)
+    # a straight line is one component
+    line = torch.linspace(0, 1, 10, dtype=torch.float64)[:, None] * torch.randn(
+        1, 12, generator=g, dtype=torch.float64
     )
+    assert float(trajectory_pca(line)[0][0]) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_bad_input() -> None:
     _, theta, f, _, _ = _problem()
     with pytest.raises(ValueError, match="flat vector"):
         f(theta[:-1])
@@ -98,5 +109,5 @@ def test_subspace_model_and_bad_input() -> None:
         projected_hessian(f, theta, torch.ones(3, 2, dtype=torch.float64))
     with pytest.raises(ValueError, match="d <= n"):
         random_subspace(3, 4)
-    with pytest.raises(ValueError, match="basis"):
-        subspace_model(theta0, torch.ones(4, 2))
+    with pytest.raises(ValueError, match="T >= 2"):
+        trajectory_pca(torch.ones(1, 3))

@@ -67,7 +67,7 @@ from udl.functional.curvature import (
     line_losses,
     projected_hessian,
     random_subspace,
-    subspace_model,
+    trajectory_pca,
 )
 from udl.functional.distributions import binomial_z, chi_cdf, chi_pdf, ks_statistic, log10_chi_cdf
 from udl.functional.ensemble_analysis import (
@@ -249,8 +249,8 @@ __all__ = [
     "shift_equivariant_mask",
     "sigmoid",
     "softplus",
-    "subspace_model",
     "tanh",
+    "trajectory_pca",
     "translate",
     "upsample_bilinear",
     "upsample_duplicate",

@@ -3,8 +3,8 @@ r"""The loss as a function of one flat parameter vector: lines through it, its H
 UDL chapter 20 studies the loss surface :math:`L[\boldsymbol\phi]` of a trained network through low-dimensional
 views of it (section 20.3): the loss along the straight line between two parameter vectors (Goodfellow et al.,
 2015; fig. 20.5), the curvature (the Hessian :math:`\mathbf H = \partial^2 L / \partial\boldsymbol\phi^2`, UDL
-section 6.1) seen through a random subspace (Fort & Scherlis, 2019), and training restricted to a random subspace
-:math:`\boldsymbol\phi = \boldsymbol\phi_0 + \mathbf P\mathbf d` (Li et al., 2018; the intrinsic dimension).
+section 6.1) seen through a random subspace (Fort & Scherlis, 2019), and the principal directions of a training trajectory
+(Li et al., 2018; training restricted to a random subspace is ``udl.nn.RandomSubspace``).
 
 Everything here works on a *flat* parameter vector (``torch.nn.utils.parameters_to_vector`` order) through
 ``flat_loss``, which wraps a module with ``torch.func.functional_call``; the Hessian is never formed: a
@@ -33,7 +33,7 @@ __all__ = [
     "line_losses",
     "projected_hessian",
     "random_subspace",
-    "subspace_model",
+    "trajectory_pca",
 ]
 
 FlatLoss = Callable[[Tensor], Tensor]
@@ -106,12 +106,14 @@ def line_losses(f: FlatLoss, theta_a: Tensor, theta_b: Tensor, alphas: Tensor) -
     return vmap(f)(points)
 
 
-def subspace_model(theta0: Tensor, basis: Tensor) -> Callable[[Tensor], Tensor]:
-    r"""``d -> θ0 + P d``: the parameters of training restricted to a d-dimensional affine subspace through the
-    initialization θ0 (n,) along the columns of ``basis`` P (n, d) (Li et al., 2018; the intrinsic dimension is
-    the smallest d at which this reaches 90% of the full model's accuracy)."""
-    if basis.dim() != 2 or basis.shape[0] != theta0.shape[0] or theta0.dim() != 1:
-        raise ValueError(
-            f"need theta0 (n,) and basis (n, d), got {tuple(theta0.shape)} and {tuple(basis.shape)}"
-        )
-    return lambda d: theta0 + basis @ d
+def trajectory_pca(snapshots: Tensor) -> tuple[Tensor, Tensor]:
+    r"""Principal components of a parameter trajectory (Li et al., 2018): ``snapshots`` (T, n), one flat parameter
+    vector per row, are centred on their mean and decomposed by SVD. Returns the explained-variance ratios (r,)
+    (descending, summing to 1; r = min(T, n)) and the directions (r, n) (unit rows), as
+    ``sklearn.decomposition.PCA``'s ``explained_variance_ratio_`` and ``components_`` (up to sign)."""
+    if snapshots.dim() != 2 or snapshots.shape[0] < 2:
+        raise ValueError(f"snapshots must be (T, n) with T >= 2, got {tuple(snapshots.shape)}")
+    centred = snapshots - snapshots.mean(0)
+    _, s, vh = torch.linalg.svd(centred, full_matrices=False)
+    variance = s**2
+    return variance / variance.sum(), vh

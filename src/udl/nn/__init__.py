@@ -21,6 +21,7 @@ from udl.nn._noisy import NoisyTraining
 from udl.nn._pruning import magnitude_masks, mask_sparsity, rewind
 from udl.nn._residual import ResidualConvBlock, ResidualMLPBlock, seeded_conv, seeded_linear
 from udl.nn._shallow import ShallowNetwork
+from udl.nn._subspace import RandomSubspace
 
 __all__ = [
     "MLP",
@@ -35,6 +36,7 @@ __all__ = [
     "MCDropoutPrediction",
     "MLPTrunk",
     "NoisyTraining",
+    "RandomSubspace",
     "ResidualConvBlock",
     "ResidualMLPBlock",
     "ShallowNetwork",

@@ -139,7 +139,7 @@ def run(cfg: Config, run: Run) -> None:
         eigenvalues = torch.linalg.eigvalsh(hessian(loss, theta.detach()))
         spectra.append(eigenvalues)
         grad_error = max(grad_error, float(grad.abs().max()))
-        loss_error = max(loss_error, abs(float(value) - p.loss))
+        loss_error = max(loss_error, abs(float(value.detach()) - p.loss))
         index_mismatch += int((eigenvalues < -1e-9).sum()) != p.morse_index
     run.check(
         "gradient-vanishes", "The gradient is zero at every critical point", error=grad_error, tolerance=1e-10
