@@ -3,8 +3,8 @@ r"""The loss as a function of one flat parameter vector: lines through it, its H
 UDL chapter 20 studies the loss surface :math:`L[\boldsymbol\phi]` of a trained network through low-dimensional
 views of it (section 20.3): the loss along the straight line between two parameter vectors (Goodfellow et al.,
 2015; fig. 20.5), the curvature (the Hessian :math:`\mathbf H = \partial^2 L / \partial\boldsymbol\phi^2`, UDL
-section 6.1) seen through a random subspace (Fort & Scherlis, 2019), and the principal directions of a training trajectory
-(Li et al., 2018; training restricted to a random subspace is ``udl.nn.RandomSubspace``).
+section 6.1) seen through a random subspace (Fort & Scherlis, 2019), and the principal directions of a training
+trajectory (Li et al., 2018; training restricted to a random subspace is ``udl.nn.RandomSubspace``).
 
 Everything here works on a *flat* parameter vector (``torch.nn.utils.parameters_to_vector`` order) through
 ``flat_loss``, which wraps a module with ``torch.func.functional_call``; the Hessian is never formed: a

@@ -50,6 +50,8 @@ class RandomSubspace(nn.Module):
         self.register_buffer("theta0", theta0)
         basis = random_subspace(theta0.numel(), dim, generator=generator, dtype=theta0.dtype)
         self.register_buffer("basis", basis.to(theta0.device))
+        self.theta0: Tensor
+        self.basis: Tensor
         self.z = nn.Parameter(torch.zeros(dim, dtype=theta0.dtype, device=theta0.device))
 
     def flat_parameters(self) -> Tensor:

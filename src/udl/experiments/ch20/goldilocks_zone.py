@@ -17,6 +17,7 @@ Hessian-vector product equals the second derivative of the loss along v by forwa
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ def goldilocks_verdict(
 
 def xavier_scale(widths: Sequence[int]) -> float:
     """‖θ_Xavier‖ / ‖θ_He‖ in expectation for the weight matrices of an MLP with ``widths`` (D_i, ..., D_o)."""
-    pairs = list(zip(widths[:-1], widths[1:], strict=False))
+    pairs = list(itertools.pairwise(widths))
     return math.sqrt(sum(2 * a * b / (a + b) for a, b in pairs) / sum(2 * b for _, b in pairs))
 
 
