@@ -13,10 +13,12 @@ which the validation accuracy does (generalized). Claims: with weight decay ever
 budget, at least ``delay`` times later than it memorized; without weight decay no seed generalizes within the
 budget.
 
-Known result at quick: within the quick budget (4000 full-batch steps, p = 23) the weight-decay runs memorize at
-once and their validation accuracy climbs only to a fraction of the way, so "grokking-with-weight-decay" fails at
-quick (no seed generalizes in the budget); the full preset (p = 47, 40% training pairs, 50,000 steps, Nanda et
-al.'s weight decay 1) is the protocol.
+Known result at quick: within the quick budget (4000 full-batch steps, p = 23, 3 seeds) every run memorizes the
+training half by step 50, but with weight decay the validation accuracy only climbs to 0.24-0.34 (without it, it
+stays at 0.00): "grokking-with-weight-decay" fails at quick — no seed generalizes within the budget — while the
+direction (weight decay lifts validation accuracy, no decay leaves it at zero) shows. A 512-unit MLP at lr 0.003
+reached only 0.28-0.36 in 6000 steps. The full preset (p = 47, 40% training pairs, 50,000 steps) is the protocol;
+it has not been run for this note (it is far beyond the CPU budget of one session), so the claim is open there.
 """
 
 from __future__ import annotations
