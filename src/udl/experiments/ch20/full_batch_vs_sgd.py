@@ -11,6 +11,11 @@ the training set; the claim is the book's (same epochs, same learning rate) and 
 next to it so that the share of under-fitting in the gap can be read off. Claim: the test error of full-batch
 descent exceeds SGD's, paired by seed (each seed's mean over the widths), mean difference > 2 SE. No
 hyper-parameter is selected: the test set only reports.
+
+Quick (widths 32/64/128, 60 epochs, lr 0.1, 2000 training examples, 3 seeds): the gap is +20.3 ± 0.5 points
+(full batch 70.0% test error, SGD 49.7%), but full batch's *training* error is 58-70% against SGD's 0.6-29%:
+at equal epochs most of the gap is the 20× fewer steps of full-batch descent, not a generalization effect of
+the noise alone; the training errors are in the claim's measurements.
 """
 
 from __future__ import annotations

@@ -11,6 +11,12 @@ Claims: every run on shuffled labels and on random inputs reaches zero training 
 network can memorize); both take more epochs than the true labels (paired by seed: the same initialization and
 batch order in the three versions; a run that never fits counts as ``epochs`` + 1, a lower bound). The test error
 of the shuffled-label runs (about 90%, chance) is reported: what was fitted is memorized, not learned.
+
+Known result at quick (3000 training examples, MLP 40-128-128-10, 3 seeds): true labels fit in 60.7 epochs,
+shuffled labels in 107.7 (+47.0 ± 1.2, holds), but random Gaussian inputs in 62.7 (+2.0 ± 2.9 epochs: not
+established). Random points in 40 dimensions are in general position and easy to separate; MNIST-1D's true
+labels end with a few hard, nearly conflicting examples that take as long as the random inputs (Zhang et al.
+report random pixels slower than true labels on CIFAR-10, a much larger set).
 """
 
 from __future__ import annotations
