@@ -17,7 +17,7 @@ The test set only reports (the accuracies at d₉₀).
 
 Known result at quick (MLP 40-100-10, n = 5110 parameters, 2 seeds): 1/2/5 components explain 0.89/0.96/0.99
 of the trajectory's variance (holds), but "small-intrinsic-dimension" fails: after 20 Adam epochs the full model
-reaches 0.55-0.57 validation accuracy and the subspaces only 0.10-0.45 (d = 1000: 0.40-0.45, i.e. 73-79% of the
+reaches 0.55-0.57 validation accuracy and the subspaces only 0.09-0.45 (d = 1000: 0.40-0.45, i.e. 70-82% of the
 full model), so d₉₀ is not reached in the grid, let alone at d ≤ n/10 = 511. A subspace step moves the weights
 by about √(d/n) of a full step, so at equal epochs and learning rate the subspaces are also under-trained;
 the full preset (100 epochs, a finer grid) is the protocol that can settle it.
