@@ -67,7 +67,7 @@ class Config:
     """seed of the data and the starts"""
 
     def __post_init__(self) -> None:
-        in_range(self, init_std=(0, 10), lr=(0, 10), gap_tolerance=(0, 1))
+        in_range(self, spectrum=(0, 1e3), init_std=(0, 10), lr=(0, 10), gap_tolerance=(0, 1))
         if len(self.spectrum) < 2 or min(self.spectrum) <= 0 or len(set(self.spectrum)) != len(self.spectrum):
             raise ValueError(f"spectrum must hold >= 2 distinct positive variances, got {self.spectrum}")
         if not 1 <= self.hidden < len(self.spectrum):

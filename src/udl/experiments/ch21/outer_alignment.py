@@ -8,8 +8,8 @@ reaching the bottom-right corner, holes as before — written while looking at t
 always sits in that corner, so there the proxy MDP *is* the true MDP. In ``test_layouts`` layouts the fish is
 elsewhere (a random free cell). An agent optimizes the proxy on each layout — exactly by value iteration
 (``udl.rl.value_iteration``) and by Q-learning from experience (``udl.rl.q_learning``, ``agents`` learners,
-``steps`` steps) — and its policy is scored under both rewards by exact policy evaluation
-(``udl.rl.solve_policy_value``), from the start cell, γ = ``gamma``.
+``steps`` steps, chapter 19's decaying step size) — and its policy is scored under both rewards by exact policy
+evaluation (``udl.rl.solve_policy_value``), from the start cell, γ = ``gamma``.
 
 Check (exact): on the ``train_layouts`` layouts the proxy-optimal policy's true value equals the true optimum.
 Claims: on the test layouts the proxy-optimal policy's true value falls short of the true optimum (the outer
@@ -61,15 +61,19 @@ class Config:
     """layouts with the fish elsewhere"""
     agents: int = 4
     """Q-learners per test layout"""
-    steps: int = 20_000
+    steps: int = 40_000
     """Q-learning environment steps per learner"""
+    lr: float = 1.0
+    """Q-learning step-size scale: α = lr · N(s, a)^−lr_power (chapter 19's tabular-control recipe)"""
+    lr_power: float = 0.7
+    """Q-learning step-size decay power"""
     tolerance: float = 0.1
     """the Q-learner 'maximizes the proxy' when its proxy value is within this of the proxy optimum"""
     seed: int = 0
     """seed of the layouts and the learners"""
 
     def __post_init__(self) -> None:
-        in_range(self, slip=(0, 1), gamma=(0, 1), tolerance=(0, 10))
+        in_range(self, slip=(0, 1), gamma=(0, 1), tolerance=(0, 10), lr=(0, 1), lr_power=(0, 1))
         if self.size < 3 or not 0 <= self.holes <= self.size**2 - 4:
             raise ValueError(f"need size >= 3 and 0 <= holes <= size² − 4, got {self.size}, {self.holes}")
         if min(self.train_layouts, self.test_layouts, self.agents, self.steps) < 1 or not self.gamma < 1:
@@ -152,7 +156,9 @@ def run(cfg: Config, run: Run) -> None:
             s0 = env.start
             best_true, best_proxy = value_iteration(true), value_iteration(proxy)
             learned = greedy_policy(
-                q_learning(proxy, agents=cfg.agents, steps=cfg.steps, generator=g).q
+                q_learning(
+                    proxy, agents=cfg.agents, steps=cfg.steps, lr=cfg.lr, lr_power=cfg.lr_power, generator=g
+                ).q
             )  # (B, S, A)
             rows["true_opt"].append(float(best_true.values[s0]))
             rows["proxy_opt_true"].append(float(solve_policy_value(true, best_proxy.policy)[s0]))
