@@ -169,7 +169,7 @@ def run(cfg: Config, run: Run) -> None:
         ax.errorbar(
             cfg.widths,
             100 * te.double().mean(1),
-            yerr=100 * te.double().std(1).nan_to_num(),
+            yerr=100 * te.double().std(1) if cfg.seeds > 1 else None,
             fmt="o-",
             color=color,
             capsize=3,

@@ -128,7 +128,8 @@ def proxy_mdp(env: PenguinOnIce, gamma: float) -> TabularMDP:
 
 
 def run(cfg: Config, run: Run) -> None:
-    g = torch.Generator().manual_seed(cfg.seed)
+    g = torch.Generator().manual_seed(cfg.seed)  # the layouts
+    learners = torch.Generator().manual_seed(cfg.seed + 1)  # the Q-learners' draws, apart from the layouts'
     train_error = 0.0
     for _ in range(cfg.train_layouts):
         env = _layout(cfg, g, fish_in_corner=True)
@@ -157,7 +158,12 @@ def run(cfg: Config, run: Run) -> None:
             best_true, best_proxy = value_iteration(true), value_iteration(proxy)
             learned = greedy_policy(
                 q_learning(
-                    proxy, agents=cfg.agents, steps=cfg.steps, lr=cfg.lr, lr_power=cfg.lr_power, generator=g
+                    proxy,
+                    agents=cfg.agents,
+                    steps=cfg.steps,
+                    lr=cfg.lr,
+                    lr_power=cfg.lr_power,
+                    generator=learners,
                 ).q
             )  # (B, S, A)
             rows["true_opt"].append(float(best_true.values[s0]))
