@@ -61,6 +61,14 @@ from udl.functional.conv import (
     translate,
 )
 from udl.functional.correlation import autocorrelation
+from udl.functional.curvature import (
+    flat_loss,
+    hessian_vector_product,
+    line_losses,
+    projected_hessian,
+    random_subspace,
+    trajectory_pca,
+)
 from udl.functional.distributions import binomial_z, chi_cdf, chi_pdf, ks_statistic, log10_chi_cdf
 from udl.functional.ensemble_analysis import (
     AmbiguityDecomposition,
@@ -103,6 +111,11 @@ from udl.functional.geometry import (
     random_points,
 )
 from udl.functional.landscapes import gabor_model, saddle_loss
+from udl.functional.linear_autoencoder import (
+    LinearAutoencoderCriticalPoint,
+    linear_autoencoder_critical_points,
+    linear_autoencoder_loss,
+)
 from udl.functional.linear_regions import (
     count_regions_1d,
     count_regions_2d,
@@ -139,6 +152,7 @@ __all__ = [
     "DistanceSpread",
     "GaussianPosterior",
     "GaussianPredictive",
+    "LinearAutoencoderCriticalPoint",
     "MonteCarloError",
     "ReceptiveField",
     "RegressionEnsembleErrors",
@@ -189,6 +203,7 @@ __all__ = [
     "fit_fixed_joint_models",
     "fit_linear_regression",
     "fixed_joint_features",
+    "flat_loss",
     "forward_with_weight_noise",
     "gabor_model",
     "gaussian_norms",
@@ -197,13 +212,17 @@ __all__ = [
     "get_activation",
     "gradient_descent_linear_regression",
     "heaviside",
+    "hessian_vector_product",
     "influence_mask",
     "ks_statistic",
     "largest_step_up",
     "leaky_relu",
     "least_squares_gradient",
     "least_squares_loss",
+    "line_losses",
     "linear",
+    "linear_autoencoder_critical_points",
+    "linear_autoencoder_loss",
     "log10_chi_cdf",
     "log_ball_volume",
     "loglog_slope",
@@ -218,8 +237,10 @@ __all__ = [
     "pairwise_distances",
     "perturbed_parameters",
     "predict_fixed_joint_models",
+    "projected_hessian",
     "random_conv_setting",
     "random_points",
+    "random_subspace",
     "receptive_field",
     "regression_ensemble_errors",
     "relu",
@@ -229,6 +250,7 @@ __all__ = [
     "sigmoid",
     "softplus",
     "tanh",
+    "trajectory_pca",
     "translate",
     "upsample_bilinear",
     "upsample_duplicate",

@@ -18,8 +18,10 @@ from udl.nn._ensemble import StackedEnsemble
 from udl.nn._heads import MLPTrunk, TrunkWithHeads, freeze, mlp_trunk, replace_head, unfreeze
 from udl.nn._mlp import MLP, Init, count_parameters, sawtooth_mlp
 from udl.nn._noisy import NoisyTraining
+from udl.nn._pruning import magnitude_masks, mask_sparsity, rewind
 from udl.nn._residual import ResidualConvBlock, ResidualMLPBlock, seeded_conv, seeded_linear
 from udl.nn._shallow import ShallowNetwork
+from udl.nn._subspace import RandomSubspace
 
 __all__ = [
     "MLP",
@@ -34,6 +36,7 @@ __all__ = [
     "MCDropoutPrediction",
     "MLPTrunk",
     "NoisyTraining",
+    "RandomSubspace",
     "ResidualConvBlock",
     "ResidualMLPBlock",
     "ShallowNetwork",
@@ -44,10 +47,13 @@ __all__ = [
     "exact_dropout_average",
     "freeze",
     "init",
+    "magnitude_masks",
+    "mask_sparsity",
     "mc_dropout_predict",
     "mc_dropout_samples",
     "mlp_trunk",
     "replace_head",
+    "rewind",
     "sawtooth_mlp",
     "seeded_conv",
     "seeded_linear",
