@@ -119,6 +119,14 @@ KNOWN: dict[str, dict[str, str]] = {
     # (seeds 0 and 2: 500.0, 499.8); the full preset gives 500 on 3 of 3 seeds.
     "dqn-cartpole": {"dqn-solves-cartpole": "fails"},
     "tabular-control": {"mc-every-visit-near-optimal": "not established"},
+    # Chapter 20. 40-dimensional Gaussian inputs are easy to separate, and the true labels end with a few hard,
+    # near-conflicting examples: random inputs fit +2.0 ± 2.9 epochs slower, short of the bar.
+    "random-labels": {"random-inputs-fit-slower": "not established"},
+    # At the same epochs and learning rate a subspace step moves the weights by about √(d/n) of a full step, so the
+    # subspaces are under-trained at quick (0.09–0.45 vs 0.55–0.57 validation accuracy): 90% is never reached.
+    "trajectory-subspace": {"small-intrinsic-dimension": "fails"},
+    # Validation accuracy climbs only to 0.24–0.34 within quick's 4000 steps (the full preset is the protocol).
+    "grokking": {"grokking-with-weight-decay": "fails"},
 }
 """Quick-preset claims measured not to hold or not established, each explained in its experiment's docstring and
 report. The tests fail if one of them changes (starts to hold, or another claim stops holding), so this list
