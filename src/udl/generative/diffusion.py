@@ -24,6 +24,7 @@ Time runs t = 0 (data, z_0 = x) .. T. Arrays of :class:`DiffusionSchedule` have 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Literal
@@ -306,7 +307,7 @@ def sample(
                 z = ddpm_step(eps, z, t, schedule, variance=variance, generator=generator)
             return z
         path = timestep_subsequence(schedule.steps, count or schedule.steps)
-        for t, s in zip(path, path[1:], strict=False):
+        for t, s in itertools.pairwise(path):
             eps = model(z, torch.full((n,), t, device=z.device))
             z = ddim_step(eps, z, t, s, schedule, eta=eta, generator=generator)
     return z
@@ -351,7 +352,7 @@ class MLPDenoiser(nn.Module):
         self.label_embedding = nn.Embedding(num_classes + 1, time_dim) if num_classes else None
         widths = [data_dim + time_dim, *([hidden] * layers)]
         mods: list[nn.Module] = []
-        for a, b in zip(widths, widths[1:], strict=False):
+        for a, b in itertools.pairwise(widths):
             mods += [nn.Linear(a, b), nn.SiLU()]
         mods.append(nn.Linear(hidden, data_dim))
         self.net = nn.Sequential(*mods)
