@@ -4,7 +4,7 @@ r"""Latent variable models and variational autoencoders (UDL chapter 17).
   differentiable function of the variational parameters (:func:`reparameterize`).
 - Two Monte Carlo estimators of ∂/∂(μ, σ) E_{x ~ Norm[μ, σ²]}[f(x)] (notebook 17.2's setting):
   :func:`reparameterization_gradient` (f'(μ + σε) and f'(μ + σε) ε) and :func:`score_function_gradient`
-  (REINFORCE: f(x) ∂/∂θ log Norm[x; μ, σ²], UDL section 17.7 and problem 17.8), optionally with a baseline
+  (REINFORCE: f(x) ∂/∂θ log Norm[x; μ, σ²], UDL section 17.7 and problem 17.5), optionally with a baseline
   subtracted from f (a control variate: the leave-one-out mean of f keeps the estimator unbiased). Both return
   the per-sample estimates, whose mean is the estimate and whose variance the estimator's variance.
 - The mixture of Gaussians as a latent variable model with a discrete z (UDL section 17.1):
@@ -12,7 +12,7 @@ r"""Latent variable models and variational autoencoders (UDL chapter 17).
   and :func:`mixture_iwae` the importance-weighted bound with K samples drawn from q; with
   ``udl.data.GaussianMixture.log_prob`` (the exact log-likelihood) and ``posterior`` these check
   ELBO ≤ log Pr(x), with equality when q is the posterior.
-- :class:`VAE` (UDL section 17.5, fig. 17.9): an MLP encoder giving q(z | x) = Norm[μ(x), diag σ²(x)], the prior
+- :class:`VAE` (UDL section 17.6): an MLP encoder giving q(z | x) = Norm[μ(x), diag σ²(x)], the prior
   Norm[0, I], and an MLP decoder with a Gaussian (learned per-output σ) or Bernoulli (logits) likelihood; its
   ``elbo`` is reconstruction − closed-form KL, with ``kl_weight`` (KL warm-up) and ``free_bits`` (a floor on the
   KL per latent dimension, Kingma et al. 2016) as the usual remedies for posterior collapse.
@@ -176,14 +176,16 @@ def mixture_iwae(
 
 
 class VAE(nn.Module):
-    """Variational autoencoder (UDL section 17.5, fig. 17.9) with MLP encoder and decoder.
+    """Variational autoencoder (UDL section 17.6) with MLP encoder and decoder.
 
     Args:
         data_dim: D, the dimension of x (flattened).
         latent_dim: the dimension of z.
-        hidden: hidden widths of the encoder (the decoder uses them reversed).
+        hidden: hidden widths of the encoder (and, reversed, of the decoder unless ``decoder_hidden`` is given).
         likelihood: ``"gaussian"`` (decoder predicts the mean, σ is a learned vector, one per output) or
             ``"bernoulli"`` (decoder predicts logits; x ∈ {0, 1}).
+        decoder_hidden: hidden widths of the decoder (a wider / deeper one is a "strong decoder", which invites
+            posterior collapse, discussed in the notes of UDL chapter 17).
         generator: source of the initial weights.
 
     Shapes: x (N, D) -> ``encode`` gives mean and std (N, latent_dim).
@@ -196,6 +198,7 @@ class VAE(nn.Module):
         hidden: Sequence[int] = (128, 128),
         likelihood: Likelihood = "gaussian",
         *,
+        decoder_hidden: Sequence[int] | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -206,7 +209,8 @@ class VAE(nn.Module):
         self.likelihood = likelihood
         self.latent_dim = latent_dim
         self.encoder = MLP(data_dim, list(hidden), 2 * latent_dim, generator=generator)
-        self.decoder = MLP(latent_dim, list(reversed(hidden)), data_dim, generator=generator)
+        dec = list(reversed(hidden)) if decoder_hidden is None else list(decoder_hidden)
+        self.decoder = MLP(latent_dim, dec, data_dim, generator=generator)
         self.log_std = nn.Parameter(torch.zeros(data_dim)) if likelihood == "gaussian" else None
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:

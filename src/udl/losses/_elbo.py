@@ -16,8 +16,8 @@ the importance-weighted bound of Burda et al. (2016), the log of the importance-
 UDL section 17.8.1, is :func:`iwae_bound`: log (1/K) Σ_k Pr(x, z_k)/q(z_k), which is ≥ the ELBO, rises monotonically
 in expectation with K and tends to log Pr(x).
 
-The closed-form KL between diagonal Gaussians (UDL section 17.5 for a standard-normal prior; appendix C.5.4 in
-general) is :func:`gaussian_kl`. Everything returns the *bound* (larger is better) except where named as a loss;
+The closed-form KL between diagonal Gaussians (the VAE's KL term, UDL section 17.6, for a standard-normal prior;
+appendix C.5.4 in general) is :func:`gaussian_kl`. Everything returns the *bound* (larger is better) except where named as a loss;
 minimize ``-elbo(...)``.
 """
 
@@ -44,7 +44,7 @@ def gaussian_kl(
 
         KL = log(σ_p/σ_q) + (σ_q² + (μ_q − μ_p)²) / (2σ_p²) − ½
 
-    With the standard-normal prior (the defaults) this is the VAE's KL term (UDL section 17.5) per dimension,
+    With the standard-normal prior (the defaults) this is the VAE's KL term (UDL section 17.6) per dimension,
     ½(σ_q² + μ_q² − 1 − log σ_q²). Equals ``torch.distributions.kl_divergence`` of two ``Normal``s elementwise.
 
     Args:
