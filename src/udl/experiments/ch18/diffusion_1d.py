@@ -28,10 +28,10 @@ Result at quick (3 seeds, 3000 Adam steps each): the forward-process check holds
 claims FAIL. Ancestral samples: mode-histogram TV 0.093 / 0.063 / 0.026 and mean log-density gap −0.38 / −0.27 /
 −0.16 nats against true samples (true mean log-density −1.009). DDIM-20 vs ancestral-100: TV 0.020 / 0.053 / 0.038,
 log-density gap +0.23 / +0.22 / +0.15 nats, i.e. DDIM's samples are *closer* to the mixture (gap to the truth
-−0.15 / −0.05 / 0.00). The shortfall is the ancestral sampler's over-dispersion: with the book's σ_t² = β
-(σ_t = 0.123, notebook 18.3) each late step adds noise wider than the narrowest mode (σ = 0.075), which a
-deterministic sampler does not; it shrinks with longer training (the full preset) but is a property of the
-book's sampler settings.
+−0.15 / −0.05 / 0.00). This is consistent with the ancestral sampler over-dispersing (not tested separately):
+with the book's σ_t² = β (σ_t = 0.123, notebook 18.3) each late step adds noise wider than the narrowest mode
+(σ = 0.075), which the deterministic sampler does not; how much longer training (the full preset) closes the gap
+is not measured.
 
 Not built here: the 1-D Wasserstein distance to the mixture near its sampling-noise floor (the issue's measure).
 The metric belongs to the sample-quality metrics another helper is building (``udl.metrics``), not yet on main
