@@ -161,3 +161,11 @@ def test_vae_rejects_bad_arguments() -> None:
         VAE(4, 2, likelihood="poisson")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="latent_dim"):
         VAE(4, 0)
+
+
+def test_vae_decoder_widths() -> None:
+    vae = VAE(10, 3, (8,), decoder_hidden=(16, 16), generator=torch.Generator().manual_seed(0))
+    widths = [m.out_features for m in vae.decoder.modules() if isinstance(m, torch.nn.Linear)]
+    assert widths == [16, 16, 10]
+    widths = [m.out_features for m in vae.encoder.modules() if isinstance(m, torch.nn.Linear)]
+    assert widths == [8, 6]

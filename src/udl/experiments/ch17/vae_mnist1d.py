@@ -61,11 +61,11 @@ VARIANTS = ("elbo", "warmup", "free-bits")
 class Config:
     latent_dim: int = 16
     """dimension of z"""
-    encoder_hidden: tuple[int, ...] = (128, 128)
+    encoder_hidden: tuple[int, ...] = (128,)
     """hidden widths of the encoder MLP"""
-    decoder_hidden: tuple[int, ...] = (256, 256, 256)
+    decoder_hidden: tuple[int, ...] = (256, 256)
     """hidden widths of the (strong) decoder MLP"""
-    steps: int = 3000
+    steps: int = 2000
     """Adam steps per model"""
     batch_size: int = 128
     """mini-batch size"""
@@ -103,7 +103,9 @@ PRESETS = {
         latent_dim=4, encoder_hidden=(32,), decoder_hidden=(32,), steps=40, eval_samples=2, iwae_k=4, seeds=1
     ),
     "quick": Config(),
-    "full": Config(steps=20_000, seeds=5, iwae_k=1000),
+    "full": Config(
+        encoder_hidden=(128, 128), decoder_hidden=(256, 256, 256), steps=20_000, seeds=5, iwae_k=1000
+    ),
 }
 
 
