@@ -26,9 +26,7 @@ dimensions are inactive (count > 0, > 2 SE); (2) free bits leaves fewer dimensio
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,10 +117,6 @@ def fewer_collapsed_verdict(plain: list[float], fixed: list[float]) -> Verdict:
     return paired_difference(plain, fixed).verdict
 
 
-def _epoch(x: Tensor, batch_size: int, g: torch.Generator, epoch: int) -> Iterator[tuple[Tensor, ...]]:
-    return minibatches(x, batch_size=batch_size, generator=g)
-
-
 def _train_vae(cfg: Config, variant: str, x: Tensor, seed: int, run: Run) -> VAE:
     g = torch.Generator().manual_seed(seed)
     vae = VAE(x.shape[1], cfg.latent_dim, cfg.encoder_hidden, decoder_hidden=cfg.decoder_hidden, generator=g)
@@ -140,8 +134,8 @@ def _train_vae(cfg: Config, variant: str, x: Tensor, seed: int, run: Run) -> VAE
         state["updates"] += 1
         return {"loss": loss.detach(), "kl": kl_dims.sum(1).mean().detach()}
 
-    train(step, functools.partial(_epoch, x, cfg.batch_size, g), steps=cfg.steps, state=state, run=run,
-          name=f"{variant}-{seed}", log_every=max(1, cfg.steps // 10))  # fmt: skip
+    train(step, lambda epoch: minibatches(x, batch_size=cfg.batch_size, generator=g), steps=cfg.steps,
+          state=state, run=run, name=f"{variant}-{seed}", log_every=max(1, cfg.steps // 10))  # fmt: skip
     return vae.eval()
 
 

@@ -40,9 +40,7 @@ when this was written; it is left out rather than written twice.
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -156,8 +154,23 @@ def mode_histogram(mixture: GaussianMixture, x: Tensor) -> Tensor:
     return torch.bincount(k, minlength=mixture.n_components).double() / x.shape[0]
 
 
-def _epoch(x: Tensor, batch_size: int, g: torch.Generator, epoch: int) -> Iterator[tuple[Tensor, ...]]:
-    return minibatches(x, batch_size=batch_size, generator=g)
+def _train_denoiser(
+    cfg: Config, schedule: DiffusionSchedule, x: Tensor, g: torch.Generator, run: Run, name: str
+) -> MLPDenoiser:
+    """An MLP noise predictor trained with the simplified loss (algorithm 18.1) by Adam with a cosine decay."""
+    model = MLPDenoiser(1, cfg.hidden, 3, generator=g)
+    opt = Adam(model.parameters(), lr=cfg.lr)
+    update = OptimizerStep(opt, scheduler=CosineDecay(opt, total_steps=cfg.train_steps))
+
+    def step(batch: tuple[Tensor, ...]) -> dict[str, Tensor]:
+        loss = ddpm_loss(model, batch[0], schedule, generator=g)
+        update(loss)
+        return {"loss": loss.detach()}
+
+    train(step, lambda epoch: minibatches(x, batch_size=cfg.batch_size, generator=g), steps=cfg.train_steps,
+          state={"model": model, "optimizer": opt, "generator": g}, run=run, name=name,
+          log_every=max(1, cfg.train_steps // 10))  # fmt: skip
+    return model.eval()
 
 
 def run(cfg: Config, run: Run) -> None:
@@ -194,23 +207,8 @@ def run(cfg: Config, run: Run) -> None:
         for s in range(cfg.seeds):
             gs = torch.Generator().manual_seed(cfg.seed + 1000 + s)
             x_train = mixture.sample(cfg.train_points, generator=gs).float()  # type: ignore[union-attr]
-            model = MLPDenoiser(1, cfg.hidden, 3, generator=gs)
-            opt = Adam(model.parameters(), lr=cfg.lr)
-            update = OptimizerStep(opt, scheduler=CosineDecay(opt, total_steps=cfg.train_steps))
-
-            def step(batch: tuple[Tensor, ...], model: MLPDenoiser = model, update: OptimizerStep = update,
-                     gs: torch.Generator = gs) -> dict[str, Tensor]:  # fmt: skip
-                loss = ddpm_loss(model, batch[0], schedule, generator=gs)
-                update(loss)
-                return {"loss": loss.detach()}
-
-            batches = functools.partial(_epoch, x_train, cfg.batch_size, gs)
-
-            state = {"model": model, "optimizer": opt, "generator": gs}
-            train(step, batches, steps=cfg.train_steps, state=state, run=run, name=f"denoiser-{s}",
-                  log_every=max(1, cfg.train_steps // 10))  # fmt: skip
+            model = _train_denoiser(cfg, schedule, x_train, gs, run, f"denoiser-{s}")
             bar.update((s + 1) * cfg.train_steps)
-            model.eval()
             shape = (cfg.sample_points, 1)
             ancestral = sample(model, shape, schedule, variance="beta", generator=gs).double()
             ddim = sample(model, shape, schedule, method="ddim", count=cfg.ddim_steps, generator=gs).double()
