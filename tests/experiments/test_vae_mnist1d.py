@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from udl.experiments.ch17.vae_mnist1d import Config, collapse_verdict, fewer_collapsed_verdict
+from udl.experiments._vae import collapse_verdict, fewer_collapsed_verdict
+from udl.experiments.ch17.vae_mnist1d import Config
 from udl.stats import Verdict
 
 
