@@ -71,6 +71,44 @@ KNOWN: dict[str, dict[str, str]] = {
     # Without skips the U-Net learns every class at one seed (0.967) and never learns triangles at the other
     # (0.642): +0.19 ± 0.16 in 2 seeds, short of the bar (full, 3 seeds, judges it).
     "segmentation": {"skips-help": "not established"},
+    # Chapter 12. Reversal at L = 6 (2 seeds): the T5 bias (19/25%), ALiBi (0.4/0.8%) and RoPE (81/95%) do not
+    # solve it within the quick budget where sinusoidal and learned positions reach 100%.
+    "positional-encodings": {
+        "solved-with-relative": "fails",
+        "solved-with-alibi": "fails",
+        "solved-with-rope": "fails",
+    },
+    # Dense 79/70%, local + global 66/99.9% (one seed learns the task suddenly, one does not yet); the band alone is
+    # at chance (52/50%), but without local + global solving both seeds the contrast is not established.
+    "long-context": {"local-global-matches-dense": "fails", "fails-without-global": "not established"},
+    # Removing 24 of 48 heads drops exact match 100% -> 88% / 23%; importance order beats random in both seeds,
+    # +0.70 ± 0.53, short of the 2-SE bar.
+    "head-pruning": {"half-the-heads-prunable": "fails", "importance-beats-random": "not established"},
+    # Chapter 13. On a degree-corrected SBM most nodes are leaves of hubs, and Kipf's 1/√(d·d_hub) weight shrinks
+    # the hub's clean class signal that the plain sum passes on: Kipf loses by 9.0 ± 1.7 points (5 seeds).
+    "gcn-node-classification": {"kipf-helps-when-degrees-vary": "fails"},
+    # A Watts-Strogatz small world covers 6.3% of its nodes within 4 hops (48% at 6): slower than the bar.
+    "k-hop": {"graph-expansion-small-world": "fails"},
+    # GAT does not beat GCN as edges get noisy (−0.5 / −3.8 / −4.1 points at homophily 0.9 / 0.6 / 0.45); its
+    # attention on same-class edges is only +0.0024 ± 0.0015 higher.
+    "graph-attention": {
+        "attention-helps-with-noisy-edges": "fails",
+        "attention-prefers-same-class-edges": "not established",
+    },
+    # Chapter 16. 1000 Adam steps at quick: no family gets within the 0.1-nat bar of the true entropy (KL ring/grid:
+    # coupling 0.30/0.40, MAF 0.27/2.26, IAF 0.30/0.48, residual 0.36/0.64), levelling off by the validation
+    # rule; MAF's grid mean is dominated by one test point in a near-empty region of its density (76% of points
+    # favour it).
+    "flows-2d": {
+        "coupling-approaches-entropy": "fails",
+        "maf-approaches-entropy": "fails",
+        "iaf-approaches-entropy": "fails",
+        "residual-approaches-entropy": "fails",
+        "maf-beats-elementwise-linear": "fails",
+    },
+    # Chapter 19. Every-visit Monte Carlo keeps averaging the correlated returns of early, worse ε-greedy policies:
+    # gap 0.062 ± 0.015 to v*(0), mean + 2 SE above the 0.079 tolerance.
+    "tabular-control": {"mc-every-visit-near-optimal": "not established"},
 }
 """Quick-preset claims measured not to hold or not established, each explained in its experiment's docstring and
 report. The tests fail if one of them changes (starts to hold, or another claim stops holding), so this list

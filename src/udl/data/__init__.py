@@ -1,92 +1,49 @@
-"""Data sets made locally, never downloaded: MNIST-1D and the book's toy problems."""
+"""Data sets made locally, never downloaded: MNIST-1D, the book's toy problems, 8x8 digits, shapes, toy densities,
+text that ships with Python, and a synthetic data set with a protected attribute.
 
-from udl.data.augment import (
-    augment_dataset,
-    augment_signals,
-    circular_shift,
-    random_span_mask,
-    sample_shift_and_scale,
-    shift_and_scale,
-)
-from udl.data.densities import (
-    GaussianMixture,
-    concentric_rings,
-    grid_of_gaussians,
-    mixture_1d,
-    ring_of_gaussians,
-    two_moons,
-)
-from udl.data.digits import Digits, load_digits_split, random_shift_rotate, shift_rotate
-from udl.data.likelihood import (
-    heteroscedastic_sine,
-    heteroscedastic_std,
-    outlier_line,
-    plackett_luce_rankings,
-    wrapped_angles,
-)
-from udl.data.mnist1d import MNIST1D, MNIST1DConfig, load_mnist1d
-from udl.data.mnist1d_shifts import mnist1d_with_shifts
-from udl.data.shapes import SHAPE_CLASSES, Shapes, make_shapes
-from udl.data.splits import validation_split
-from udl.data.toy import FUNCTIONS, linear_data, regression_1d, sine_exp_function
+Each submodule lists its public names in ``__all__``; this package re-exports exactly those (one list per name).
+"""
 
-__all__ = [
-    "FUNCTIONS",
-    "MNIST1D",
-    "SHAPE_CLASSES",
-    "Digits",
-    "GaussianMixture",
-    "MNIST1DConfig",
-    "Shapes",
-    "augment_dataset",
-    "augment_signals",
-    "circular_shift",
-    "concentric_rings",
-    "grid_of_gaussians",
-    "heteroscedastic_sine",
-    "heteroscedastic_std",
-    "linear_data",
-    "load_digits_split",
-    "load_mnist1d",
-    "make_shapes",
-    "mixture_1d",
-    "mnist1d_with_shifts",
-    "outlier_line",
-    "plackett_luce_rankings",
-    "random_shift_rotate",
-    "random_span_mask",
-    "regression_1d",
-    "ring_of_gaussians",
-    "sample_shift_and_scale",
-    "shift_and_scale",
-    "shift_rotate",
-    "sine_exp_function",
-    "two_moons",
-    "validation_split",
-    "wrapped_angles",
-]
-from udl.data.text import (
-    TextCorpus,
-    TextSplits,
-    decode_bytes,
-    encode_bytes,
-    load_text_corpus,
-    pydoc_topics_text,
-    split_text,
-    stdlib_source_files,
-    stdlib_source_text,
-    text_sha256,
+from udl.data import (
+    augment,
+    cache,
+    densities,
+    digits,
+    fairness,
+    likelihood,
+    mnist1d,
+    mnist1d_shifts,
+    sequences,
+    shapes,
+    splits,
+    text,
+    toy,
 )
+from udl.data.augment import *  # noqa: F403
+from udl.data.cache import *  # noqa: F403
+from udl.data.densities import *  # noqa: F403
+from udl.data.digits import *  # noqa: F403
+from udl.data.fairness import *  # noqa: F403
+from udl.data.likelihood import *  # noqa: F403
+from udl.data.mnist1d import *  # noqa: F403
+from udl.data.mnist1d_shifts import *  # noqa: F403
+from udl.data.sequences import *  # noqa: F403
+from udl.data.shapes import *  # noqa: F403
+from udl.data.splits import *  # noqa: F403
+from udl.data.text import *  # noqa: F403
+from udl.data.toy import *  # noqa: F403
 
-__all__ += [
-    "TextCorpus",
-    "TextSplits",
-    "decode_bytes",
-    "encode_bytes",
-    "load_text_corpus",
-    "pydoc_topics_text",
-    "split_text",
-    "stdlib_source_files",
-    "stdlib_source_text",
-    "text_sha256",
-]
+__all__: list[str] = []
+__all__ += augment.__all__
+__all__ += cache.__all__
+__all__ += densities.__all__
+__all__ += digits.__all__
+__all__ += fairness.__all__
+__all__ += likelihood.__all__
+__all__ += mnist1d.__all__
+__all__ += mnist1d_shifts.__all__
+__all__ += sequences.__all__
+__all__ += shapes.__all__
+__all__ += splits.__all__
+__all__ += text.__all__
+__all__ += toy.__all__

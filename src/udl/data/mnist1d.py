@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from udl.data.cache import cache_directory
+
 __all__ = ["MNIST1D", "MNIST1DConfig", "load_mnist1d"]
 
 logger = logging.getLogger(__name__)
@@ -298,14 +300,7 @@ def _generate(config: MNIST1DConfig) -> dict[str, np.ndarray]:
 
 
 def _resolve_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get("UDL_CACHE")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("udl"))
+    return cache_directory(cache_dir)
 
 
 def _cache_params(config: MNIST1DConfig) -> str:

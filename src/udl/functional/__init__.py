@@ -237,3 +237,21 @@ __all__ = [
     "wrap_angle",
     "zaslavsky_max_regions",
 ]
+
+from udl.functional.attention import (
+    additive_mask,
+    attention_weights,
+    causal_mask,
+    local_global_attention,
+    local_global_mask,
+    scaled_dot_product_attention,
+)
+
+__all__ += [
+    "additive_mask",
+    "attention_weights",
+    "causal_mask",
+    "local_global_attention",
+    "local_global_mask",
+    "scaled_dot_product_attention",
+]

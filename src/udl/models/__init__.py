@@ -34,3 +34,31 @@ __all__ = [
     "UNetConfig",
     "random_signal_view",
 ]
+
+from udl.models.transformer import (
+    POSITIONAL,
+    BoundDecoder,
+    DecoderLM,
+    DecoderLMConfig,
+    EncoderDecoderTransformer,
+    MaskedLanguageModel,
+    MaskedLMConfig,
+    Seq2SeqConfig,
+    TransformerCache,
+    mask_tokens,
+    use_local_global_attention,
+)
+
+__all__ += [
+    "POSITIONAL",
+    "BoundDecoder",
+    "DecoderLM",
+    "DecoderLMConfig",
+    "EncoderDecoderTransformer",
+    "MaskedLMConfig",
+    "MaskedLanguageModel",
+    "Seq2SeqConfig",
+    "TransformerCache",
+    "mask_tokens",
+    "use_local_global_attention",
+]

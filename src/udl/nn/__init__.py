@@ -53,3 +53,42 @@ __all__ = [
     "seeded_linear",
     "unfreeze",
 ]
+
+from udl.nn._attention import (
+    KVCache,
+    LocalGlobalAttention,
+    MultiheadAttention,
+    attention_modules,
+    head_importance,
+    prune_heads,
+)
+from udl.nn._positional import (
+    ALiBi,
+    LearnedPositionalEmbedding,
+    RelativePositionBias,
+    RotaryEmbedding,
+    SinusoidalPositionalEncoding,
+    alibi_slopes,
+    relative_position_bucket,
+    sinusoidal_encoding,
+)
+from udl.nn._transformer import TransformerDecoderLayer, TransformerEncoderLayer
+
+__all__ += [
+    "ALiBi",
+    "KVCache",
+    "LearnedPositionalEmbedding",
+    "LocalGlobalAttention",
+    "MultiheadAttention",
+    "RelativePositionBias",
+    "RotaryEmbedding",
+    "SinusoidalPositionalEncoding",
+    "TransformerDecoderLayer",
+    "TransformerEncoderLayer",
+    "alibi_slopes",
+    "attention_modules",
+    "head_importance",
+    "prune_heads",
+    "relative_position_bucket",
+    "sinusoidal_encoding",
+]

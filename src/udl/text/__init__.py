@@ -1,15 +1,12 @@
-"""Text (UDL chapter 12): byte-level BPE tokenization and n-gram language models."""
+"""Text (UDL chapter 12): byte-level BPE tokenization, n-gram language models, and decoding an autoregressive model
+(greedy, beam search, temperature, top-k, nucleus)."""
 
-from udl.text.bpe import ByteLevelBPE, bytes_to_unicode, pre_tokenize
-from udl.text.ngram import NGramCandidate, NGramLM, NGramSelection, best_ngram, bits_per_byte
+from udl.text import bpe, decoding, ngram
+from udl.text.bpe import *  # noqa: F403
+from udl.text.decoding import *  # noqa: F403
+from udl.text.ngram import *  # noqa: F403
 
-__all__ = [
-    "ByteLevelBPE",
-    "NGramCandidate",
-    "NGramLM",
-    "NGramSelection",
-    "best_ngram",
-    "bits_per_byte",
-    "bytes_to_unicode",
-    "pre_tokenize",
-]
+__all__: list[str] = []
+__all__ += bpe.__all__
+__all__ += decoding.__all__
+__all__ += ngram.__all__

@@ -1,0 +1,51 @@
+"""Chapter 21: deep learning and ethics: group fairness criteria and thresholds, explainability."""
+
+from udl.ethics._explain import (
+    IG_METHODS,
+    IGMethod,
+    LocalSurrogate,
+    deletion_curve,
+    ice_curves,
+    integrated_gradients,
+    lime,
+    partial_dependence,
+    quadrature,
+    saliency,
+)
+from udl.ethics._fairness import (
+    CRITERIA,
+    Criterion,
+    GroupRates,
+    ThresholdRule,
+    demographic_parity_difference,
+    equal_opportunity_difference,
+    equalized_odds_difference,
+    fit_thresholds,
+    group_rates,
+    roc_convex_hull,
+    roc_curve,
+)
+
+__all__ = [
+    "CRITERIA",
+    "IG_METHODS",
+    "Criterion",
+    "GroupRates",
+    "IGMethod",
+    "LocalSurrogate",
+    "ThresholdRule",
+    "deletion_curve",
+    "demographic_parity_difference",
+    "equal_opportunity_difference",
+    "equalized_odds_difference",
+    "fit_thresholds",
+    "group_rates",
+    "ice_curves",
+    "integrated_gradients",
+    "lime",
+    "partial_dependence",
+    "quadrature",
+    "roc_convex_hull",
+    "roc_curve",
+    "saliency",
+]

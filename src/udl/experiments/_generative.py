@@ -1,0 +1,51 @@
+"""Shared parts of the generative-model experiments (chapters 14-15): image mosaics, 2-D sample plots, the
+digits as GAN training data in [-1, 1]."""
+
+from __future__ import annotations
+
+import torch
+from matplotlib.axes import Axes
+from torch import Tensor
+
+from udl.data import GaussianMixture
+
+
+def mosaic(images: Tensor, columns: int = 8, pad: int = 1) -> Tensor:
+    """(N, 1, H, W) images in [0, 1] tiled row by row into one (rows·(H+pad), columns·(W+pad)) picture."""
+    n, _, h, w = images.shape
+    rows = -(-n // columns)
+    canvas = torch.zeros(rows * (h + pad) + pad, columns * (w + pad) + pad)
+    for i, image in enumerate(images.detach().cpu().clamp(0, 1)):
+        r, c = divmod(i, columns)
+        canvas[
+            pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w
+        ] = image[0]
+    return canvas
+
+
+def show_images(ax: Axes, images: Tensor, title: str, columns: int = 8) -> None:
+    """Draw a mosaic of (N, 1, 8, 8) images in [0, 1] on ``ax`` (black digits on white)."""
+    ax.imshow(1 - mosaic(images, columns).numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set(xticks=[], yticks=[], title=title)
+    ax.grid(False)
+    ax.spines[:].set_visible(False)
+
+
+def scatter_2d(ax: Axes, real: Tensor, fake: Tensor, title: str, limit: float = 3.0) -> None:
+    """Real (grey) and generated (coloured) 2-D samples."""
+    r, f = real.detach().cpu(), fake.detach().cpu()
+    ax.scatter(r[:, 0], r[:, 1], s=2, color="#9ca3af", alpha=0.5, label="data")
+    ax.scatter(f[:, 0], f[:, 1], s=2, color="#b3261e", alpha=0.5, label="samples")
+    ax.set(xlim=(-limit, limit), ylim=(-limit, limit), aspect="equal", title=title)
+
+
+def draw(mixture: GaussianMixture, n: int, g: torch.Generator) -> Tensor:
+    """n samples (n, D) of ``mixture`` (float64)."""
+    x = mixture.sample(n, generator=g)
+    assert isinstance(x, Tensor)
+    return x
+
+
+def to_unit(x: Tensor) -> Tensor:
+    """Generator outputs in [-1, 1] (tanh) back to pixels in [0, 1]."""
+    return ((x + 1) / 2).clamp(0, 1)

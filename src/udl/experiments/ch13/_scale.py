@@ -1,0 +1,130 @@
+"""What neighbour-sampling and graph-partitioning share: the full-batch baseline, the accuracy and activation
+memory of a mini-batch arm, the two verdicts and the figure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+
+from udl.graph import GCN, Graph, fit_minibatch_node_classifier, fit_node_classifier, saved_tensor_bytes
+from udl.graph._sampling import SampledBatch
+from udl.report import Run
+from udl.report.figures import subplots
+from udl.stats import Verdict, mean_se, paired_difference
+from udl.train import seed_everything
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One training run: held-out accuracy and the activation bytes of one step. (Wall-clock time is not
+    recorded here: a run's results must not depend on the machine's load; ``benchmarks/graph.py`` times.)"""
+
+    accuracy: float
+    activation_bytes: int
+
+
+def make_model(graph: Graph, hidden: int, layers: int, seed: int) -> GCN:
+    """The 2-layer (``layers``) mean-aggregation GCN both arms train, initialized from ``seed``."""
+    assert graph.x is not None and graph.y is not None
+    seed_everything(seed)
+    return GCN(graph.x.shape[1], hidden, int(graph.y.max()) + 1, layers=layers, conv="mean")
+
+
+def full_batch_arm(
+    graph: Graph, hidden: int, layers: int, epochs: int, patience: int, seed: int, run: Run
+) -> Arm:
+    net = make_model(graph, hidden, layers, seed)
+    _, used = saved_tensor_bytes(partial(net, graph.x, graph.edge_index))
+    r = fit_node_classifier(net, graph, epochs=epochs, patience=patience, run=run, name=f"full-{seed}")
+    return Arm(r.test_accuracy, used)
+
+
+def minibatch_arm(
+    graph: Graph,
+    batches: Iterable[SampledBatch | Graph],
+    first: SampledBatch | Graph,
+    generator: torch.Generator,
+    hidden: int,
+    layers: int,
+    epochs: int,
+    patience: int,
+    seed: int,
+    run: Run,
+    name: str,
+) -> Arm:
+    """Train on ``batches`` (whose generator is ``generator``); memory measured on the batch ``first``."""
+    net = make_model(graph, hidden, layers, seed)
+    sub = first.graph if isinstance(first, SampledBatch) else first
+    _, used = saved_tensor_bytes(partial(net, sub.x, sub.edge_index))
+    r = fit_minibatch_node_classifier(
+        net,
+        graph,
+        batches,
+        epochs=epochs,
+        patience=patience,
+        generator=generator,
+        run=run,
+        name=f"{name}-{seed}",
+    )
+    return Arm(r.test_accuracy, used)
+
+
+def near_full_batch_verdict(full: list[float], minibatch: list[float], tolerance: float) -> Verdict:
+    """Mini-batch accuracy is within ``tolerance`` (a fraction) of full-batch: with d = full − mini-batch per
+    seed, holds if mean(d) + 2 SE < tolerance, fails if mean(d) ≥ tolerance, else not established."""
+    c = paired_difference(full, minibatch)
+    if c.diff >= tolerance:
+        return Verdict.FAILS
+    return Verdict.HOLDS if c.n >= 2 and c.diff + 2 * c.se < tolerance else Verdict.NOT_ESTABLISHED
+
+
+def memory_verdict(ratios: list[float], fraction: float) -> Verdict:
+    """Every seed's mini-batch / full-batch activation-memory ratio is below ``fraction``."""
+    return Verdict.of(max(ratios) < fraction)
+
+
+def report(
+    run: Run,
+    label: str,
+    name: str,
+    full: list[Arm],
+    mini: list[Arm],
+    tolerance_points: float,
+    memory_fraction: float,
+    description: str,
+) -> None:
+    """The two claims, the summary and the figure of a mini-batch arm against full-batch training."""
+    fa, ma = [a.accuracy for a in full], [a.accuracy for a in mini]
+    ratios = [m.activation_bytes / f.activation_bytes for m, f in zip(mini, full, strict=True)]
+    seeds = len(full)
+    run.claim(
+        f"{name}-accuracy-near-full-batch",
+        f"Training on {description} reaches the full-batch test accuracy within {tolerance_points:g} points "
+        f"({seeds} seeds, paired: full − {label} + 2 SE below the tolerance)",
+        holds=near_full_batch_verdict(fa, ma, tolerance_points / 100),
+        measured=paired_difference(fa, ma).to_json(),
+        expected=f"full − {label} + 2 SE < {tolerance_points / 100:g}",
+    )
+    run.claim(
+        f"{name}-saves-memory",
+        f"A {label} step keeps under {memory_fraction:.0%} of a full-batch step's activation memory (bytes saved "
+        f"for backward; every one of {seeds} seeds)",
+        holds=memory_verdict(ratios, memory_fraction),
+        measured={"ratios": ratios, "full_bytes": [a.activation_bytes for a in full]},
+        expected=f"max ratio < {memory_fraction}",
+    )
+    run.summary(
+        full_accuracy=mean_se(fa).mean,
+        **{f"{name}_accuracy": mean_se(ma).mean, f"{name}_memory_ratio": mean_se(ratios).mean},
+    )
+    fig, axes = subplots(1, 2, width=4.4)
+    ax = axes[0, 0]
+    ax.bar(["full batch", label], [mean_se(fa).mean, mean_se(ma).mean], color=["#6b7280", "#3b5ba5"])
+    ax.set(ylabel="test accuracy", ylim=(0, 1), title=f"Held-out accuracy ({seeds} seeds)")
+    ax = axes[0, 1]
+    ax.bar(["full batch", label], [1.0, mean_se(ratios).mean], color=["#6b7280", "#3b5ba5"])
+    ax.set(ylabel="activation memory per step (relative)", title="Memory")
+    run.figure(name, fig)

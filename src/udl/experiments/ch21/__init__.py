@@ -1,0 +1,1 @@
+"""Chapter 21: Deep learning and ethics."""
