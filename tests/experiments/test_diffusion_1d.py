@@ -65,3 +65,12 @@ def test_close_verdict() -> None:
 def test_config_rejects(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         Config(**{field: value})
+
+
+def test_near_floor_verdict() -> None:
+    from udl.experiments.ch18.diffusion_1d import near_floor_verdict
+
+    floors = [0.010, 0.011, 0.009]
+    assert near_floor_verdict([0.012, 0.013, 0.011], floors) is Verdict.HOLDS
+    assert near_floor_verdict([0.05, 0.06, 0.04], floors) is Verdict.FAILS  # 5x the floor
+    assert near_floor_verdict([0.012], [0.010]) is Verdict.NOT_ESTABLISHED  # one seed
