@@ -11,6 +11,11 @@ Check: the held-out IWAE bound is not below the ELBO (within 4 SE).
 
 Claims (``seeds`` seeds, paired by seed): (1) with the plain ELBO some latent dimensions collapse (KL <
 ``collapse_nats``); (2) free bits and (3) KL warm-up leave fewer collapsed dimensions (> 2 SE).
+
+Result at quick (3 seeds, 2000 steps, 16 latent dimensions): the check holds; all three claims FAIL, as on
+MNIST-1D: no dimension falls below 0.01 nats (seed 0: the plain ELBO's smallest is 0.09 nats, against ≥ 0.3 with
+warm-up or free bits), so the fixes have nothing to reduce. Held-out ELBO / IWAE (K = 64), nats per image: plain
+−19.26 / −17.78, warm-up −19.80 / −17.69, free bits −20.46 / −18.20.
 """
 
 from __future__ import annotations
