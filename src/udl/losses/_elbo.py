@@ -17,7 +17,7 @@ UDL section 17.8.1, is :func:`iwae_bound`: log (1/K) Σ_k Pr(x, z_k)/q(z_k), whi
 in expectation with K and tends to log Pr(x).
 
 The closed-form KL between diagonal Gaussians (the VAE's KL term, UDL section 17.6, for a standard-normal prior;
-appendix C.5.4 in general) is :func:`gaussian_kl`. Everything returns the *bound* (larger is better) except where named as a loss;
+appendix C.5.4 in general) is :func:`gaussian_kl`. Everything returns the *bound* (larger is better), not a loss:
 minimize ``-elbo(...)``.
 """
 
