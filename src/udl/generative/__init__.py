@@ -1,13 +1,56 @@
-"""Generative models (UDL chapters 14-18): GANs (``udl.generative.gan``, chapter 15) and normalizing flows
-(``udl.generative.flows``, chapter 16).
+"""Generative models (UDL chapters 14-18): GANs (``udl.generative.gan``, chapter 15), normalizing flows
+(``udl.generative.flows``, chapter 16), variational autoencoders (``udl.generative.vae``, chapter 17) and diffusion
+models (``udl.generative.diffusion``, chapter 18).
 
-The GAN names are re-exported here; the flows live in their own namespace (``from udl.generative.flows import
-AffineCoupling``), with the interface (``Flow``, ``SequentialFlow``, ``FlowDensity``, ``StandardNormal``) here too.
+The GAN, VAE and diffusion names are re-exported here; the flows live in their own namespace (``from
+udl.generative.flows import AffineCoupling``), with the interface (``Flow``, ``SequentialFlow``, ``FlowDensity``,
+``StandardNormal``) here too.
 """
 
-from udl.generative import flows, gan
+from udl.generative import diffusion, flows, gan, vae
+from udl.generative.diffusion import (
+    DiffusionSchedule,
+    MLPDenoiser,
+    beta_schedule,
+    ddim_step,
+    ddpm_loss,
+    ddpm_step,
+    guided,
+    sample,
+    timestep_embedding,
+    timestep_subsequence,
+)
 from udl.generative.flows import Flow, FlowDensity, SequentialFlow, StandardNormal
 from udl.generative.gan import *  # noqa: F403
+from udl.generative.vae import (
+    VAE,
+    mixture_elbo,
+    mixture_iwae,
+    reparameterization_gradient,
+    reparameterize,
+    score_function_gradient,
+)
 
 __all__: list[str] = ["Flow", "FlowDensity", "SequentialFlow", "StandardNormal", "flows", "gan"]
 __all__ += gan.__all__
+__all__ += ["diffusion", "vae"]
+__all__ += [
+    "DiffusionSchedule",
+    "MLPDenoiser",
+    "beta_schedule",
+    "ddim_step",
+    "ddpm_loss",
+    "ddpm_step",
+    "guided",
+    "sample",
+    "timestep_embedding",
+    "timestep_subsequence",
+]
+__all__ += [
+    "VAE",
+    "mixture_elbo",
+    "mixture_iwae",
+    "reparameterization_gradient",
+    "reparameterize",
+    "score_function_gradient",
+]

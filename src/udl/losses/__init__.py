@@ -9,6 +9,7 @@ losses (``hinge_loss``, ``exponential_loss``) take targets in {−1, +1} and are
 
 from udl.losses._common import REDUCTIONS, Reduction, check_class_labels
 from udl.losses._contrastive import info_nce, masked_inpainting_loss, nt_xent
+from udl.losses._elbo import elbo, elbo_from_joint, elbo_from_posterior, gaussian_kl, iwae_bound
 from udl.losses._margin import exponential_loss, hinge_loss
 from udl.losses._nll import (
     bernoulli_nll,
@@ -30,11 +31,16 @@ __all__ = [
     "bernoulli_nll",
     "categorical_nll",
     "check_class_labels",
+    "elbo",
+    "elbo_from_joint",
+    "elbo_from_posterior",
     "exponential_loss",
+    "gaussian_kl",
     "gaussian_mixture_nll",
     "gaussian_nll",
     "hinge_loss",
     "info_nce",
+    "iwae_bound",
     "l2_penalty",
     "label_smoothing_targets",
     "laplace_nll",
