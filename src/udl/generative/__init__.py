@@ -2,7 +2,7 @@
 (``udl.generative.flows``, chapter 16), variational autoencoders (``udl.generative.vae``, chapter 17) and diffusion
 models (``udl.generative.diffusion``, chapter 18).
 
-The GAN, VAE and diffusion names are re-exported here; the flows live in their own namespace (``from
+The GAN, VAE and diffusion names are re-exported here (diffusion's sampler as ``udl.generative.diffusion.sample``); the flows live in their own namespace (``from
 udl.generative.flows import AffineCoupling``), with the interface (``Flow``, ``SequentialFlow``, ``FlowDensity``,
 ``StandardNormal``) here too.
 """
@@ -16,7 +16,6 @@ from udl.generative.diffusion import (
     ddpm_loss,
     ddpm_step,
     guided,
-    sample,
     timestep_embedding,
     timestep_subsequence,
 )
@@ -42,7 +41,6 @@ __all__ += [
     "ddpm_loss",
     "ddpm_step",
     "guided",
-    "sample",
     "timestep_embedding",
     "timestep_subsequence",
 ]

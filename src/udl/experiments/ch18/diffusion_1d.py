@@ -51,7 +51,8 @@ from torch import Tensor
 
 from udl.data import GaussianMixture
 from udl.experiments._checks import in_range
-from udl.generative import DiffusionSchedule, MLPDenoiser, beta_schedule, ddpm_loss, sample
+from udl.generative import DiffusionSchedule, MLPDenoiser, beta_schedule, ddpm_loss
+from udl.generative.diffusion import sample
 from udl.metrics import wasserstein_1d
 from udl.optim import Adam, CosineDecay
 from udl.report import Run
