@@ -16,9 +16,9 @@ from udl.generative import (
     ddpm_loss,
     ddpm_step,
     guided,
-    sample,
     timestep_subsequence,
 )
+from udl.generative.diffusion import sample
 
 F64 = torch.float64
 

@@ -2,9 +2,9 @@
 (``udl.generative.flows``, chapter 16), variational autoencoders (``udl.generative.vae``, chapter 17) and diffusion
 models (``udl.generative.diffusion``, chapter 18).
 
-The GAN, VAE and diffusion names are re-exported here (diffusion's sampler as ``udl.generative.diffusion.sample``); the flows live in their own namespace (``from
-udl.generative.flows import AffineCoupling``), with the interface (``Flow``, ``SequentialFlow``, ``FlowDensity``,
-``StandardNormal``) here too.
+The GAN, VAE and diffusion names are re-exported here (diffusion's sampler as
+``udl.generative.diffusion.sample``); the flows live in their own namespace (``from udl.generative.flows import
+AffineCoupling``), with the interface (``Flow``, ``SequentialFlow``, ``FlowDensity``, ``StandardNormal``) here too.
 """
 
 from udl.generative import diffusion, flows, gan, vae
