@@ -2,7 +2,8 @@
 
 Protocol. The ``pydoc`` corpus (Python's help text, ``udl.data.load_text_corpus``) is split 80/10/10 into
 contiguous train / validation / test blocks and read as UTF-8 bytes; id 256 is the mask token. For each seed a
-BERT-style ``udl.models.MaskedLanguageModel`` (post-LN, learned positions, tied head) is pre-trained on windows of
+BERT-style ``udl.models.MaskedLanguageModel`` (learned positions, tied head; pre-LN unless ``norm_first`` is
+False, as BERT) is pre-trained on windows of
 ``context`` training bytes with BERT's objective (``udl.models.mask_tokens``: 15% of the bytes chosen, 80% of
 them masked, 10% replaced by a random byte, 10% kept; cross-entropy on the chosen ones) by AdamW with warm-up and
 cosine decay.
@@ -10,15 +11,24 @@ cosine decay.
 Downstream task, labelled exactly from the text: at a letter, digit or underscore byte, is it part of a Python
 keyword (``keyword.kwlist``: ``if``, ``for``, ``is``, ``lambda`` …, matched as whole words
 ``[A-Za-z_][A-Za-z0-9_]*``)? The byte alone does not say (the ``i`` of ``if`` and of ``list``), its word does.
-``num_probe`` positions, half of them keyword bytes, are drawn from the training block (probe training) and as
-many from the test block (scoring); each is read in the middle of a window of ``context`` bytes, and the
-encoder's output there is the feature of ``udl.train.linear_probe`` (logistic regression, L-BFGS). No
-hyper-parameter is chosen, so the validation block is not used.
+The training and test blocks are read in non-overlapping windows of ``context`` bytes and the
+encoder's output at each byte is its feature; ``num_probe`` positions in the middle half of their windows, half
+of them keyword bytes, are drawn from the training block (probe fitting) and as many from the test block
+(scoring), and ``udl.train.linear_probe`` (logistic regression, L-BFGS) is fitted on their features. No
+hyper-parameter is chosen, so the validation block only serves to report the MLM loss.
 
 Claim: the probe on the pre-trained encoder is more accurate on the test positions than the probe on the same
 encoder untrained (the same initialization: the seed's weights before pre-training), paired by seed, by more
 than 2 SE. The MLM loss on validation windows (masked with a fixed generator) before and after pre-training is
 in the summary; the figure shows the pre-training curves and the paired probe accuracies.
+
+What the quick preset measures (2 seeds, 400 steps of 32 × 32 bytes, one thread, about a minute): pre-training
+lowers the validation MLM loss from 5.55 nats (ln 256 = 5.55: uniform) to 3.03 and 3.08, about the unigram
+entropy of the text (3.2 nats): in 400 steps with 15% of the bytes as targets the encoder learns which bytes are
+frequent, hardly how they depend on their neighbours. The probe is then no better on the pre-trained encoder
+(0.655, 0.647) than on the untrained one (0.653, 0.666), whose random attention already mixes the window's bytes
+(−0.008 ± 0.011): the claim fails at quick. The ``full`` preset (4 layers, width 256, context 128, 5000 steps,
+5 seeds) is the protocol meant to test it; it has not been run on a CPU.
 """
 
 from __future__ import annotations
@@ -59,7 +69,7 @@ _KEYWORDS = frozenset(k.encode() for k in keyword.kwlist)
 
 @dataclass(frozen=True)
 class Config:
-    context: int = 64
+    context: int = 32
     """bytes per window (pre-training and probe)"""
     d_model: int = 64
     """encoder width"""
@@ -67,19 +77,22 @@ class Config:
     """transformer layers"""
     heads: int = 4
     """attention heads per layer"""
-    steps: int = 250
+    norm_first: bool = True
+    """pre-LN (trains faster and more stably at this size); BERT itself is post-LN (False)"""
+    steps: int = 400
     """AdamW pre-training steps per seed"""
     batch_size: int = 32
     """windows per step"""
     lr: float = 2e-3
-    """peak learning rate (linear warm-up over 5% of the steps, cosine decay to 0)"""
+    """peak learning rate (linear warm-up over 5% of the steps, cosine decay to 0; quick: the best of 1e-3,
+    2e-3, 5e-3 by validation MLM loss)"""
     mask_probability: float = 0.15
     """fraction of bytes chosen for the MLM loss (BERT: 0.15)"""
     num_probe: int = 2000
     """probe positions per split (train block: fitting, test block: scoring), half of them keyword bytes"""
     probe_l2: float = 1e-3
     """L2 penalty of the logistic-regression probe"""
-    num_seeds: int = 3
+    num_seeds: int = 2
     """seeds seed, seed + 1, ... (initialization and pre-training), paired across the two arms"""
     seed: int = 0
     """first seed"""
@@ -128,10 +141,13 @@ def keyword_labels(data: bytes) -> torch.Tensor:
     return labels
 
 
-def probe_positions(labels: torch.Tensor, n: int, margin: int, generator: torch.Generator) -> torch.Tensor:
-    """n positions at least ``margin`` from both ends, n/2 with label 1 and n/2 with label 0, sorted."""
-    inside = torch.zeros_like(labels, dtype=torch.bool)
-    inside[margin : len(labels) - margin] = True
+def probe_positions(labels: torch.Tensor, n: int, context: int, generator: torch.Generator) -> torch.Tensor:
+    """n positions of ``labels`` in the middle half of their window (the windows tile the labels in blocks of
+    ``context``; positions past the last whole window are not used), n/2 with label 1 and n/2 with label 0,
+    sorted."""
+    offset = torch.arange(len(labels)) % context
+    inside = (offset >= context // 4) & (offset < context - context // 4)
+    inside[len(labels) // context * context :] = False
     picks = []
     for value in (1, 0):
         where = torch.nonzero(inside & (labels == value)).flatten()
@@ -142,12 +158,12 @@ def probe_positions(labels: torch.Tensor, n: int, margin: int, generator: torch.
 
 
 @torch.no_grad()
-def _features(model: MaskedLanguageModel, data: torch.Tensor, positions: torch.Tensor, context: int):
+def _features(model: MaskedLanguageModel, data: torch.Tensor, context: int) -> torch.Tensor:
+    """The encoder's output at every byte of data[: n·context], read in n non-overlapping windows, (n·context, D)."""
     model.eval()
-    half = context // 2
-    windows = torch.stack([data[p - half : p - half + context] for p in positions.tolist()])
+    windows = data[: len(data) // context * context].view(-1, context)
     dev = next(model.parameters()).device
-    return torch.cat([model.encode(w.to(dev))[:, half].cpu() for w in windows.split(256)])
+    return torch.cat([model.encode(w.to(dev)).flatten(0, 1).cpu() for w in windows.split(256)])
 
 
 def run(cfg: Config, run: Run) -> None:
@@ -171,7 +187,12 @@ def run(cfg: Config, run: Run) -> None:
         return F.cross_entropy(logits.flatten(0, 1), labels.to(dev).flatten(), ignore_index=-100)
 
     model_cfg = MaskedLMConfig(
-        257, max_len=cfg.context, d_model=cfg.d_model, num_heads=cfg.heads, num_layers=cfg.layers
+        257,
+        max_len=cfg.context,
+        d_model=cfg.d_model,
+        num_heads=cfg.heads,
+        num_layers=cfg.layers,
+        norm_first=cfg.norm_first,
     )
     acc: dict[str, list[float]] = {"pre-trained": [], "untrained": []}
     val_loss: dict[str, list[float]] = {"pre-trained": [], "untrained": []}
@@ -213,7 +234,7 @@ def run(cfg: Config, run: Run) -> None:
             with torch.no_grad():
                 encoder.eval()
                 val_loss[arm].append(float(mlm_loss(encoder, val_inputs, val_labels)))
-            feats = {name: _features(encoder, data[name], probe[name][0], cfg.context) for name in probe}
+            feats = {name: _features(encoder, data[name], cfg.context)[probe[name][0]] for name in probe}
             fitted = linear_probe(
                 feats["train"],
                 probe["train"][1],
