@@ -98,6 +98,10 @@ def _run_args_class(config_class: type, default: Any, presets: Sequence[str]) ->
         """intra-op CPU threads (udl's models are small: one thread is fastest on a busy machine)"""
         resume: Path | None = None
         """continue the killed run in this directory (its .partial directory) to the same final result"""
+        nproc: int = 1
+        """data-parallel processes (DDP through torch.distributed.run; gloo on CPU, nccl on CUDA); only for experiments that opt in"""  # noqa: E501
+        tensorboard: bool = False
+        """also write TensorBoard event files (scalars of the metrics, figures) beside metrics.jsonl"""
 
     # This module uses postponed annotations (strings), which tyro would resolve in the module's globals, where
     # the local names config_class and preset_type do not exist: give it the evaluated types instead.
@@ -111,6 +115,8 @@ def _run_args_class(config_class: type, default: Any, presets: Sequence[str]) ->
         "device": Literal["auto", "cpu", "cuda"],
         "threads": int,
         "resume": Annotated[Path | None, tyro.conf.arg(metavar="DIR", help_behavior_hint="(optional)")],
+        "nproc": int,
+        "tensorboard": bool,
     }
     return dataclass(frozen=True)(RunArgs)
 
@@ -233,6 +239,8 @@ def _short(value: Any) -> str:
 def cmd_run(argv: Sequence[str]) -> int:
     from udl.experiments import experiment_names
     from udl.report import runner
+    from udl.report._run import tensorboard_missing
+    from udl.train import distributed
 
     if not argv or argv[0].startswith("-"):
         if argv and argv[0] in ("-h", "--help"):
@@ -249,16 +257,29 @@ def cmd_run(argv: Sequence[str]) -> int:
     exp, parsed = _parse_run(name, rest)
     if parsed.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {parsed.threads}")
-    console = _stdout()
+    if parsed.nproc < 1:
+        raise UsageError(f"--nproc must be >= 1, got {parsed.nproc}")
+    if parsed.tensorboard and (missing := tensorboard_missing()) is not None:
+        raise UsageError(missing)
     if resume is not None:
-        allowed = {"--resume", "--device", "--threads"}
+        allowed = {"--resume", "--device", "--threads", "--nproc", "--tensorboard", "--no-tensorboard"}
         extra = [a for a in rest if a.startswith("--") and a.split("=", 1)[0] not in allowed]
         if extra:
             raise UsageError(f"--resume continues a run with its own config; remove {', '.join(extra)}")
+    if parsed.nproc > 1 and not distributed.launched_by_torchrun():
+        return _launch_data_parallel(name, rest, parsed, resume)
+    worker = distributed.launched_by_torchrun()  # a rank of `udl run --nproc N`: the launcher reports
+    console = _stdout() if not worker else Console(quiet=distributed.local_rank() != 0, highlight=False)
+    if resume is not None:
         target = Path(resume)
         try:
             outcome = runner.resume_run(
-                target, name, device=_scan(rest, "--device"), console=console, threads=parsed.threads
+                target,
+                name,
+                device=_scan(rest, "--device"),
+                console=console,
+                threads=parsed.threads,
+                tensorboard=parsed.tensorboard,
             )
         except KeyboardInterrupt:
             return _interrupted(f"udl run {name} --resume {target}")
@@ -266,10 +287,11 @@ def cmd_run(argv: Sequence[str]) -> int:
         cfg = parsed.config  # validated by _parse_run (and again by runner.execute, the library entry)
         final = parsed.out if parsed.out is not None else runner.default_run_dir(name)
         runner.check_fresh_target(final)
-        console.print(
-            f"[bold]udl run {name}[/] preset {parsed.preset} · seed {cfg.seed} · device "
-            f"{runner.resolve_device(parsed.device)} → {final}"
-        )
+        if not worker:
+            console.print(
+                f"[bold]udl run {name}[/] preset {parsed.preset} · seed {cfg.seed} · device "
+                f"{runner.resolve_device(parsed.device)} → {final}"
+            )
         try:
             outcome = runner.execute(
                 exp,
@@ -279,9 +301,78 @@ def cmd_run(argv: Sequence[str]) -> int:
                 device=parsed.device,
                 console=console,
                 threads=parsed.threads,
+                tensorboard=parsed.tensorboard,
             )
         except KeyboardInterrupt:
             return _interrupted(f"udl run {name} --resume {final}{runner.PARTIAL}")
+    if worker:
+        return EXIT_OK  # the run finished (its verdicts are in result.json, which the launcher reads)
+    _print_claims(console, outcome)
+    return outcome.exit_code
+
+
+def _without(argv: Sequence[str], flag: str) -> list[str]:
+    """argv without ``flag VALUE`` / ``flag=VALUE``."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == flag:
+            skip = True
+        elif not arg.startswith(flag + "="):
+            out.append(arg)
+    return out
+
+
+def _launch_data_parallel(name: str, rest: list[str], parsed: Any, resume: str | None) -> int:
+    """``udl run NAME --nproc N``: the same command in N processes started by ``torch.distributed.run``
+    (``--standalone``: a local rendezvous on a free port); the ranks write nothing but rank 0's run directory,
+    which this process then reports like a one-process run."""
+    import subprocess
+
+    import torch
+
+    from udl.experiments._registry import DATA_PARALLEL
+    from udl.report import runner
+
+    if name not in DATA_PARALLEL:
+        raise UsageError(
+            f"--nproc {parsed.nproc}: {name} does not train data-parallel; experiments that do: "
+            + ", ".join(sorted(DATA_PARALLEL))
+        )
+    device = runner.resolve_device(parsed.device)
+    if device.type == "cuda" and parsed.nproc > (count := torch.cuda.device_count()):
+        raise UsageError(
+            f"--nproc {parsed.nproc} on CUDA needs as many CUDA devices; this machine has {count}"
+        )
+    console = _stdout()
+    args = _without(rest, "--nproc")
+    if resume is not None:
+        final = runner.locate_resume(Path(resume))[1]
+    else:
+        final = parsed.out if parsed.out is not None else runner.default_run_dir(name)
+        runner.check_fresh_target(final)
+        args = [*_without(args, "--out"), "--out", str(final)]
+        console.print(
+            f"[bold]udl run {name}[/] preset {parsed.preset} · seed {parsed.config.seed} · device {device} · "
+            f"{parsed.nproc} processes (DDP) → {final}"
+        )
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+               str(parsed.nproc), "-m", "udl", "run", name, *args]  # fmt: skip
+    try:
+        code = subprocess.run(command, check=False).returncode
+    except KeyboardInterrupt:
+        return _interrupted(f"udl run {name} --nproc {parsed.nproc} --resume {final}{runner.PARTIAL}")
+    if not runner.is_finished(final):
+        _stderr().print(
+            f"udl: the {parsed.nproc} processes stopped (exit {code}) before the run finished; continue with: "
+            f"udl run {name} --nproc {parsed.nproc} --resume {final}{runner.PARTIAL}",
+            markup=False,
+            soft_wrap=True,
+        )
+        return EXIT_RUN_FAILED
+    outcome = runner.Outcome(final, runner.read_result(final))
     _print_claims(console, outcome)
     return outcome.exit_code
 

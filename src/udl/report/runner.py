@@ -43,11 +43,11 @@ from rich.console import Console
 import udl
 from udl.errors import DivergenceError, UsageError
 from udl.experiments import Experiment, get_experiment, suite
-from udl.report._run import Run
+from udl.report._run import Run, tensorboard_missing
 from udl.report.html import render_index, render_run
 from udl.report.validate import validate_config
 from udl.report.verdicts import tally
-from udl.train import seed_everything
+from udl.train import distributed, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +202,40 @@ class Outcome:
         return tally(self.result).exit_code
 
 
+def _prepare_directory(
+    exp: Experiment, cfg: Any, preset: str, final: Path, dev: torch.device, resume: bool, world: int
+) -> None:
+    """Create ``final.partial`` with config.json and an empty metrics.jsonl (or check it exists, to resume)."""
+    partial = _partial(final)
+    if resume:
+        if not partial.is_dir():
+            raise UsageError(f"no unfinished run at {partial}")
+        return
+    check_fresh_target(final)
+    _create_partial(partial, final)
+    try:
+        # every run directory has a metrics.jsonl, even if the experiment logs nothing
+        (partial / "metrics.jsonl").touch()
+        _write_json(
+            partial / "config.json",
+            {
+                "experiment": exp.name,
+                "preset": preset,
+                "config": config_to_json(cfg),
+                "seed": cfg.seed,
+                "device": str(dev),
+                "processes": world,
+                "udl_version": udl.__version__,
+                "torch_version": torch.__version__,
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "command": sys.argv,
+            },
+        )
+    except OSError as e:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise UsageError(f"cannot write the run directory {partial}: {e.strerror or e}") from None
+
+
 def execute(
     exp: Experiment,
     cfg: Any,
@@ -212,8 +246,13 @@ def execute(
     resume: bool = False,
     console: Console | None = None,
     threads: int = 1,
+    tensorboard: bool = False,
 ) -> Outcome:
     """Run ``exp`` with ``cfg`` into ``final`` (via ``final.partial``); ``resume`` continues that partial dir.
+
+    ``tensorboard`` also writes TensorBoard event files into the run directory. Under torchrun (``udl run
+    --nproc N``) every rank runs the experiment and only rank 0 writes; the others return the same outcome
+    without touching the disk.
 
     Everything that can be checked before the run is checked before anything is written: the config
     (:func:`udl.report.validate.validate_config`), the preset, the device and the target directory (bad input:
@@ -224,35 +263,29 @@ def execute(
     cfg = validate_config(cfg)
     if preset not in exp.presets:
         raise UsageError(f"unknown preset {preset!r} for {exp.name}; valid: {', '.join(exp.presets)}")
+    if tensorboard and (missing := tensorboard_missing()) is not None:
+        raise UsageError(missing)
+    distributed.init_from_env(dev)
+    rank, world = distributed.rank_and_world()
     partial = _partial(final)
-    if resume:
-        if not partial.is_dir():
-            raise UsageError(f"no unfinished run at {partial}")
-    else:
-        check_fresh_target(final)
-        _create_partial(partial, final)
+    problem = None
+    if rank == 0:
         try:
-            # every run directory has a metrics.jsonl, even if the experiment logs nothing
-            (partial / "metrics.jsonl").touch()
-            _write_json(
-                partial / "config.json",
-                {
-                    "experiment": exp.name,
-                    "preset": preset,
-                    "config": config_to_json(cfg),
-                    "seed": cfg.seed,
-                    "device": str(dev),
-                    "udl_version": udl.__version__,
-                    "torch_version": torch.__version__,
-                    "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                    "command": sys.argv,
-                },
-            )
-        except OSError as e:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise UsageError(f"cannot write the run directory {partial}: {e.strerror or e}") from None
+            _prepare_directory(exp, cfg, preset, final, dev, resume, world)
+        except UsageError as e:
+            problem = str(e)
+    problem = distributed.broadcast_object(problem)  # every rank stops on bad input, not only rank 0
+    if problem is not None:
+        raise UsageError(problem)
     identity = {"experiment": exp.name, "preset": preset, "seed": cfg.seed, "config": config_to_json(cfg)}
-    run = Run(partial, device=dev, console=console, resume=resume, identity=identity)
+    run = Run(
+        partial,
+        device=dev,
+        console=console if rank == 0 else None,
+        resume=resume,
+        identity=identity,
+        tensorboard=tensorboard,
+    )
     if resume and console is not None:
         console.print(
             f"[dim]resuming {partial}: {run.resumed_lines} metric lines and {run.resumed_checkpoints} "
@@ -265,14 +298,18 @@ def execute(
         with intra_op_threads(threads):
             exp.run(cfg, run)
     except UsageError:
-        if not resume:
+        run.close()
+        if not resume and rank == 0:
             shutil.rmtree(partial, ignore_errors=True)  # bad input: leave nothing half-written
         raise
     except DivergenceError as e:
         status, error = "failed", str(e)
     except Exception as e:  # a bug or an impossible computation: record it, keep the traceback beside
         status, error = "failed", f"{type(e).__name__}: {e}"
-        (partial / "traceback.txt").write_text(traceback.format_exc())
+        if rank == 0:
+            (partial / "traceback.txt").write_text(traceback.format_exc())
+    finally:
+        run.close()
     result = {
         "experiment": exp.name,
         "preset": preset,
@@ -288,6 +325,8 @@ def execute(
         "checks": [c.to_json() for c in run.checks],
         "figures": list(run.figures),
     }
+    if rank != 0:
+        return Outcome(final, result)
     _write_json(partial / "result.json", result)
     (partial / "report.html").write_text(render_run(partial))
     if final.exists():  # an empty directory named by --out
@@ -303,6 +342,7 @@ def resume_run(
     device: str | None = None,
     console: Console | None = None,
     threads: int = 1,
+    tensorboard: bool = False,
 ) -> Outcome:
     """Continue the killed run of experiment ``name`` at ``path`` with the config, preset and device it
     started with (``device`` overrides the last).
@@ -333,7 +373,17 @@ def resume_run(
     if not isinstance(saved_device, str) or saved_device.split(":")[0] not in ("cpu", "cuda"):
         raise UsageError(f"{where}: device must be 'cpu' or 'cuda[:N]', got {saved_device!r}")
     dev = device or ("cuda" if saved_device.startswith("cuda") else "cpu")
-    return execute(exp, cfg, preset, final=final, device=dev, resume=True, console=console, threads=threads)
+    return execute(
+        exp,
+        cfg,
+        preset,
+        final=final,
+        device=dev,
+        resume=True,
+        console=console,
+        threads=threads,
+        tensorboard=tensorboard,
+    )
 
 
 def _check_result(doc: Any, path: Path) -> dict[str, Any]:
