@@ -79,7 +79,9 @@ if __name__ == "__main__":
         else:
             raise AssertionError("the interrupted run was not interrupted")
         if distributed.rank_and_world()[0] == 0:  # what the interrupted run left: epochs 1-3
-            (a.out / "lines-at-kill").write_text(str(len((a.out / "resumed/run/metrics.jsonl").read_text().splitlines())))
+            (a.out / "lines-at-kill").write_text(
+                str(len((a.out / "resumed/run/metrics.jsonl").read_text().splitlines()))
+            )
         train(a.out / "resumed", resume=True)
     else:
         train(a.out, kill_at=a.kill_at, resume=a.resume)

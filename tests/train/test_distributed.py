@@ -28,7 +28,9 @@ def _worker_module():
 
 def _torchrun(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(distributed.__file__).parents[2]), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(distributed.__file__).parents[2]), env.get("PYTHONPATH", "")]
+    )
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     command += ["--monitor-interval", "0.1"]  # notice the workers' exit at once (default: every 5 s)
     return subprocess.run(
