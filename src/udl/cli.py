@@ -38,7 +38,9 @@ commands:
   udl run NAME [--preset smoke|quick|full] [--out DIR] [--device auto|cpu|cuda] [--threads N] [FIELD ...]
                                           run one experiment into a run directory (udl run NAME --help)
   udl run NAME --resume DIR               continue a killed run (DIR is its .partial directory)
+  udl run NAME --nproc N [--tensorboard]  data-parallel under torchrun; TensorBoard event files
   udl reproduce --suite tour|smoke|quick|full [--out DIR] [--device auto|cpu|cuda] [--threads N]
+                [--executor local|ray] [--address ADDR]
                                           run many experiments and write an index report
   udl report DIR                          re-render a run's report.html (or a suite's index.html)
   udl --version
@@ -431,13 +433,30 @@ def cmd_reproduce(argv: Sequence[str]) -> int:
         "--device", default="auto", choices=("auto", "cpu", "cuda"), help="where tensors live"
     )
     parser.add_argument("--threads", type=int, default=1, help="intra-op CPU threads per run (default: 1)")
+    parser.add_argument(
+        "--executor",
+        default="local",
+        choices=runner.EXECUTORS,
+        help="local: one run after another here; ray: one Ray task per run (pip install 'udl[cluster]')",
+    )
+    parser.add_argument(
+        "--address", default=None, metavar="ADDR", help="the Ray cluster to join (default: start a local one)"
+    )
     args = parser.parse_args(argv)
     if args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    if args.address is not None and args.executor != "ray":
+        raise UsageError("--address is the Ray cluster's address: it needs --executor ray")
     console = _stdout()
     try:
         root, outcomes = runner.reproduce(
-            args.suite, out=args.out, device=args.device, console=console, threads=args.threads
+            args.suite,
+            out=args.out,
+            device=args.device,
+            console=console,
+            threads=args.threads,
+            executor=args.executor,
+            address=args.address,
         )
     except KeyboardInterrupt:
         again = f"udl reproduce --suite {args.suite}" + (f" --out {args.out}" if args.out else " --out DIR")

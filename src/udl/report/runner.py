@@ -310,29 +310,60 @@ def execute(
             (partial / "traceback.txt").write_text(traceback.format_exc())
     finally:
         run.close()
-    result = {
+    result = _result_doc(exp, preset, status, error, time.perf_counter() - start, resume, run)
+    if rank != 0:
+        return Outcome(final, result)
+    return _finish(partial, final, result)
+
+
+def _result_doc(
+    exp: Experiment,
+    preset: str,
+    status: str,
+    error: str | None,
+    seconds: float,
+    resume: bool,
+    run: Run | None,
+) -> dict[str, Any]:
+    return {
         "experiment": exp.name,
         "preset": preset,
         "status": status,
         "error": error,
-        "seconds": round(time.perf_counter() - start, 3),
+        "seconds": round(seconds, 3),
         "resumed": resume,
         "chapter": exp.chapter,
         "summary": exp.summary,
         "context": exp.context,
-        "metrics": run.metrics,
-        "claims": [c.to_json() for c in run.claims],
-        "checks": [c.to_json() for c in run.checks],
-        "figures": list(run.figures),
+        "metrics": run.metrics if run is not None else {},
+        "claims": [c.to_json() for c in run.claims] if run is not None else [],
+        "checks": [c.to_json() for c in run.checks] if run is not None else [],
+        "figures": list(run.figures) if run is not None else [],
     }
-    if rank != 0:
-        return Outcome(final, result)
+
+
+def _finish(partial: Path, final: Path, result: dict[str, Any]) -> Outcome:
+    """Write result.json and report.html into ``partial`` and rename it to ``final``."""
     _write_json(partial / "result.json", result)
     (partial / "report.html").write_text(render_run(partial))
     if final.exists():  # an empty directory named by --out
         final.rmdir()
     os.replace(partial, final)
     return Outcome(final, result)
+
+
+def record_failure(
+    exp: Experiment, preset: str, final: Path, *, device: str, error: str, seconds: float = 0.0
+) -> Outcome:
+    """A finished run directory with ``status: failed`` for a run that returned nothing (a remote worker that
+    died, a task that could not start): the index reports it instead of losing it. An unfinished run there
+    (``final.partial``) is kept, moved aside, so its checkpoints are not lost either."""
+    partial = _partial(final)
+    if partial.exists():
+        _move_aside(partial)
+    where = torch.device("cuda" if device == "cuda" else "cpu")  # where it was asked to run
+    _prepare_directory(exp, exp.presets[preset], preset, final, where, False, 1)
+    return _finish(partial, final, _result_doc(exp, preset, "failed", error, seconds, False, None))
 
 
 def resume_run(
@@ -506,6 +537,9 @@ def _move_aside(directory: Path) -> Path:
     return target
 
 
+EXECUTORS: tuple[str, ...] = ("local", "ray")
+
+
 def reproduce(
     suite_name: str,
     *,
@@ -513,29 +547,67 @@ def reproduce(
     device: str = "auto",
     console: Console | None = None,
     threads: int = 1,
+    executor: str = "local",
+    address: str | None = None,
 ) -> tuple[Path, list[Outcome]]:
-    """Run every (experiment, preset) of a suite into ``out/<experiment>``.
+    """Run every (experiment, preset) of a suite into ``out/<experiment>`` (see :func:`run_suite`)."""
+    pairs = suite(suite_name)
+    if out is None:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        out = Path("runs") / f"reproduce-{suite_name}-{stamp}"
+    experiments = [(get_experiment(name), preset) for name, preset in pairs]
+    return out, run_suite(
+        experiments,
+        out=out,
+        title=f"udl reproduce --suite {suite_name}",
+        device=device,
+        console=console,
+        threads=threads,
+        executor=executor,
+        address=address,
+    )
+
+
+def run_suite(
+    experiments: list[tuple[Experiment, str]],
+    *,
+    out: Path,
+    title: str,
+    device: str = "auto",
+    console: Console | None = None,
+    threads: int = 1,
+    executor: str = "local",
+    address: str | None = None,
+) -> list[Outcome]:
+    """Run ``experiments`` (experiment, preset) into ``out/<experiment>`` and write ``out/index.html``.
 
     A finished run there is kept only if its experiment, preset, resolved config and udl version equal the
     request and its status is ok; an unfinished one is resumed under the same condition. Anything else is moved
     aside (``<name>.replaced-<time>``, never deleted) and run again; index.html says which happened to each.
     So the same command after an interruption carries on where it stopped, and a different suite into the same
     directory never silently keeps another preset's results.
+
+    ``executor="local"`` runs them one after another in this process; ``"ray"`` runs each as a Ray task
+    (:mod:`udl.report.executors`) on the cluster at ``address`` (a local one if None), and this process
+    writes the same run directories and index from what the tasks return.
     """
-    pairs = suite(suite_name)
-    resolve_device(device)
-    experiments = [(get_experiment(name), preset) for name, preset in pairs]
-    if out is None:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        out = Path("runs") / f"reproduce-{suite_name}-{stamp}"
+    if executor not in EXECUTORS:
+        raise UsageError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+    if executor == "local" or device not in ("auto", "cuda"):
+        resolve_device(device)  # on Ray, CUDA is the workers' business (a task asks for a GPU)
+    if executor == "ray":
+        from udl.report import executors
+
+        executors.ray_missing_check()
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a directory; choose another --out")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"--out {out} cannot be created: {e.strerror or e}; choose another --out") from None
-    outcomes = []
+    outcomes: dict[str, Outcome] = {}
     notes: dict[str, str] = {}
+    pending: list[tuple[Experiment, str, bool]] = []  # (experiment, preset, resume)
     for i, (exp, preset) in enumerate(experiments, 1):
         final = out / exp.name
         if console is not None:
@@ -552,12 +624,12 @@ def reproduce(
                     console.print(f"[yellow]  {note}[/]")
         if is_finished(final):
             notes[exp.name] = "kept (finished earlier with the same config)"
-            outcomes.append(Outcome(final, read_result(final)))
+            outcomes[exp.name] = Outcome(final, read_result(final))
             continue
         resume = _partial(final).is_dir()
         notes[exp.name] = "resumed" if resume else note
-        outcomes.append(
-            execute(
+        if executor == "local":
+            outcomes[exp.name] = execute(
                 exp,
                 exp.presets[preset],
                 preset,
@@ -567,7 +639,16 @@ def reproduce(
                 console=console,
                 threads=threads,
             )
-        )
-        write_index(out, f"udl reproduce --suite {suite_name}", notes)
-    write_index(out, f"udl reproduce --suite {suite_name}", notes)
-    return out, outcomes
+            write_index(out, title, notes)
+        else:
+            pending.append((exp, preset, resume))
+    if pending:
+        from udl.report import executors
+
+        for outcome in executors.run_on_ray(
+            pending, out=out, device=device, threads=threads, address=address, console=console
+        ):
+            outcomes[outcome.result["experiment"]] = outcome
+            write_index(out, title, notes)
+    write_index(out, title, notes)
+    return [outcomes[exp.name] for exp, _ in experiments]
