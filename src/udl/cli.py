@@ -288,8 +288,8 @@ def cmd_run(argv: Sequence[str]) -> int:
     else:
         cfg = parsed.config  # validated by _parse_run (and again by runner.execute, the library entry)
         final = parsed.out if parsed.out is not None else runner.default_run_dir(name)
-        runner.check_fresh_target(final)
-        if not worker:
+        if not worker:  # a rank of --nproc: the launcher checked, and rank 0 creates it (in execute)
+            runner.check_fresh_target(final)
             console.print(
                 f"[bold]udl run {name}[/] preset {parsed.preset} · seed {cfg.seed} · device "
                 f"{runner.resolve_device(parsed.device)} → {final}"
