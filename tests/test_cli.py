@@ -69,6 +69,7 @@ def test_list_json_names_every_experiment(cli):
         (("run", *SMALL, "--nproc", "2"), ("--nproc 2", "does not train data-parallel", "optimizers")),
         (("run", *SMALL, "--nproc", "0"), ("--nproc must be >= 1",)),
         (("reproduce", "--suite", "smoke", "--executor", "slurm"), ("--executor",)),
+        (("reproduce", "--suite", "smoke", "--address", "10.0.0.1:6379"), ("needs --executor ray",)),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, needles):

@@ -442,11 +442,18 @@ def cmd_reproduce(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--address", default=None, metavar="ADDR", help="the Ray cluster to join (default: start a local one)"
     )
+    parser.add_argument(
+        "--tensorboard", action="store_true", help="also write TensorBoard event files in every run directory"
+    )
     args = parser.parse_args(argv)
     if args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
     if args.address is not None and args.executor != "ray":
         raise UsageError("--address is the Ray cluster's address: it needs --executor ray")
+    from udl.report._run import tensorboard_missing
+
+    if args.tensorboard and (missing := tensorboard_missing()) is not None:
+        raise UsageError(missing)
     console = _stdout()
     try:
         root, outcomes = runner.reproduce(
@@ -457,6 +464,7 @@ def cmd_reproduce(argv: Sequence[str]) -> int:
             threads=args.threads,
             executor=args.executor,
             address=args.address,
+            tensorboard=args.tensorboard,
         )
     except KeyboardInterrupt:
         again = f"udl reproduce --suite {args.suite}" + (f" --out {args.out}" if args.out else " --out DIR")

@@ -55,7 +55,9 @@ def _unpack(data: bytes, into: Path) -> None:
         tar.extractall(into, filter="data")
 
 
-def _task(exp: Experiment, preset: str, device: str, threads: int, partial: bytes | None) -> bytes:
+def _task(
+    exp: Experiment, preset: str, device: str, threads: int, partial: bytes | None, tensorboard: bool
+) -> bytes:
     """On a worker: run (or resume) the experiment in a temporary directory; its finished directory, packed."""
     with tempfile.TemporaryDirectory(prefix="udl-ray-") as tmp:
         final = Path(tmp) / exp.name
@@ -63,7 +65,7 @@ def _task(exp: Experiment, preset: str, device: str, threads: int, partial: byte
             _unpack(partial, Path(tmp))
         runner.execute(
             exp, exp.presets[preset], preset, final=final, device=device, resume=partial is not None,
-            threads=threads,
+            threads=threads, tensorboard=tensorboard,
         )  # fmt: skip
         return _pack(final)
 
@@ -76,6 +78,7 @@ def run_on_ray(
     threads: int,
     address: str | None,
     console: Console | None,
+    tensorboard: bool = False,
 ) -> Iterator[runner.Outcome]:
     """Submit one task per (experiment, preset, resume) and yield each outcome as its task ends (the run
     directory is in ``out`` by then)."""
@@ -92,7 +95,7 @@ def run_on_ray(
         partial = out / (exp.name + runner.PARTIAL)
         packed = _pack(partial) if resume else None
         options = remote.options(num_cpus=threads, num_gpus=gpus, max_retries=0, name=f"udl:{exp.name}")
-        refs[options.remote(exp, preset, device, threads, packed)] = (exp, preset)
+        refs[options.remote(exp, preset, device, threads, packed, tensorboard)] = (exp, preset)
     waiting = list(refs)
     while waiting:
         done, waiting = ray.wait(waiting, num_returns=1)

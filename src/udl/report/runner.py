@@ -549,6 +549,7 @@ def reproduce(
     threads: int = 1,
     executor: str = "local",
     address: str | None = None,
+    tensorboard: bool = False,
 ) -> tuple[Path, list[Outcome]]:
     """Run every (experiment, preset) of a suite into ``out/<experiment>`` (see :func:`run_suite`)."""
     pairs = suite(suite_name)
@@ -565,6 +566,7 @@ def reproduce(
         threads=threads,
         executor=executor,
         address=address,
+        tensorboard=tensorboard,
     )
 
 
@@ -578,6 +580,7 @@ def run_suite(
     threads: int = 1,
     executor: str = "local",
     address: str | None = None,
+    tensorboard: bool = False,
 ) -> list[Outcome]:
     """Run ``experiments`` (experiment, preset) into ``out/<experiment>`` and write ``out/index.html``.
 
@@ -638,6 +641,7 @@ def run_suite(
                 resume=resume,
                 console=console,
                 threads=threads,
+                tensorboard=tensorboard,
             )
             write_index(out, title, notes)
         else:
@@ -646,7 +650,13 @@ def run_suite(
         from udl.report import executors
 
         for outcome in executors.run_on_ray(
-            pending, out=out, device=device, threads=threads, address=address, console=console
+            pending,
+            out=out,
+            device=device,
+            threads=threads,
+            address=address,
+            console=console,
+            tensorboard=tensorboard,
         ):
             outcomes[outcome.result["experiment"]] = outcome
             write_index(out, title, notes)
