@@ -248,7 +248,7 @@ def cmd_run(argv: Sequence[str]) -> int:
         if argv and argv[0] in ("-h", "--help"):
             print(
                 "usage: udl run NAME [--preset smoke|quick|full] [--out DIR] [--device auto|cpu|cuda] "
-                "[--threads N] [--resume DIR] [FIELD ...]\n\nexperiments: "
+                "[--threads N] [--resume DIR] [--nproc N] [--tensorboard] [FIELD ...]\n\nexperiments: "
                 + ", ".join(experiment_names())
                 + "\n\n`udl run NAME --help` lists NAME's fields."
             )
