@@ -1,7 +1,8 @@
 """Reports in a real browser: a run's report.html and a suite's index.html in headless Chromium (Debian's
 ``chromium`` and ``chromium-driver``, driven by Selenium): every image loads, the claims table shows its ✓/✗
 cells, the index links to each report (and the browser comes back to it), and the pages log no console
-errors. Screenshots go to the test's temporary directory. Skipped, with the reason, where Chromium or Selenium is missing."""
+errors. Screenshots go to the test's temporary directory. Skipped, with the reason, where Chromium or
+Selenium is missing."""
 
 from __future__ import annotations
 
