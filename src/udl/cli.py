@@ -331,6 +331,7 @@ def _launch_data_parallel(name: str, rest: list[str], parsed: Any, resume: str |
     """``udl run NAME --nproc N``: the same command in N processes started by ``torch.distributed.run``
     (``--standalone``: a local rendezvous on a free port); the ranks write nothing but rank 0's run directory,
     which this process then reports like a one-process run."""
+    import signal
     import subprocess
 
     import torch
@@ -362,9 +363,12 @@ def _launch_data_parallel(name: str, rest: list[str], parsed: Any, resume: str |
         )
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
                str(parsed.nproc), "-m", "udl", "run", name, *args]  # fmt: skip
+    launcher = subprocess.Popen(command)
     try:
-        code = subprocess.run(command, check=False).returncode
-    except KeyboardInterrupt:
+        code = launcher.wait()
+    except KeyboardInterrupt:  # torchrun forwards SIGINT/SIGTERM to the ranks (a SIGKILL it cannot forward)
+        launcher.send_signal(signal.SIGINT)
+        launcher.wait()
         return _interrupted(f"udl run {name} --nproc {parsed.nproc} --resume {final}{runner.PARTIAL}")
     if not runner.is_finished(final):
         _stderr().print(
