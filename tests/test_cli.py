@@ -66,6 +66,10 @@ def test_list_json_names_every_experiment(cli):
         (("report", "/nonexistent/run"), ("neither a finished run",)),
         (("run", "mnist1d-baselines", "--resume", "/nonexistent/run"), ("no unfinished run",)),
         (("run", *SMALL, "--resume", "/nonexistent/run"), ("--resume continues a run with its own config",)),
+        (("run", *SMALL, "--nproc", "2"), ("--nproc 2", "does not train data-parallel", "optimizers")),
+        (("run", *SMALL, "--nproc", "0"), ("--nproc must be >= 1",)),
+        (("reproduce", "--suite", "smoke", "--executor", "slurm"), ("--executor",)),
+        (("reproduce", "--suite", "smoke", "--address", "10.0.0.1:6379"), ("needs --executor ray",)),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, needles):
@@ -177,3 +181,22 @@ def test_divergence_fails_the_run_with_step_and_quantity(cli, tmp_path):
     assert result["status"] == "failed"
     assert "non-finite" in result["error"] and "at step" in result["error"]
     assert "run failed" in proc.stdout
+
+
+@pytest.mark.slow
+def test_nproc_2_gives_the_one_process_results(cli, tmp_path):
+    """udl run optimizers --nproc 2 (torchrun, gloo): the checks' verdicts of one process, the same metrics up to
+    float32 rounding of the MNIST-1D training (DDP sums the two halves' gradients in another order)."""
+    one = cli("run", "optimizers", "--preset", "smoke", "--out", tmp_path / "one")
+    two = cli("run", "optimizers", "--preset", "smoke", "--nproc", "2", "--out", tmp_path / "two")
+    assert one.returncode == two.returncode == 0, two.stderr[-2000:]
+    a, b = (json.loads((tmp_path / d / "result.json").read_text()) for d in ("one", "two"))
+    assert [c["verdict"] for c in a["checks"]] == [c["verdict"] for c in b["checks"]]
+    assert a["metrics"].keys() == b["metrics"].keys()
+    assert json.loads((tmp_path / "two" / "config.json").read_text())["processes"] == 2
+    close = [
+        k
+        for k, v in a["metrics"].items()
+        if v == b["metrics"][k] or (v is not None and abs(v - b["metrics"][k]) <= 1e-3 * max(1.0, abs(v)))
+    ]
+    assert len(close) >= len(a["metrics"]) - 3  # rmsprop's curve can move by one test example

@@ -38,7 +38,9 @@ commands:
   udl run NAME [--preset smoke|quick|full] [--out DIR] [--device auto|cpu|cuda] [--threads N] [FIELD ...]
                                           run one experiment into a run directory (udl run NAME --help)
   udl run NAME --resume DIR               continue a killed run (DIR is its .partial directory)
+  udl run NAME --nproc N [--tensorboard]  data-parallel under torchrun; TensorBoard event files
   udl reproduce --suite tour|smoke|quick|full [--out DIR] [--device auto|cpu|cuda] [--threads N]
+                [--executor local|ray] [--address ADDR]
                                           run many experiments and write an index report
   udl report DIR                          re-render a run's report.html (or a suite's index.html)
   udl --version
@@ -98,6 +100,10 @@ def _run_args_class(config_class: type, default: Any, presets: Sequence[str]) ->
         """intra-op CPU threads (udl's models are small: one thread is fastest on a busy machine)"""
         resume: Path | None = None
         """continue the killed run in this directory (its .partial directory) to the same final result"""
+        nproc: int = 1
+        """data-parallel processes (DDP through torch.distributed.run; gloo on CPU, nccl on CUDA); only for experiments that opt in"""  # noqa: E501
+        tensorboard: bool = False
+        """also write TensorBoard event files (scalars of the metrics, figures) beside metrics.jsonl"""
 
     # This module uses postponed annotations (strings), which tyro would resolve in the module's globals, where
     # the local names config_class and preset_type do not exist: give it the evaluated types instead.
@@ -111,6 +117,8 @@ def _run_args_class(config_class: type, default: Any, presets: Sequence[str]) ->
         "device": Literal["auto", "cpu", "cuda"],
         "threads": int,
         "resume": Annotated[Path | None, tyro.conf.arg(metavar="DIR", help_behavior_hint="(optional)")],
+        "nproc": int,
+        "tensorboard": bool,
     }
     return dataclass(frozen=True)(RunArgs)
 
@@ -233,12 +241,14 @@ def _short(value: Any) -> str:
 def cmd_run(argv: Sequence[str]) -> int:
     from udl.experiments import experiment_names
     from udl.report import runner
+    from udl.report._run import tensorboard_missing
+    from udl.train import distributed
 
     if not argv or argv[0].startswith("-"):
         if argv and argv[0] in ("-h", "--help"):
             print(
                 "usage: udl run NAME [--preset smoke|quick|full] [--out DIR] [--device auto|cpu|cuda] "
-                "[--threads N] [--resume DIR] [FIELD ...]\n\nexperiments: "
+                "[--threads N] [--resume DIR] [--nproc N] [--tensorboard] [FIELD ...]\n\nexperiments: "
                 + ", ".join(experiment_names())
                 + "\n\n`udl run NAME --help` lists NAME's fields."
             )
@@ -249,27 +259,41 @@ def cmd_run(argv: Sequence[str]) -> int:
     exp, parsed = _parse_run(name, rest)
     if parsed.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {parsed.threads}")
-    console = _stdout()
+    if parsed.nproc < 1:
+        raise UsageError(f"--nproc must be >= 1, got {parsed.nproc}")
+    if parsed.tensorboard and (missing := tensorboard_missing()) is not None:
+        raise UsageError(missing)
     if resume is not None:
-        allowed = {"--resume", "--device", "--threads"}
+        allowed = {"--resume", "--device", "--threads", "--nproc", "--tensorboard", "--no-tensorboard"}
         extra = [a for a in rest if a.startswith("--") and a.split("=", 1)[0] not in allowed]
         if extra:
             raise UsageError(f"--resume continues a run with its own config; remove {', '.join(extra)}")
+    if parsed.nproc > 1 and not distributed.launched_by_torchrun():
+        return _launch_data_parallel(name, rest, parsed, resume)
+    worker = distributed.launched_by_torchrun()  # a rank of `udl run --nproc N`: the launcher reports
+    console = _stdout() if not worker else Console(quiet=distributed.local_rank() != 0, highlight=False)
+    if resume is not None:
         target = Path(resume)
         try:
             outcome = runner.resume_run(
-                target, name, device=_scan(rest, "--device"), console=console, threads=parsed.threads
+                target,
+                name,
+                device=_scan(rest, "--device"),
+                console=console,
+                threads=parsed.threads,
+                tensorboard=parsed.tensorboard,
             )
         except KeyboardInterrupt:
             return _interrupted(f"udl run {name} --resume {target}")
     else:
         cfg = parsed.config  # validated by _parse_run (and again by runner.execute, the library entry)
         final = parsed.out if parsed.out is not None else runner.default_run_dir(name)
-        runner.check_fresh_target(final)
-        console.print(
-            f"[bold]udl run {name}[/] preset {parsed.preset} · seed {cfg.seed} · device "
-            f"{runner.resolve_device(parsed.device)} → {final}"
-        )
+        if not worker:  # a rank of --nproc: the launcher checked, and rank 0 creates it (in execute)
+            runner.check_fresh_target(final)
+            console.print(
+                f"[bold]udl run {name}[/] preset {parsed.preset} · seed {cfg.seed} · device "
+                f"{runner.resolve_device(parsed.device)} → {final}"
+            )
         try:
             outcome = runner.execute(
                 exp,
@@ -279,9 +303,82 @@ def cmd_run(argv: Sequence[str]) -> int:
                 device=parsed.device,
                 console=console,
                 threads=parsed.threads,
+                tensorboard=parsed.tensorboard,
             )
         except KeyboardInterrupt:
             return _interrupted(f"udl run {name} --resume {final}{runner.PARTIAL}")
+    if worker:
+        return EXIT_OK  # the run finished (its verdicts are in result.json, which the launcher reads)
+    _print_claims(console, outcome)
+    return outcome.exit_code
+
+
+def _without(argv: Sequence[str], flag: str) -> list[str]:
+    """argv without ``flag VALUE`` / ``flag=VALUE``."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == flag:
+            skip = True
+        elif not arg.startswith(flag + "="):
+            out.append(arg)
+    return out
+
+
+def _launch_data_parallel(name: str, rest: list[str], parsed: Any, resume: str | None) -> int:
+    """``udl run NAME --nproc N``: the same command in N processes started by ``torch.distributed.run``
+    (``--standalone``: a local rendezvous on a free port); the ranks write nothing but rank 0's run directory,
+    which this process then reports like a one-process run."""
+    import signal
+    import subprocess
+
+    import torch
+
+    from udl.experiments._registry import DATA_PARALLEL
+    from udl.report import runner
+
+    if name not in DATA_PARALLEL:
+        raise UsageError(
+            f"--nproc {parsed.nproc}: {name} does not train data-parallel; experiments that do: "
+            + ", ".join(sorted(DATA_PARALLEL))
+        )
+    device = runner.resolve_device(parsed.device)
+    if device.type == "cuda" and parsed.nproc > (count := torch.cuda.device_count()):
+        raise UsageError(
+            f"--nproc {parsed.nproc} on CUDA needs as many CUDA devices; this machine has {count}"
+        )
+    console = _stdout()
+    args = _without(rest, "--nproc")
+    if resume is not None:
+        final = runner.locate_resume(Path(resume))[1]
+    else:
+        final = parsed.out if parsed.out is not None else runner.default_run_dir(name)
+        runner.check_fresh_target(final)
+        args = [*_without(args, "--out"), "--out", str(final)]
+        console.print(
+            f"[bold]udl run {name}[/] preset {parsed.preset} · seed {parsed.config.seed} · device {device} · "
+            f"{parsed.nproc} processes (DDP) → {final}"
+        )
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+               str(parsed.nproc), "-m", "udl", "run", name, *args]  # fmt: skip
+    launcher = subprocess.Popen(command)
+    try:
+        code = launcher.wait()
+    except KeyboardInterrupt:  # torchrun forwards SIGINT/SIGTERM to the ranks (a SIGKILL it cannot forward)
+        launcher.send_signal(signal.SIGINT)
+        launcher.wait()
+        return _interrupted(f"udl run {name} --nproc {parsed.nproc} --resume {final}{runner.PARTIAL}")
+    if not runner.is_finished(final):
+        _stderr().print(
+            f"udl: the {parsed.nproc} processes stopped (exit {code}) before the run finished; continue with: "
+            f"udl run {name} --nproc {parsed.nproc} --resume {final}{runner.PARTIAL}",
+            markup=False,
+            soft_wrap=True,
+        )
+        return EXIT_RUN_FAILED
+    outcome = runner.Outcome(final, runner.read_result(final))
     _print_claims(console, outcome)
     return outcome.exit_code
 
@@ -340,13 +437,38 @@ def cmd_reproduce(argv: Sequence[str]) -> int:
         "--device", default="auto", choices=("auto", "cpu", "cuda"), help="where tensors live"
     )
     parser.add_argument("--threads", type=int, default=1, help="intra-op CPU threads per run (default: 1)")
+    parser.add_argument(
+        "--executor",
+        default="local",
+        choices=runner.EXECUTORS,
+        help="local: one run after another here; ray: one Ray task per run (pip install 'udl[cluster]')",
+    )
+    parser.add_argument(
+        "--address", default=None, metavar="ADDR", help="the Ray cluster to join (default: start a local one)"
+    )
+    parser.add_argument(
+        "--tensorboard", action="store_true", help="also write TensorBoard event files in every run directory"
+    )
     args = parser.parse_args(argv)
     if args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    if args.address is not None and args.executor != "ray":
+        raise UsageError("--address is the Ray cluster's address: it needs --executor ray")
+    from udl.report._run import tensorboard_missing
+
+    if args.tensorboard and (missing := tensorboard_missing()) is not None:
+        raise UsageError(missing)
     console = _stdout()
     try:
         root, outcomes = runner.reproduce(
-            args.suite, out=args.out, device=args.device, console=console, threads=args.threads
+            args.suite,
+            out=args.out,
+            device=args.device,
+            console=console,
+            threads=args.threads,
+            executor=args.executor,
+            address=args.address,
+            tensorboard=args.tensorboard,
         )
     except KeyboardInterrupt:
         again = f"udl reproduce --suite {args.suite}" + (f" --out {args.out}" if args.out else " --out DIR")

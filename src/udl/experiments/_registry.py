@@ -40,6 +40,11 @@ TOUR: tuple[str, ...] = (
     "conv-mnist1d",
 )
 
+# Experiments that train data-parallel under torchrun (`udl run NAME --nproc N`): their training is
+# udl.train.fit on in-memory tensors (each rank takes its share of every seeded global batch) and everything
+# else they compute is deterministic, so every rank holds the same values and rank 0 writes them.
+DATA_PARALLEL: frozenset[str] = frozenset({"optimizers", "weight-decay"})
+
 
 @dataclass(frozen=True)
 class Experiment:

@@ -42,7 +42,7 @@ from rich.progress import (
 
 from udl.errors import DivergenceError
 from udl.stats import Verdict
-from udl.train import ProgressLike
+from udl.train import ProgressLike, distributed
 from udl.train import checkpoint as ckpt
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -132,12 +132,33 @@ class _NullProgress:
         pass
 
 
+def tensorboard_missing() -> str | None:
+    """None when ``torch.utils.tensorboard`` can be used, else what to install."""
+    try:
+        import tensorboard  # noqa: F401
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
+    except ImportError:
+        return "--tensorboard needs the tensorboard package: pip install 'udl[tensorboard]'"
+    return None
+
+
+def _summary_writer(directory: Path) -> Any:
+    """A TensorBoard writer whose event files go beside metrics.jsonl (scalars of run.log, figures)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(log_dir=str(directory), flush_secs=10)
+
+
 class Run:
     """The handle ``run(cfg, run)`` receives. Only the runner creates it.
 
     Attributes:
         directory: the (temporary) run directory being written.
         device: the torch device the experiment should use.
+
+    With ``tensorboard``, every numeric value of ``log`` is also a TensorBoard scalar (tag = its name, step =
+    its step) and every figure an image, in event files in the run directory. Under DDP (torchrun) only rank
+    0 writes anything; the other ranks keep the same metrics in memory and receive checkpoints from rank 0.
     """
 
     def __init__(
@@ -148,6 +169,7 @@ class Run:
         console: Console | None = None,
         resume: bool = False,
         identity: dict[str, Any] | None = None,
+        tensorboard: bool = False,
     ) -> None:
         self.directory = directory
         self.identity: dict[str, Any] = dict(identity or {})
@@ -165,8 +187,13 @@ class Run:
         self.claims: list[Claim] = []
         self.checks: list[Check] = []
         self.figures: list[str] = []
-        if resume:
+        self._rank, self._world = distributed.rank_and_world()
+        self._writes = self._rank == 0
+        self._tensorboard: Any = None
+        if resume and self._writes:
             self._prepare_resume()
+        if tensorboard and self._writes:
+            self._tensorboard = _summary_writer(directory)
 
     # -- metrics -------------------------------------------------------------------------------------------
     def log(self, step: int, **metrics: Any) -> None:
@@ -182,8 +209,12 @@ class Run:
         values = {k: _jsonable(v) for k, v in metrics.items()}
         self._last.update(values)
         self._log_calls += 1
-        if self._log_calls <= self._lines_on_disk:
-            return  # replaying a resumed run: this line is already on disk
+        if self._log_calls <= self._lines_on_disk or not self._writes:
+            return  # replaying a resumed run: this line is already on disk (or another rank writes it)
+        if self._tensorboard is not None:
+            for name, value in values.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    self._tensorboard.add_scalar(name, value, int(step))
         line = json.dumps({"step": int(step), **values}, allow_nan=False)
         with self._metrics_path.open("a") as f:
             f.write(line + "\n")
@@ -203,12 +234,16 @@ class Run:
         """Save ``fig`` as figures/<name>.png (the report shows figures in the order they were saved)."""
         if not _NAME.match(name):
             raise ValueError(f"figure name {name!r} must be letters, digits, '-', '_' or '.'")
-        path = self.directory / "figures" / f"{name}.png"
-        path.parent.mkdir(exist_ok=True)
-        fig.savefig(path, dpi=110, metadata={"Software": None})
         rel = f"figures/{name}.png"
         if rel not in self.figures:
             self.figures.append(rel)
+        if not self._writes:
+            return
+        path = self.directory / "figures" / f"{name}.png"
+        path.parent.mkdir(exist_ok=True)
+        fig.savefig(path, dpi=110, metadata={"Software": None})
+        if self._tensorboard is not None:
+            self._tensorboard.add_figure(name, fig, close=False)
 
     def _new_id(self, id: str) -> None:
         if not _NAME.match(id):
@@ -282,6 +317,8 @@ class Run:
         """Checkpoint ``tree`` under ``key`` (overwriting), with the log-call count and the run's identity."""
         if not _NAME.match(key):
             raise ValueError(f"checkpoint key {key!r} must be letters, digits, '-', '_' or '.'")
+        if not self._writes:
+            return  # under DDP rank 0 checkpoints; the ranks' states are identical
         ckpt.save_checkpoint(
             self._checkpoints / key, {"log_calls": self._log_calls, "identity": self.identity, "tree": tree}
         )
@@ -310,13 +347,30 @@ class Run:
         return saved
 
     def load_state(self, key: str) -> Any | None:
-        """The tree last saved under ``key``, or None; restores the log-call count saved with it."""
-        stem = self._checkpoints / key
-        if not ckpt.checkpoint_exists(stem):
+        """The tree last saved under ``key``, or None; restores the log-call count saved with it.
+
+        Under DDP rank 0 reads the checkpoint and broadcasts it (a failure to read is raised on every rank)."""
+        saved: Any = None
+        if self._writes:
+            stem = self._checkpoints / key
+            try:
+                saved = self._read(stem) if ckpt.checkpoint_exists(stem) else None
+            except ckpt.CheckpointError as error:
+                saved = error
+        if self._world > 1:
+            saved = distributed.broadcast_object(saved)
+        if isinstance(saved, ckpt.CheckpointError):
+            raise saved
+        if saved is None:
             return None
-        saved = self._read(stem)
         self._log_calls = int(saved["log_calls"])
         return saved["tree"]
+
+    def close(self) -> None:
+        """Flush and close the TensorBoard writer (the runner calls this before result.json is written)."""
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+            self._tensorboard = None
 
     def _prepare_resume(self) -> None:
         """Cut metrics.jsonl back to what the newest checkpoint had seen, and reload the last values."""

@@ -156,6 +156,8 @@ def render_index(title: str, entries: list[tuple[str, dict[str, Any]]]) -> str:
         )
         if not t.evaluated:
             not_held = ""
+        if t.status != "ok":
+            not_held = f"error: {result.get('error') or 'unknown'}"
         bad_checks = ", ".join(c["id"] for c in result.get("checks", []) if c.get("holds") is not True)
         css, mark = ("ok", "✓") if t.ok else ("bad", "✗")
         rows.append(

@@ -43,11 +43,11 @@ from rich.console import Console
 import udl
 from udl.errors import DivergenceError, UsageError
 from udl.experiments import Experiment, get_experiment, suite
-from udl.report._run import Run
+from udl.report._run import Run, tensorboard_missing
 from udl.report.html import render_index, render_run
 from udl.report.validate import validate_config
 from udl.report.verdicts import tally
-from udl.train import seed_everything
+from udl.train import distributed, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +202,40 @@ class Outcome:
         return tally(self.result).exit_code
 
 
+def _prepare_directory(
+    exp: Experiment, cfg: Any, preset: str, final: Path, dev: torch.device, resume: bool, world: int
+) -> None:
+    """Create ``final.partial`` with config.json and an empty metrics.jsonl (or check it exists, to resume)."""
+    partial = _partial(final)
+    if resume:
+        if not partial.is_dir():
+            raise UsageError(f"no unfinished run at {partial}")
+        return
+    check_fresh_target(final)
+    _create_partial(partial, final)
+    try:
+        # every run directory has a metrics.jsonl, even if the experiment logs nothing
+        (partial / "metrics.jsonl").touch()
+        _write_json(
+            partial / "config.json",
+            {
+                "experiment": exp.name,
+                "preset": preset,
+                "config": config_to_json(cfg),
+                "seed": cfg.seed,
+                "device": str(dev),
+                "processes": world,
+                "udl_version": udl.__version__,
+                "torch_version": torch.__version__,
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "command": sys.argv,
+            },
+        )
+    except OSError as e:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise UsageError(f"cannot write the run directory {partial}: {e.strerror or e}") from None
+
+
 def execute(
     exp: Experiment,
     cfg: Any,
@@ -212,8 +246,13 @@ def execute(
     resume: bool = False,
     console: Console | None = None,
     threads: int = 1,
+    tensorboard: bool = False,
 ) -> Outcome:
     """Run ``exp`` with ``cfg`` into ``final`` (via ``final.partial``); ``resume`` continues that partial dir.
+
+    ``tensorboard`` also writes TensorBoard event files into the run directory. Under torchrun (``udl run
+    --nproc N``) every rank runs the experiment and only rank 0 writes; the others return the same outcome
+    without touching the disk.
 
     Everything that can be checked before the run is checked before anything is written: the config
     (:func:`udl.report.validate.validate_config`), the preset, the device and the target directory (bad input:
@@ -224,35 +263,29 @@ def execute(
     cfg = validate_config(cfg)
     if preset not in exp.presets:
         raise UsageError(f"unknown preset {preset!r} for {exp.name}; valid: {', '.join(exp.presets)}")
+    if tensorboard and (missing := tensorboard_missing()) is not None:
+        raise UsageError(missing)
+    distributed.init_from_env(dev)
+    rank, world = distributed.rank_and_world()
     partial = _partial(final)
-    if resume:
-        if not partial.is_dir():
-            raise UsageError(f"no unfinished run at {partial}")
-    else:
-        check_fresh_target(final)
-        _create_partial(partial, final)
+    problem = None
+    if rank == 0:
         try:
-            # every run directory has a metrics.jsonl, even if the experiment logs nothing
-            (partial / "metrics.jsonl").touch()
-            _write_json(
-                partial / "config.json",
-                {
-                    "experiment": exp.name,
-                    "preset": preset,
-                    "config": config_to_json(cfg),
-                    "seed": cfg.seed,
-                    "device": str(dev),
-                    "udl_version": udl.__version__,
-                    "torch_version": torch.__version__,
-                    "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                    "command": sys.argv,
-                },
-            )
-        except OSError as e:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise UsageError(f"cannot write the run directory {partial}: {e.strerror or e}") from None
+            _prepare_directory(exp, cfg, preset, final, dev, resume, world)
+        except UsageError as e:
+            problem = str(e)
+    problem = distributed.broadcast_object(problem)  # every rank stops on bad input, not only rank 0
+    if problem is not None:
+        raise UsageError(problem)
     identity = {"experiment": exp.name, "preset": preset, "seed": cfg.seed, "config": config_to_json(cfg)}
-    run = Run(partial, device=dev, console=console, resume=resume, identity=identity)
+    run = Run(
+        partial,
+        device=dev,
+        console=console if rank == 0 else None,
+        resume=resume,
+        identity=identity,
+        tensorboard=tensorboard,
+    )
     if resume and console is not None:
         console.print(
             f"[dim]resuming {partial}: {run.resumed_lines} metric lines and {run.resumed_checkpoints} "
@@ -265,35 +298,72 @@ def execute(
         with intra_op_threads(threads):
             exp.run(cfg, run)
     except UsageError:
-        if not resume:
+        run.close()
+        if not resume and rank == 0:
             shutil.rmtree(partial, ignore_errors=True)  # bad input: leave nothing half-written
         raise
     except DivergenceError as e:
         status, error = "failed", str(e)
     except Exception as e:  # a bug or an impossible computation: record it, keep the traceback beside
         status, error = "failed", f"{type(e).__name__}: {e}"
-        (partial / "traceback.txt").write_text(traceback.format_exc())
-    result = {
+        if rank == 0:
+            (partial / "traceback.txt").write_text(traceback.format_exc())
+    finally:
+        run.close()
+    result = _result_doc(exp, preset, status, error, time.perf_counter() - start, resume, run)
+    if rank != 0:
+        return Outcome(final, result)
+    return _finish(partial, final, result)
+
+
+def _result_doc(
+    exp: Experiment,
+    preset: str,
+    status: str,
+    error: str | None,
+    seconds: float,
+    resume: bool,
+    run: Run | None,
+) -> dict[str, Any]:
+    return {
         "experiment": exp.name,
         "preset": preset,
         "status": status,
         "error": error,
-        "seconds": round(time.perf_counter() - start, 3),
+        "seconds": round(seconds, 3),
         "resumed": resume,
         "chapter": exp.chapter,
         "summary": exp.summary,
         "context": exp.context,
-        "metrics": run.metrics,
-        "claims": [c.to_json() for c in run.claims],
-        "checks": [c.to_json() for c in run.checks],
-        "figures": list(run.figures),
+        "metrics": run.metrics if run is not None else {},
+        "claims": [c.to_json() for c in run.claims] if run is not None else [],
+        "checks": [c.to_json() for c in run.checks] if run is not None else [],
+        "figures": list(run.figures) if run is not None else [],
     }
+
+
+def _finish(partial: Path, final: Path, result: dict[str, Any]) -> Outcome:
+    """Write result.json and report.html into ``partial`` and rename it to ``final``."""
     _write_json(partial / "result.json", result)
     (partial / "report.html").write_text(render_run(partial))
     if final.exists():  # an empty directory named by --out
         final.rmdir()
     os.replace(partial, final)
     return Outcome(final, result)
+
+
+def record_failure(
+    exp: Experiment, preset: str, final: Path, *, device: str, error: str, seconds: float = 0.0
+) -> Outcome:
+    """A finished run directory with ``status: failed`` for a run that returned nothing (a remote worker that
+    died, a task that could not start): the index reports it instead of losing it. An unfinished run there
+    (``final.partial``) is kept, moved aside, so its checkpoints are not lost either."""
+    partial = _partial(final)
+    if partial.exists():
+        _move_aside(partial)
+    where = torch.device("cuda" if device == "cuda" else "cpu")  # where it was asked to run
+    _prepare_directory(exp, exp.presets[preset], preset, final, where, False, 1)
+    return _finish(partial, final, _result_doc(exp, preset, "failed", error, seconds, False, None))
 
 
 def resume_run(
@@ -303,6 +373,7 @@ def resume_run(
     device: str | None = None,
     console: Console | None = None,
     threads: int = 1,
+    tensorboard: bool = False,
 ) -> Outcome:
     """Continue the killed run of experiment ``name`` at ``path`` with the config, preset and device it
     started with (``device`` overrides the last).
@@ -333,7 +404,17 @@ def resume_run(
     if not isinstance(saved_device, str) or saved_device.split(":")[0] not in ("cpu", "cuda"):
         raise UsageError(f"{where}: device must be 'cpu' or 'cuda[:N]', got {saved_device!r}")
     dev = device or ("cuda" if saved_device.startswith("cuda") else "cpu")
-    return execute(exp, cfg, preset, final=final, device=dev, resume=True, console=console, threads=threads)
+    return execute(
+        exp,
+        cfg,
+        preset,
+        final=final,
+        device=dev,
+        resume=True,
+        console=console,
+        threads=threads,
+        tensorboard=tensorboard,
+    )
 
 
 def _check_result(doc: Any, path: Path) -> dict[str, Any]:
@@ -456,6 +537,9 @@ def _move_aside(directory: Path) -> Path:
     return target
 
 
+EXECUTORS: tuple[str, ...] = ("local", "ray")
+
+
 def reproduce(
     suite_name: str,
     *,
@@ -463,29 +547,70 @@ def reproduce(
     device: str = "auto",
     console: Console | None = None,
     threads: int = 1,
+    executor: str = "local",
+    address: str | None = None,
+    tensorboard: bool = False,
 ) -> tuple[Path, list[Outcome]]:
-    """Run every (experiment, preset) of a suite into ``out/<experiment>``.
+    """Run every (experiment, preset) of a suite into ``out/<experiment>`` (see :func:`run_suite`)."""
+    pairs = suite(suite_name)
+    if out is None:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        out = Path("runs") / f"reproduce-{suite_name}-{stamp}"
+    experiments = [(get_experiment(name), preset) for name, preset in pairs]
+    return out, run_suite(
+        experiments,
+        out=out,
+        title=f"udl reproduce --suite {suite_name}",
+        device=device,
+        console=console,
+        threads=threads,
+        executor=executor,
+        address=address,
+        tensorboard=tensorboard,
+    )
+
+
+def run_suite(
+    experiments: list[tuple[Experiment, str]],
+    *,
+    out: Path,
+    title: str,
+    device: str = "auto",
+    console: Console | None = None,
+    threads: int = 1,
+    executor: str = "local",
+    address: str | None = None,
+    tensorboard: bool = False,
+) -> list[Outcome]:
+    """Run ``experiments`` (experiment, preset) into ``out/<experiment>`` and write ``out/index.html``.
 
     A finished run there is kept only if its experiment, preset, resolved config and udl version equal the
     request and its status is ok; an unfinished one is resumed under the same condition. Anything else is moved
     aside (``<name>.replaced-<time>``, never deleted) and run again; index.html says which happened to each.
     So the same command after an interruption carries on where it stopped, and a different suite into the same
     directory never silently keeps another preset's results.
+
+    ``executor="local"`` runs them one after another in this process; ``"ray"`` runs each as a Ray task
+    (:mod:`udl.report.executors`) on the cluster at ``address`` (a local one if None), and this process
+    writes the same run directories and index from what the tasks return.
     """
-    pairs = suite(suite_name)
-    resolve_device(device)
-    experiments = [(get_experiment(name), preset) for name, preset in pairs]
-    if out is None:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        out = Path("runs") / f"reproduce-{suite_name}-{stamp}"
+    if executor not in EXECUTORS:
+        raise UsageError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+    if executor == "local" or device not in ("auto", "cuda"):
+        resolve_device(device)  # on Ray, CUDA is the workers' business (a task asks for a GPU)
+    if executor == "ray":
+        from udl.report import executors
+
+        executors.ray_missing_check()
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a directory; choose another --out")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"--out {out} cannot be created: {e.strerror or e}; choose another --out") from None
-    outcomes = []
+    outcomes: dict[str, Outcome] = {}
     notes: dict[str, str] = {}
+    pending: list[tuple[Experiment, str, bool]] = []  # (experiment, preset, resume)
     for i, (exp, preset) in enumerate(experiments, 1):
         final = out / exp.name
         if console is not None:
@@ -502,12 +627,12 @@ def reproduce(
                     console.print(f"[yellow]  {note}[/]")
         if is_finished(final):
             notes[exp.name] = "kept (finished earlier with the same config)"
-            outcomes.append(Outcome(final, read_result(final)))
+            outcomes[exp.name] = Outcome(final, read_result(final))
             continue
         resume = _partial(final).is_dir()
         notes[exp.name] = "resumed" if resume else note
-        outcomes.append(
-            execute(
+        if executor == "local":
+            outcomes[exp.name] = execute(
                 exp,
                 exp.presets[preset],
                 preset,
@@ -516,8 +641,24 @@ def reproduce(
                 resume=resume,
                 console=console,
                 threads=threads,
+                tensorboard=tensorboard,
             )
-        )
-        write_index(out, f"udl reproduce --suite {suite_name}", notes)
-    write_index(out, f"udl reproduce --suite {suite_name}", notes)
-    return out, outcomes
+            write_index(out, title, notes)
+        else:
+            pending.append((exp, preset, resume))
+    if pending:
+        from udl.report import executors
+
+        for outcome in executors.run_on_ray(
+            pending,
+            out=out,
+            device=device,
+            threads=threads,
+            address=address,
+            console=console,
+            tensorboard=tensorboard,
+        ):
+            outcomes[outcome.result["experiment"]] = outcome
+            write_index(out, title, notes)
+    write_index(out, title, notes)
+    return [outcomes[exp.name] for exp, _ in experiments]

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from udl.train import distributed
 from udl.train._early_stopping import EarlyStopping
 from udl.train._guard import NonFiniteGuard
 from udl.train._loop import RunLike, train
@@ -67,6 +68,11 @@ def fit(
     ``evaluate`` runs under ``torch.no_grad`` with the model in eval mode; its names must not include ``"loss"``
     (name them by split: ``"val_loss"``, ``"test_error"``).
 
+    Under torchrun (a process group of several ranks, :mod:`udl.train.distributed`) the model is wrapped in
+    ``DistributedDataParallel``; every rank draws the same permutation and trains on its share of each global
+    batch, and the gradient is that of the global batch's mean loss, so the weights match one process to
+    rounding. ``evaluate`` runs on every rank (on identical weights); ``run`` writes on rank 0 only.
+
     With a ``run``: metrics are logged as ``"{name}/{metric}"`` at step = epoch number (1-based); a checkpoint
     (model, optimizer, scheduler, generator, global RNG states, history) is saved under ``name`` every
     ``checkpoint_every`` epochs and after the last; if the run already holds one, training continues from it
@@ -92,19 +98,32 @@ def fit(
     x, y = data
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    n = len(x)
     guard = NonFiniteGuard()
 
-    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        model.train()
-        perm = torch.randperm(n, generator=generator).to(x.device)  # drawn now, when the epoch starts
-        return ((x[perm[i : i + batch_size]], y[perm[i : i + batch_size]]) for i in range(0, n, batch_size))
+    _, world = distributed.rank_and_world()
+    # under torchrun: gradients all-reduced by DDP; the checkpointed state stays the plain model
+    net: nn.Module = model if world == 1 else nn.parallel.DistributedDataParallel(model)
 
-    def step(batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
-        loss = loss_fn(model(batch[0]), batch[1])
-        guard.watch("training loss", loss)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+    def batches(epoch: int) -> Iterator[tuple[int, tuple[torch.Tensor, ...]]]:
+        model.train()
+        # drawn now, when the epoch starts; the same permutation on every rank, each takes its share
+        return distributed.sharded_minibatches(x, y, batch_size=batch_size, generator=generator)
+
+    def step(batch: tuple[int, tuple[torch.Tensor, ...]]) -> dict[str, torch.Tensor]:
+        n_batch, (xb, yb) = batch
+        if world == 1:
+            loss = loss_fn(net(xb), yb)
+            guard.watch("training loss", loss)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        else:  # the gradient of the global batch's mean loss, whatever the shares' sizes
+            out = net(xb)
+            weight = distributed.shard_weight(len(xb), n_batch)
+            mine = loss_fn(out, yb) * weight if len(xb) else out.sum() * 0.0
+            loss = distributed.all_reduce_sum(mine.detach()) / world  # the global batch's mean loss
+            guard.watch("training loss", loss)
+            optimizer.zero_grad(set_to_none=True)
+            mine.backward()
         guard.watch_gradients(model)
         optimizer.step()
         return {"loss": loss.detach()}

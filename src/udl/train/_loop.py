@@ -7,9 +7,11 @@ of the metrics over each logging interval, ``evaluate``, a progress bar, early s
 non-finite losses, and checkpoints from which a killed run resumes to the same result, bit for bit
 (nanoGPT/CleanRL style: no callbacks, the loop is written out below).
 
-Distributed training (DDP) fits without changing callers: ``data`` is taken as given (a ``DistributedSampler``
-seeded and ``set_epoch``-ed inside ``data(epoch)`` keeps the seeded order per rank), and the loop writes only
-through ``run`` (``log``, ``progress``, ``save_state``): a rank-0-only run object is where the writes stop.
+Distributed training (DDP, under torchrun) fits without changing callers: ``data`` is taken as given
+(:func:`udl.train.distributed.sharded_minibatches` inside ``data(epoch)`` gives each rank its share of the
+seeded global batches), the step wraps its model in ``DistributedDataParallel``, the loop averages each
+interval's metrics over the ranks, and it writes only through ``run`` (``log``, ``progress``, ``save_state``):
+udl's run object writes on rank 0 only and broadcasts the checkpoints it reads.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from udl.errors import CheckpointError
+from udl.train import distributed
 from udl.train._early_stopping import EarlyStopping
 from udl.train._guard import NonFiniteGuard
 from udl.train._seed import global_rng_state, set_global_rng_state
@@ -96,10 +99,8 @@ def minibatches(
     """Mini-batches ``(t[idx] for t in tensors)`` of one epoch; the permutation is drawn from ``generator`` at
     the call (not lazily), so ``data=lambda epoch: minibatches(x, y, batch_size=64, generator=g)`` with ``g``
     in ``state`` gives reproducible, resumable epochs. The last batch may be smaller."""
-    n = len(tensors[0])
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    order = order.to(tensors[0].device)
-    return (tuple(t[order[i : i + batch_size]] for t in tensors) for i in range(0, n, batch_size))
+    batches = distributed.batch_indices(len(tensors[0]), batch_size, generator, shuffle, tensors[0].device)
+    return (tuple(t[b] for t in tensors) for b in batches)
 
 
 def _snapshot(value: Any) -> Any:
@@ -322,6 +323,12 @@ def train(
         """Log the interval ending at ``at``, evaluate, early-stop, checkpoint; True when training ends."""
         guard.check()
         metrics = {k: float(v) / counts[k] for k, v in sums.items()}
+        if distributed.is_distributed() and metrics:  # under DDP: the mean of the ranks' interval means
+            names = sorted(metrics)
+            means = distributed.all_reduce_mean(
+                torch.tensor([metrics[k] for k in names], dtype=torch.float64)
+            )
+            metrics = {k: float(v) for k, v in zip(names, means.tolist(), strict=True)}
         sums.clear()
         counts.clear()
         last = at == total
