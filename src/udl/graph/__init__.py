@@ -1,125 +1,40 @@
 """Graph neural networks (UDL ch. 13) in PyTorch Geometric's conventions: graph data and batching, the GCN
 family of layers, graph attention, readouts, the spectral view, neighbour sampling and partitioning for large
-graphs, and locally made data sets (:mod:`udl.graph.datasets`)."""
+graphs, and locally made data sets (:mod:`udl.graph.datasets`).
 
-from udl.graph import datasets
-from udl.graph._graph import (
-    Graph,
-    add_self_loops,
-    batch_graphs,
-    check_edge_index,
-    coalesce,
-    degree,
-    from_dense_adjacency,
-    from_networkx,
-    from_pyg,
-    permute_nodes,
-    remove_self_loops,
-    to_dense_adjacency,
-    to_networkx,
-    to_pyg,
-    to_undirected,
-)
-from udl.graph._layers import (
-    DiagonalEnhancedConv,
-    GATConv,
-    KipfConv,
-    MeanConv,
-    ResidualGCNBlock,
-    SumConv,
-    global_add_pool,
-    global_max_pool,
-    global_mean_pool,
-)
-from udl.graph._message import (
-    Propagation,
-    adjacency_matrix,
-    aggregate,
-    edge_softmax,
-    gcn_normalization,
-    scatter_max,
-    scatter_mean,
-    scatter_sum,
-)
-from udl.graph._models import CONVS, GCN, GraphClassifier, make_conv
-from udl.graph._neighbourhood import dirichlet_energy, k_hop_mask, rayleigh_quotient
-from udl.graph._partition import ClusterLoader, bfs_order, edge_cut, partition_graph
-from udl.graph._sampling import CSR, NeighbourLoader, SampledBatch, induced_subgraph, sample_neighbours
-from udl.graph._spectral import (
-    chebyshev_filter,
-    kipf_spectral_response,
-    laplacian,
-    laplacian_eigenbasis,
-    spectral_filter,
-)
-from udl.graph._training import (
-    GraphFitResult,
-    accuracy,
-    fit_graph_classifier,
-    fit_minibatch_node_classifier,
-    fit_node_classifier,
-    saved_tensor_bytes,
-)
+Each private submodule lists its public names in ``__all__``; this package re-exports exactly those (one list per
+name), plus the :mod:`udl.graph.datasets` module itself.
+"""
 
-__all__ = [
-    "CONVS",
-    "CSR",
-    "GCN",
-    "ClusterLoader",
-    "DiagonalEnhancedConv",
-    "GATConv",
-    "Graph",
-    "GraphClassifier",
-    "GraphFitResult",
-    "KipfConv",
-    "MeanConv",
-    "NeighbourLoader",
-    "Propagation",
-    "ResidualGCNBlock",
-    "SampledBatch",
-    "SumConv",
-    "accuracy",
-    "add_self_loops",
-    "adjacency_matrix",
-    "aggregate",
-    "batch_graphs",
-    "bfs_order",
-    "chebyshev_filter",
-    "check_edge_index",
-    "coalesce",
-    "datasets",
-    "degree",
-    "dirichlet_energy",
-    "edge_cut",
-    "edge_softmax",
-    "fit_graph_classifier",
-    "fit_minibatch_node_classifier",
-    "fit_node_classifier",
-    "from_dense_adjacency",
-    "from_networkx",
-    "from_pyg",
-    "gcn_normalization",
-    "global_add_pool",
-    "global_max_pool",
-    "global_mean_pool",
-    "induced_subgraph",
-    "k_hop_mask",
-    "kipf_spectral_response",
-    "laplacian",
-    "laplacian_eigenbasis",
-    "make_conv",
-    "partition_graph",
-    "permute_nodes",
-    "rayleigh_quotient",
-    "remove_self_loops",
-    "sample_neighbours",
-    "saved_tensor_bytes",
-    "scatter_max",
-    "scatter_mean",
-    "scatter_sum",
-    "spectral_filter",
-    "to_dense_adjacency",
-    "to_networkx",
-    "to_pyg",
-    "to_undirected",
-]
+from udl.graph import (
+    _graph,
+    _layers,
+    _message,
+    _models,
+    _neighbourhood,
+    _partition,
+    _sampling,
+    _spectral,
+    _training,
+    datasets,
+)
+from udl.graph._graph import *  # noqa: F403
+from udl.graph._layers import *  # noqa: F403
+from udl.graph._message import *  # noqa: F403
+from udl.graph._models import *  # noqa: F403
+from udl.graph._neighbourhood import *  # noqa: F403
+from udl.graph._partition import *  # noqa: F403
+from udl.graph._sampling import *  # noqa: F403
+from udl.graph._spectral import *  # noqa: F403
+from udl.graph._training import *  # noqa: F403
+
+__all__: list[str] = ["datasets"]
+__all__ += _graph.__all__
+__all__ += _layers.__all__
+__all__ += _message.__all__
+__all__ += _models.__all__
+__all__ += _neighbourhood.__all__
+__all__ += _partition.__all__
+__all__ += _sampling.__all__
+__all__ += _spectral.__all__
+__all__ += _training.__all__

@@ -28,110 +28,12 @@ def _activation(activation: str | Callable[[Tensor], Tensor]) -> Callable[[Tenso
     return _ACTIVATIONS[activation]
 
 
-class _FeedForward(nn.Module):
-    """Shared parts of both layers: the per-token network linear2(dropout(a[linear1(x)])) (fig. 12.7)."""
+class _TransformerLayer(nn.Module):
+    """What both layers share: torch's constructor (self-attention, with ``_cross_attention`` a second attention
+    ``multihead_attn`` over the memory, then the per-token network linear2(dropout(a[linear1(x)])) of fig. 12.7,
+    its LayerNorms and dropouts), the self-attention block and the feed-forward block."""
 
-    def _init_ff(
-        self, d_model, dim_feedforward, dropout, activation, eps, bias, generator, device, dtype, norms
-    ):
-        self.linear1 = seeded_linear(d_model, dim_feedforward, "torch", generator, device, dtype)
-        self.dropout = nn.Dropout(dropout)
-        self.linear2 = seeded_linear(dim_feedforward, d_model, "torch", generator, device, dtype)
-        if not bias:
-            self.linear1.register_parameter("bias", None)
-            self.linear2.register_parameter("bias", None)
-        self.norm1, self.norm2 = (
-            nn.LayerNorm(d_model, eps=eps, bias=bias, device=device, dtype=dtype) for _ in "12"
-        )
-        self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
-        if norms == 3:
-            self.norm3 = nn.LayerNorm(d_model, eps=eps, bias=bias, device=device, dtype=dtype)
-            self.dropout3 = nn.Dropout(dropout)
-        self.activation = _activation(activation)
-
-    def _ff_block(self, x: Tensor, drop: nn.Module) -> Tensor:
-        return drop(self.linear2(self.dropout(self.activation(self.linear1(x)))))
-
-
-class TransformerEncoderLayer(_FeedForward):
-    """One transformer layer (UDL fig. 12.7), torch.nn.TransformerEncoderLayer's drop-in (constructor, forward,
-    submodule names: a torch state dict loads and gives the same output, ``norm_first`` either way):
-
-    post-LN: X ← LN[X + MhSa[X]], X ← LN[X + mlp[X]];  pre-LN: X ← X + MhSa[LN[X]], X ← X + mlp[LN[X]].
-
-    Beyond torch: ``src_mask`` may be a (1 or N, H, L, S) float position bias, and ``kv_cache`` / ``rotary`` pass
-    through to the self-attention (a decoder-only LM is this layer with a causal mask and a cache)."""
-
-    def __init__(
-        self,
-        d_model: int,
-        nhead: int,
-        dim_feedforward: int = 2048,
-        dropout: float = 0.1,
-        activation: str | Callable[[Tensor], Tensor] = "relu",
-        layer_norm_eps: float = 1e-5,
-        batch_first: bool = False,
-        norm_first: bool = False,
-        bias: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        super().__init__()
-        self.self_attn = MultiheadAttention(
-            d_model,
-            nhead,
-            dropout,
-            bias,
-            batch_first=batch_first,
-            device=device,
-            dtype=dtype,
-            generator=generator,
-        )
-        self._init_ff(
-            d_model, dim_feedforward, dropout, activation, layer_norm_eps, bias, generator, device, dtype, 2
-        )
-        self.norm_first = norm_first
-
-    def forward(
-        self,
-        src: Tensor,
-        src_mask: Tensor | None = None,
-        src_key_padding_mask: Tensor | None = None,
-        is_causal: bool = False,
-        *,
-        kv_cache: KVCache | None = None,
-        rotary: RotaryEmbedding | None = None,
-    ) -> Tensor:
-        def sa(x: Tensor) -> Tensor:
-            y = self.self_attn(
-                x,
-                x,
-                x,
-                src_key_padding_mask,
-                False,
-                src_mask,
-                is_causal=is_causal,
-                kv_cache=kv_cache,
-                rotary=rotary,
-            )[0]
-            return self.dropout1(y)
-
-        x = src
-        if self.norm_first:
-            x = x + sa(self.norm1(x))
-            return x + self._ff_block(self.norm2(x), self.dropout2)
-        x = self.norm1(x + sa(x))
-        return self.norm2(x + self._ff_block(x, self.dropout2))
-
-
-class TransformerDecoderLayer(_FeedForward):
-    """A decoder layer of the encoder-decoder transformer (UDL section 12.7, fig. 12.13): masked self-attention,
-    cross-attention to the encoder's memory (queries from the decoder, keys and values from the encoder), then the
-    per-token network, each residual with LayerNorm after (post-LN) or before (``norm_first``) the branch.
-    torch.nn.TransformerDecoderLayer's drop-in; ``kv_cache=(self_cache, cross_cache)`` for incremental decoding
-    (the cross cache holds the projected memory, computed once)."""
+    _cross_attention = False
 
     def __init__(
         self,
@@ -157,11 +59,89 @@ class TransformerDecoderLayer(_FeedForward):
             "generator": generator,
         }
         self.self_attn = MultiheadAttention(d_model, nhead, dropout, bias, **kw)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout, bias, **kw)
-        self._init_ff(
-            d_model, dim_feedforward, dropout, activation, layer_norm_eps, bias, generator, device, dtype, 3
+        if self._cross_attention:
+            self.multihead_attn = MultiheadAttention(d_model, nhead, dropout, bias, **kw)
+        self.linear1 = seeded_linear(d_model, dim_feedforward, "torch", generator, device, dtype)
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = seeded_linear(dim_feedforward, d_model, "torch", generator, device, dtype)
+        if not bias:
+            self.linear1.register_parameter("bias", None)
+            self.linear2.register_parameter("bias", None)
+        eps = layer_norm_eps
+        self.norm1, self.norm2 = (
+            nn.LayerNorm(d_model, eps=eps, bias=bias, device=device, dtype=dtype) for _ in "12"
         )
+        self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
+        if self._cross_attention:
+            self.norm3 = nn.LayerNorm(d_model, eps=eps, bias=bias, device=device, dtype=dtype)
+            self.dropout3 = nn.Dropout(dropout)
+        self.activation = _activation(activation)
         self.norm_first = norm_first
+
+    def _sa_block(
+        self,
+        x: Tensor,
+        attn_mask: Tensor | None,
+        key_padding_mask: Tensor | None,
+        is_causal: bool,
+        kv_cache: KVCache | None,
+        rotary: RotaryEmbedding | None,
+    ) -> Tensor:
+        y = self.self_attn(
+            x,
+            x,
+            x,
+            key_padding_mask,
+            False,
+            attn_mask,
+            is_causal=is_causal,
+            kv_cache=kv_cache,
+            rotary=rotary,
+        )[0]
+        return self.dropout1(y)
+
+    def _ff_block(self, x: Tensor, drop: nn.Module) -> Tensor:
+        return drop(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerEncoderLayer(_TransformerLayer):
+    """One transformer layer (UDL fig. 12.7), torch.nn.TransformerEncoderLayer's drop-in (constructor, forward,
+    submodule names: a torch state dict loads and gives the same output, ``norm_first`` either way):
+
+    post-LN: X ← LN[X + MhSa[X]], X ← LN[X + mlp[X]];  pre-LN: X ← X + MhSa[LN[X]], X ← X + mlp[LN[X]].
+
+    Beyond torch: ``src_mask`` may be a (1 or N, H, L, S) float position bias, and ``kv_cache`` / ``rotary`` pass
+    through to the self-attention (a decoder-only LM is this layer with a causal mask and a cache)."""
+
+    def forward(
+        self,
+        src: Tensor,
+        src_mask: Tensor | None = None,
+        src_key_padding_mask: Tensor | None = None,
+        is_causal: bool = False,
+        *,
+        kv_cache: KVCache | None = None,
+        rotary: RotaryEmbedding | None = None,
+    ) -> Tensor:
+        def sa(x: Tensor) -> Tensor:
+            return self._sa_block(x, src_mask, src_key_padding_mask, is_causal, kv_cache, rotary)
+
+        x = src
+        if self.norm_first:
+            x = x + sa(self.norm1(x))
+            return x + self._ff_block(self.norm2(x), self.dropout2)
+        x = self.norm1(x + sa(x))
+        return self.norm2(x + self._ff_block(x, self.dropout2))
+
+
+class TransformerDecoderLayer(_TransformerLayer):
+    """A decoder layer of the encoder-decoder transformer (UDL section 12.7, fig. 12.13): masked self-attention,
+    cross-attention to the encoder's memory (queries from the decoder, keys and values from the encoder), then the
+    per-token network, each residual with LayerNorm after (post-LN) or before (``norm_first``) the branch.
+    torch.nn.TransformerDecoderLayer's drop-in; ``kv_cache=(self_cache, cross_cache)`` for incremental decoding
+    (the cross cache holds the projected memory, computed once)."""
+
+    _cross_attention = True
 
     def forward(
         self,
@@ -180,18 +160,7 @@ class TransformerDecoderLayer(_FeedForward):
         self_cache, cross_cache = (None, None) if kv_cache is None else kv_cache
 
         def sa(x: Tensor) -> Tensor:
-            y = self.self_attn(
-                x,
-                x,
-                x,
-                tgt_key_padding_mask,
-                False,
-                tgt_mask,
-                is_causal=tgt_is_causal,
-                kv_cache=self_cache,
-                rotary=rotary,
-            )[0]
-            return self.dropout1(y)
+            return self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal, self_cache, rotary)
 
         def ca(x: Tensor) -> Tensor:
             y = self.multihead_attn(

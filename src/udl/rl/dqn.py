@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from udl.optim import Adam
+from udl.rl._checks import at_least, in_unit_interval
 from udl.rl.episodes import successor_obs
 from udl.rl.replay import ReplayBuffer, Transitions
 from udl.train import EarlyStopping, TrainResult, train
@@ -85,26 +86,15 @@ class DQNConfig:
     """bootstrap from a target network (False: from the online network)"""
 
     def __post_init__(self) -> None:
-        for name in (
-            "total_steps",
-            "buffer_size",
-            "target_network_frequency",
-            "batch_size",
-            "train_frequency",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.learning_starts < 0:
-            raise ValueError(f"learning_starts must be >= 0, got {self.learning_starts}")
-        if not 0 < self.learning_rate <= 1:
-            raise ValueError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
-        for name in ("gamma", "start_e", "end_e", "exploration_fraction"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        at_least(
+            self, 1, "total_steps", "buffer_size", "target_network_frequency", "batch_size", "train_frequency"
+        )
+        at_least(self, 0, "learning_starts")
+        in_unit_interval(self, "learning_rate", open_low=True)
+        in_unit_interval(self, "gamma", "start_e", "end_e", "exploration_fraction")
         if self.end_e > self.start_e:
             raise ValueError(f"end_e ({self.end_e}) must be <= start_e ({self.start_e}): ε decays")
-        if not 0 < self.tau <= 1:
-            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+        in_unit_interval(self, "tau", open_low=True)
         if not self.hidden or min(self.hidden) < 1:
             raise ValueError(f"hidden must be a non-empty tuple of widths >= 1, got {self.hidden}")
 

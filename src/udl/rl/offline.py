@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from udl.optim import Adam
+from udl.rl._checks import at_least, in_unit_interval
 from udl.rl.dqn import QNetwork, dqn_loss, td_target
 from udl.rl.episodes import successor_obs
 from udl.rl.replay import ReplayBuffer
@@ -89,13 +90,9 @@ class OfflineConfig:
     """hidden widths (the same MLP as DQN's)"""
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "target_network_frequency"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 < self.learning_rate <= 1:
-            raise ValueError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
-        if not 0 <= self.gamma <= 1:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        at_least(self, 1, "steps", "batch_size", "target_network_frequency")
+        in_unit_interval(self, "learning_rate", open_low=True)
+        in_unit_interval(self, "gamma")
 
 
 def _network(data: ReplayBuffer, cfg: OfflineConfig, seed: int, num_actions: int) -> QNetwork:

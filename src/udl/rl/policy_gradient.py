@@ -27,6 +27,7 @@ from torch.distributions import Categorical
 from torch.func import functional_call, grad, vmap
 
 from udl.optim import Adam
+from udl.rl._checks import at_least, in_unit_interval
 from udl.rl.episodes import Episodes, collect_episodes, successor_obs
 from udl.train import OptimizerStep, TrainResult, train
 
@@ -124,13 +125,9 @@ class ReinforceConfig:
     """hidden widths of the policy and value networks"""
 
     def __post_init__(self) -> None:
-        if self.iterations < 1:
-            raise ValueError(f"iterations must be >= 1, got {self.iterations}")
-        for name in ("learning_rate", "value_learning_rate"):
-            if not 0 < getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
-        if not 0 <= self.gamma <= 1:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        at_least(self, 1, "iterations")
+        in_unit_interval(self, "learning_rate", "value_learning_rate", open_low=True)
+        in_unit_interval(self, "gamma")
         if self.baseline not in ("none", "value"):
             raise ValueError(f"baseline must be 'none' or 'value', got {self.baseline!r}")
 
@@ -289,17 +286,10 @@ class A2CConfig:
     """hidden widths of actor and critic"""
 
     def __post_init__(self) -> None:
-        for name in ("total_steps", "n_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 < self.learning_rate <= 1:
-            raise ValueError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
-        for name in ("gamma", "gae_lambda"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("value_coef", "entropy_coef"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        at_least(self, 1, "total_steps", "n_steps")
+        in_unit_interval(self, "learning_rate", open_low=True)
+        in_unit_interval(self, "gamma", "gae_lambda")
+        at_least(self, 0, "value_coef", "entropy_coef")
         if not self.max_grad_norm > 0:
             raise ValueError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
 

@@ -26,12 +26,13 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from udl.data import MNIST1DConfig, load_mnist1d
+from udl.data import MNIST1DConfig
 from udl.experiments._checks import in_range
+from udl.experiments.ch20._common import mnist1d_tensors, show_progress
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Comparison, Verdict, paired_difference
-from udl.train import ProgressLike, StackedMLP, error_rates, train_sweep
+from udl.train import StackedMLP, error_rates, train_sweep
 
 CHAPTER = 20
 SECTION = "20.3.1"
@@ -94,14 +95,8 @@ def sgd_verdict(full_batch_error: Tensor, sgd_error: Tensor) -> tuple[Verdict, C
     return c.verdict, c
 
 
-def _show(bar: ProgressLike, base: int, span: int, done: int, total: int) -> None:
-    bar.update(base + done * span // total)
-
-
 def run(cfg: Config, run: Run) -> None:
-    data = load_mnist1d(MNIST1DConfig(num_samples=cfg.num_samples, train_split=cfg.train_split))
-    x, y = data.x_train.to(run.device), data.y_train.to(run.device)
-    x_test, y_test = data.x_test.to(run.device), data.y_test.to(run.device)
+    x, y, x_test, y_test = mnist1d_tensors(cfg.num_samples, cfg.train_split, run.device)
     seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
     hidden = [(w, w) for w in cfg.widths for _ in seeds]
 
@@ -128,7 +123,7 @@ def run(cfg: Config, run: Run) -> None:
                 run=run,
                 name=arm.replace(" ", "_"),
                 checkpoint_every=max(1, cfg.epochs // 5),
-                progress=partial(_show, bar, a * 1000, 1000),
+                progress=partial(show_progress, bar, a * 1000, 1000),
             )
             shape = (len(cfg.widths), cfg.seeds)
             results[arm] = (

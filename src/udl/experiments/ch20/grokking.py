@@ -32,10 +32,11 @@ import torch
 from torch import Tensor
 
 from udl.experiments._checks import in_range
+from udl.experiments.ch20._common import show_progress
 from udl.optim import AdamW
 from udl.report import Run
 from udl.report.figures import subplots
-from udl.train import ProgressLike, StackedMLP, error_rates, train_sweep
+from udl.train import StackedMLP, error_rates, train_sweep
 
 CHAPTER = 20
 SECTION = "20.2.3"
@@ -124,10 +125,6 @@ def no_generalization_verdict(generalized: Sequence[float]) -> bool:
     return all(math.isinf(g) for g in generalized)
 
 
-def _show(bar: ProgressLike, base: int, span: int, done: int, total: int) -> None:
-    bar.update(base + done * span // total)
-
-
 def run(cfg: Config, run: Run) -> None:
     x, y = modular_addition(cfg.p)
     x, y = x.to(run.device), y.to(run.device)
@@ -158,7 +155,7 @@ def run(cfg: Config, run: Run) -> None:
                 run=run,
                 name=arm.replace(" ", "_"),
                 checkpoint_every=max(1, cfg.epochs // 5),
-                progress=partial(_show, bar, 1000 * k, 1000),
+                progress=partial(show_progress, bar, 1000 * k, 1000),
             )
             curves[arm] = (
                 [int(h["epoch"]) for h in result.history[0]],

@@ -28,12 +28,13 @@ from functools import partial
 
 import torch
 
-from udl.data import MNIST1DConfig, load_mnist1d
+from udl.data import MNIST1DConfig
 from udl.experiments._checks import in_range
+from udl.experiments.ch20._common import mnist1d_tensors, show_progress
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Comparison, Verdict, paired_difference
-from udl.train import ProgressLike, StackedMLP, error_rates, train_sweep
+from udl.train import StackedMLP, error_rates, train_sweep
 
 CHAPTER = 20
 SECTION = "20.2.2"
@@ -102,14 +103,8 @@ def slower_verdict(random: Sequence[float], true: Sequence[float], budget: int) 
     return c.verdict, c
 
 
-def _show(bar: ProgressLike, base: int, span: int, done: int, total: int) -> None:
-    bar.update(base + done * span // total)
-
-
 def run(cfg: Config, run: Run) -> None:
-    data = load_mnist1d(MNIST1DConfig(num_samples=cfg.num_samples, train_split=cfg.train_split))
-    x, y = data.x_train.to(run.device), data.y_train.to(run.device)
-    x_test, y_test = data.x_test.to(run.device), data.y_test.to(run.device)
+    x, y, x_test, y_test = mnist1d_tensors(cfg.num_samples, cfg.train_split, run.device)
     g = torch.Generator().manual_seed(cfg.seed)
     shuffled = y[torch.randperm(len(y), generator=g).to(run.device)]
     noise = torch.randn(x.shape, generator=g).to(run.device) * x.std(0) + x.mean(0)
@@ -153,7 +148,7 @@ def run(cfg: Config, run: Run) -> None:
                 run=run,
                 name=f"version{k}",
                 checkpoint_every=max(1, cfg.epochs // 5),
-                progress=partial(_show, bar, k * cfg.epochs, cfg.epochs),
+                progress=partial(show_progress, bar, k * cfg.epochs, cfg.epochs),
             )
             curves[version] = [[h["train_error"] for h in hist] for hist in result.history]
             test_error[version] = result.final("test_error")

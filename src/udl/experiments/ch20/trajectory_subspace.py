@@ -165,9 +165,18 @@ def run(cfg: Config, run: Run) -> None:
     seeds = list(seed_range(cfg))
     ratios, d90s, full_val, curves = [], [], [], []
     n_params, start_gap = 0, 0.0
+
+    def init(seed: int) -> MLP:
+        return MLP(40, cfg.hidden, 10, generator=torch.Generator().manual_seed(seed), device=run.device)
+
+    def fit_adam(m: nn.Module, seed: int, name: str) -> float:
+        """Train ``m`` with Adam for ``subspace_epochs``; its validation accuracy."""
+        _fit(m, cfg, train_data, sgd=False, seed=seed, run=run, name=name, epochs=cfg.subspace_epochs)
+        return 1 - classification_metrics(m, *val)["error"]
+
     with run.progress(len(seeds) * (2 + len(cfg.dims)), "trainings") as bar:
         for j, s in enumerate(seeds):
-            model = MLP(40, cfg.hidden, 10, generator=torch.Generator().manual_seed(s), device=run.device)
+            model = init(s)
             n_params = count_parameters(model)
             snapshots = [parameters_to_vector(model.parameters()).detach().clone()]
             _fit(
@@ -185,39 +194,16 @@ def run(cfg: Config, run: Run) -> None:
             ratios.append(ratio.cumsum(0))
             bar.update(j * (2 + len(cfg.dims)) + 1)
 
-            full = MLP(40, cfg.hidden, 10, generator=torch.Generator().manual_seed(s), device=run.device)
-            _fit(
-                full,
-                cfg,
-                train_data,
-                sgd=False,
-                seed=s,
-                run=run,
-                name=f"seed{s}_full",
-                epochs=cfg.subspace_epochs,
-            )
-            full_val.append(1 - classification_metrics(full, *val)["error"])
+            full_val.append(fit_adam(init(s), s, f"seed{s}_full"))
             accuracy = []
             for k, d in enumerate(cfg.dims):
-                template = MLP(
-                    40, cfg.hidden, 10, generator=torch.Generator().manual_seed(s), device=run.device
-                )
+                template = init(s)
                 sub = RandomSubspace(
                     template, min(d, n_params), generator=torch.Generator().manual_seed(10_000 + s)
                 )
                 with torch.no_grad():
                     start_gap = max(start_gap, float((sub(val[0]) - template(val[0])).abs().max()))
-                _fit(
-                    sub,
-                    cfg,
-                    train_data,
-                    sgd=False,
-                    seed=s,
-                    run=run,
-                    name=f"seed{s}_d{d}",
-                    epochs=cfg.subspace_epochs,
-                )
-                accuracy.append(1 - classification_metrics(sub, *val)["error"])
+                accuracy.append(fit_adam(sub, s, f"seed{s}_d{d}"))
                 run.log(
                     j * len(cfg.dims) + k + 1,
                     dim=d,
