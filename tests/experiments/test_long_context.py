@@ -7,7 +7,7 @@ import pytest
 from udl.experiments.ch12.long_context import (
     Config,
     fails_without_global_verdict,
-    linear_cost_verdict,
+    linear_memory_verdict,
     matches_dense_verdict,
 )
 from udl.stats import Verdict
@@ -28,10 +28,10 @@ def test_fails_without_global_verdict():
     )  # neither learns
 
 
-def test_linear_cost_verdict():
-    assert linear_cost_verdict([1.02, 0.99], 1.97) is Verdict.HOLDS
-    assert linear_cost_verdict([1.6, 0.99], 1.97) is Verdict.FAILS  # sparse time superlinear
-    assert linear_cost_verdict([1.0, 1.0], 1.1) is Verdict.FAILS  # dense not quadratic
+def test_linear_memory_verdict():
+    assert linear_memory_verdict(0.99, 1.97) is Verdict.HOLDS
+    assert linear_memory_verdict(1.6, 1.97) is Verdict.FAILS  # sparse memory superlinear
+    assert linear_memory_verdict(1.0, 1.1) is Verdict.FAILS  # dense not quadratic
 
 
 @pytest.mark.parametrize(

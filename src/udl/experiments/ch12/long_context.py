@@ -19,8 +19,13 @@ Protocol.
 
 Claims: local + global attention matches dense accuracy (both >= 90%, means within 3 points); without the global
 token the band alone fails (mean accuracy < 65%, while local + global solves it and beats it by > 2 SE); the
-sparse cost grows linearly (memory and time slopes <= 1.25) while the dense one grows quadratically (memory slope
->= 1.75).
+sparse memory grows linearly (slope <= 1.25) while the dense one grows quadratically (slope >= 1.75); the figure
+shows the times too.
+
+Protocol change after review: the cost claim also judged the sparse call's time slope. Wall-clock time is not
+reproducible (it changed the verdict between two runs of the same code on a loaded machine, and a resumed run
+must reproduce its result), so the claim judges the saved-activation memory, which is exact, and the times are
+shown in the figure only.
 
 The quick preset's task is short (T = 24, 8 symbols) because it has to be learned in 500 steps: a first version
 with T = 64 and 16 symbols stayed at chance (≈ 50%) for all three variants, dense included, which compares
@@ -31,7 +36,7 @@ What the quick preset measures (2 seeds, 800 steps): the task is learned in a su
 have not reached by the end: dense 79% and 70%, local + global 66% and 99.9%, the band alone 52% and 50%. So
 "matches dense" fails (dense itself is below the 90% bar) and "fails without global tokens" is not established
 (the band is at chance, but local + global does not solve the task in both seeds); the full preset trains 5 seeds
-5× longer. The cost claim holds: saved activations grow as T^1.00 (sparse) against T^1.99 (dense).
+5× longer. The memory claim holds: saved activations grow as T^1.00 (sparse) against T^1.99 (dense).
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ from udl.train import OptimizerStep, minibatches, train
 
 CHAPTER = 12
 SECTION = "12.10"
-SUMMARY = "Local + global attention: dense accuracy, fails without global tokens, linear time and memory in T"
+SUMMARY = "Local + global attention: dense accuracy, fails without global tokens, memory linear in T"
 CONTEXT = (
     "Dense self-attention costs O(T²) in time and memory. Longformer and BigBird restrict each token to a local "
     "band and add a few global tokens that attend to, and are attended by, every token: cost O(T), and any two "
@@ -146,9 +151,9 @@ def fails_without_global_verdict(local: list[float], sparse: list[float]) -> Ver
     return paired_difference(sparse, local).verdict
 
 
-def linear_cost_verdict(sparse_slopes: list[float], dense_memory_slope: float) -> Verdict:
-    """Sparse memory and time grow with exponent <= 1.25; dense memory with exponent >= 1.75."""
-    return all_of(max(sparse_slopes) <= 1.25, dense_memory_slope >= 1.75)
+def linear_memory_verdict(sparse_memory_slope: float, dense_memory_slope: float) -> Verdict:
+    """Sparse memory grows with exponent <= 1.25; dense memory with exponent >= 1.75."""
+    return all_of(sparse_memory_slope <= 1.25, dense_memory_slope >= 1.75)
 
 
 class _Classifier(nn.Module):
@@ -263,13 +268,8 @@ def run(cfg: Config, run: Run) -> None:
         cost["sparse"].append(
             _cost(lambda a, b, c: local_global_attention(a, b, c, cfg.window, 1), q, k, v, cfg.repeats)
         )
-        run.log(
-            t,
-            dense_s=cost["dense"][-1][0],
-            sparse_s=cost["sparse"][-1][0],
-            dense_bytes=cost["dense"][-1][1],
-            sparse_bytes=cost["sparse"][-1][1],
-        )
+        # wall-clock time goes to the figure only: it is not reproducible (a resumed run must log the same)
+        run.log(t, dense_bytes=cost["dense"][-1][1], sparse_bytes=cost["sparse"][-1][1])
     lengths = list(cfg.cost_lengths)
     slopes = {
         f"{kind}_{what}": loglog_slope(lengths, [c[i] for c in cost[kind]])
@@ -294,15 +294,16 @@ def run(cfg: Config, run: Run) -> None:
         measured={"local": acc["local"], **paired_difference(acc["local+global"], acc["local"]).to_json()},
         expected="local mean < 0.65; local+global mean >= 0.9 and − local > 2 SE",
     )
+    memory_slopes = {key: value for key, value in slopes.items() if key.endswith("_memory")}
     run.claim(
-        "linear-cost",
-        f"Sparse attention's time and memory grow linearly in T ({lengths[0]}..{lengths[-1]}), "
-        "dense attention's memory quadratically (log-log slopes)",
-        holds=linear_cost_verdict([slopes["sparse_time"], slopes["sparse_memory"]], slopes["dense_memory"]),
-        measured=slopes,
-        expected="sparse slopes <= 1.25; dense memory slope >= 1.75",
+        "linear-memory",
+        f"Sparse attention's memory grows linearly in T ({lengths[0]}..{lengths[-1]}), dense attention's "
+        "quadratically (log-log slopes of the activations saved for backward; times in the figure)",
+        holds=linear_memory_verdict(slopes["sparse_memory"], slopes["dense_memory"]),
+        measured=memory_slopes,
+        expected="sparse memory slope <= 1.25; dense memory slope >= 1.75",
     )
-    run.summary(**{f"{v.replace('+', '_')}_accuracy": sum(a) / n for v, a in acc.items()}, **slopes)
+    run.summary(**{f"{v.replace('+', '_')}_accuracy": sum(a) / n for v, a in acc.items()}, **memory_slopes)
 
     fig, axes = subplots(1, 3, width=3.8)
     for i, what in enumerate(("time (s)", "saved activations (bytes)")):
