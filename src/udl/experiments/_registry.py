@@ -38,6 +38,7 @@ TOUR: tuple[str, ...] = (
     "implicit-regularization",
     "augmentation",
     "conv-mnist1d",
+    "language-model",
 )
 
 # Experiments that train data-parallel under torchrun (`udl run NAME --nproc N`): their training is
