@@ -27,7 +27,8 @@ def test_receptive_field_reference_detects_a_wrong_neighbourhood() -> None:
     probes = torch.tensor([0, 3])
     for hops in (1, 2, 3):  # node 0 sees {0..hops}: autograd agrees with the hop count on a path
         assert receptive_field_mismatch(path, 4, probes, hops, seed=0) == 0
-    extra = torch.cat([path, torch.tensor([[0], [3]])], dim=1)  # a directed shortcut 0 -> 3 (3 sees 0 at once)
+    # a directed shortcut 0 -> 3 (3 sees 0 at once)
+    extra = torch.cat([path, torch.tensor([[0], [3]])], dim=1)
     assert receptive_field_mismatch(extra, 4, probes, 1, seed=0) == 0
 
 
