@@ -34,7 +34,7 @@ def test_xavier_scale_matches_sampled_norms() -> None:
     for s in range(20):
         he = MLP(40, [100, 100], 10, init="he", generator=torch.Generator().manual_seed(s))
         xa = MLP(40, [100, 100], 10, init="xavier", generator=torch.Generator().manual_seed(s))
-        norm = lambda m: math.sqrt(sum(float((layer.weight**2).sum()) for layer in m.linears))  # noqa: E731
+        norm = lambda m: math.sqrt(sum(float((layer.weight.detach() ** 2).sum()) for layer in m.linears))  # noqa: E731
         ratios.append(norm(xa) / norm(he))
     assert sum(ratios) / len(ratios) == pytest.approx(xavier_scale(widths), rel=0.01)
     assert xavier_scale((10, 10)) == pytest.approx(math.sqrt(0.5))
