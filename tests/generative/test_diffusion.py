@@ -97,10 +97,11 @@ def test_posterior_matches_regression_on_joint_samples() -> None:
     assert abs(float(resid) / float(std[0, 0]) - 1) < 0.01
 
 
+@pytest.mark.parametrize("clip", [None, 1.0])
 @pytest.mark.parametrize(("variance", "kind"), [("posterior", "fixed_small"), ("beta", "fixed_large")])
-def test_ddpm_step_equals_diffusers(variance: str, kind: str) -> None:
+def test_ddpm_step_equals_diffusers(variance: str, kind: str, clip: float | None) -> None:
     ref = DDPMScheduler(
-        num_train_timesteps=100, beta_schedule="linear", clip_sample=False, variance_type=kind
+        num_train_timesteps=100, beta_schedule="linear", clip_sample=clip is not None, variance_type=kind
     )
     ref.set_timesteps(100)
     _in_float64(ref, beta_schedule("linear", 100))
@@ -110,14 +111,16 @@ def test_ddpm_step_equals_diffusers(variance: str, kind: str) -> None:
     for tau in (99, 50, 1, 0):
         expected = ref.step(eps, tau, z, generator=torch.Generator().manual_seed(5)).prev_sample
         noise = torch.randn(4, 3, generator=torch.Generator().manual_seed(5), dtype=F64)
-        ours = ddpm_step(eps, z, tau + 1, sched, variance=variance, noise=noise)  # type: ignore[arg-type]
+        ours = ddpm_step(eps, z, tau + 1, sched, variance=variance, noise=noise, clip=clip)  # type: ignore[arg-type]
         torch.testing.assert_close(ours, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("clip", [None, 1.0])
 @pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
-def test_ddim_step_equals_diffusers(eta: float) -> None:
+def test_ddim_step_equals_diffusers(eta: float, clip: float | None) -> None:
+    """With ``clip`` our step recomputes ĝ from the clamped x̂: diffusers' ``use_clipped_model_output=True``."""
     ref = DDIMScheduler(
-        num_train_timesteps=100, beta_schedule="linear", clip_sample=False, set_alpha_to_one=True
+        num_train_timesteps=100, beta_schedule="linear", clip_sample=clip is not None, set_alpha_to_one=True
     )
     ref.set_timesteps(20)  # step ratio 5: timesteps 95, 90, ..., 0
     _in_float64(ref, beta_schedule("linear", 100))
@@ -126,9 +129,11 @@ def test_ddim_step_equals_diffusers(eta: float) -> None:
     z, eps = torch.randn(4, 3, generator=g, dtype=F64), torch.randn(4, 3, generator=g, dtype=F64)
     for tau in (95, 40, 5, 0):
         noise = torch.randn(4, 3, generator=torch.Generator().manual_seed(9), dtype=F64)
-        expected = ref.step(eps, tau, z, eta=eta, variance_noise=noise).prev_sample
+        expected = ref.step(
+            eps, tau, z, eta=eta, variance_noise=noise, use_clipped_model_output=True
+        ).prev_sample
         prev = tau - 5
-        ours = ddim_step(eps, z, tau + 1, prev + 1 if prev >= 0 else 0, sched, eta=eta, noise=noise)
+        ours = ddim_step(eps, z, tau + 1, prev + 1 if prev >= 0 else 0, sched, eta=eta, noise=noise, clip=clip)
         torch.testing.assert_close(ours, expected, rtol=1e-12, atol=1e-12)
 
 

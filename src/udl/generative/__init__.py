@@ -11,6 +11,7 @@ from udl.generative import diffusion, flows, gan, vae
 from udl.generative.diffusion import (
     DiffusionSchedule,
     MLPDenoiser,
+    UNetDenoiser,
     beta_schedule,
     ddim_step,
     ddpm_loss,
@@ -36,6 +37,7 @@ __all__ += ["diffusion", "vae"]
 __all__ += [
     "DiffusionSchedule",
     "MLPDenoiser",
+    "UNetDenoiser",
     "beta_schedule",
     "ddim_step",
     "ddpm_loss",

@@ -19,7 +19,9 @@ Time runs t = 0 (data, z_0 = x) .. T. Arrays of :class:`DiffusionSchedule` have 
   (:func:`ddim_step`), which gives accelerated sampling on a subsequence of steps (:func:`timestep_subsequence`);
   classifier-free guidance ĝ = (1 + w) g(z, t, c) − w g(z, t, ∅) (section 18.6.3, :func:`guided`);
   :func:`sample` runs the loop.
-- :class:`MLPDenoiser`: a small noise-prediction network g[z_t, t (, c)] for 1-D / 2-D data.
+- :class:`MLPDenoiser`: a small noise-prediction network g[z_t, t (, c)] for 1-D / 2-D data;
+  :class:`UNetDenoiser`: the same for images, a U-Net (section 11.5.3) whose residual blocks add an embedding of
+  the step and the class (section 18.5: "the U-Net is the usual choice" for images).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from torch import Tensor, nn
 __all__ = [
     "DiffusionSchedule",
     "MLPDenoiser",
+    "UNetDenoiser",
     "beta_schedule",
     "ddim_step",
     "ddpm_loss",
@@ -199,6 +202,7 @@ def ddpm_step(
     variance: Variance = "beta",
     noise: Tensor | None = None,
     generator: torch.Generator | None = None,
+    clip: float | None = None,
 ) -> Tensor:
     """One ancestral step z_t -> z_{t−1} (UDL section 18.5, algorithm 18.2):
 
@@ -207,14 +211,23 @@ def ddpm_step(
     σ_t² = β_t (``"beta"``, the book; diffusers' ``"fixed_large"``) or the posterior variance
     β_t(1 − α_{t−1})/(1 − α_t) (``"posterior"``; diffusers' default ``"fixed_small"``). No noise at t = 1.
     ``noise`` (else drawn from ``generator``) is the ε.
+
+    ``clip=c`` (diffusers' ``clip_sample``): the implied data x̂ = (z_t − √(1 − α_t) ĝ)/√α_t is clamped to
+    [−c, c] and the mean is that of the posterior q(z_{t−1} | z_t, x̂) (section 18.2.4); without clamping the two
+    means are the same.
     """
     if variance not in ("beta", "posterior"):
         raise ValueError(f"variance must be 'beta' or 'posterior', got {variance!r}")
     if not 1 <= t <= schedule.steps:
         raise ValueError(f"t must be in [1, {schedule.steps}], got {t}")
+    _check_clip(clip)
     beta = float(schedule.betas[t])
     a_t, a_prev = float(schedule.alphas[t]), float(schedule.alphas[t - 1])
-    mean = (z_t - beta / math.sqrt(1 - a_t) * noise_pred) / math.sqrt(1 - beta)
+    if clip is None:
+        mean = (z_t - beta / math.sqrt(1 - a_t) * noise_pred) / math.sqrt(1 - beta)
+    else:
+        x_hat = ((z_t - math.sqrt(1 - a_t) * noise_pred) / math.sqrt(a_t)).clamp(-clip, clip)
+        mean = (1 - a_prev) / (1 - a_t) * math.sqrt(1 - beta) * z_t + math.sqrt(a_prev) * beta / (1 - a_t) * x_hat
     if t == 1:
         return mean
     var = beta if variance == "beta" else beta * (1 - a_prev) / (1 - a_t)
@@ -233,6 +246,7 @@ def ddim_step(
     eta: float = 0.0,
     noise: Tensor | None = None,
     generator: torch.Generator | None = None,
+    clip: float | None = None,
 ) -> Tensor:
     """One DDIM step from t to an earlier s (Song et al. 2021, eq. 12; UDL section 18.6.2):
 
@@ -240,13 +254,19 @@ def ddim_step(
         z_s = √α_s x̂ + √(1 − α_s − σ²) ĝ + σ ε.
 
     η = 0 is deterministic; η = 1 with s = t − 1 is ancestral sampling with the posterior variance.
+    ``clip=c`` (diffusers' ``clip_sample``) clamps x̂ to [−c, c] and recomputes ĝ = (z_t − √α_t x̂)/√(1 − α_t)
+    from it: at large t, where √α_t is tiny, an error in ĝ is multiplied by 1/√α_t in x̂.
     """
     if not 0 <= s < t <= schedule.steps:
         raise ValueError(f"need 0 <= s < t <= {schedule.steps}, got t={t}, s={s}")
     if not 0 <= eta <= 1:
         raise ValueError(f"eta must be in [0, 1], got {eta}")
+    _check_clip(clip)
     a_t, a_s = float(schedule.alphas[t]), float(schedule.alphas[s])
     x_hat = (z_t - math.sqrt(1 - a_t) * noise_pred) / math.sqrt(a_t)
+    if clip is not None:
+        x_hat = x_hat.clamp(-clip, clip)
+        noise_pred = (z_t - math.sqrt(a_t) * x_hat) / math.sqrt(1 - a_t)
     sigma = eta * math.sqrt((1 - a_s) / (1 - a_t)) * math.sqrt(1 - a_t / a_s)
     z_s = math.sqrt(a_s) * x_hat + math.sqrt(max(1 - a_s - sigma**2, 0.0)) * noise_pred
     if sigma > 0:
@@ -254,6 +274,11 @@ def ddim_step(
             noise = torch.randn(z_t.shape, generator=generator, dtype=z_t.dtype).to(z_t.device)
         z_s = z_s + sigma * noise
     return z_s
+
+
+def _check_clip(clip: float | None) -> None:
+    if clip is not None and not clip > 0:
+        raise ValueError(f"clip must be a positive number or None, got {clip!r}")
 
 
 def timestep_subsequence(steps: int, count: int) -> list[int]:
@@ -287,6 +312,7 @@ def sample(
     count: int | None = None,
     eta: float = 0.0,
     variance: Variance = "beta",
+    clip: float | None = None,
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
@@ -294,7 +320,8 @@ def sample(
     """Samples of shape ``shape`` from z_T ~ Norm[0, I] with ``model(z, t) -> ε̂``.
 
     ``"ddpm"``: T ancestral steps (:func:`ddpm_step`); ``"ddim"``: :func:`ddim_step` along
-    ``timestep_subsequence(T, count)`` (``count=None``: all T steps).
+    ``timestep_subsequence(T, count)`` (``count=None``: all T steps). ``clip``: each step's implied data are
+    clamped to [−clip, clip] (for data known to lie there, such as images in [−1, 1]).
     """
     if method not in ("ddpm", "ddim"):
         raise ValueError(f"method must be 'ddpm' or 'ddim', got {method!r}")
@@ -304,12 +331,12 @@ def sample(
         if method == "ddpm":
             for t in range(schedule.steps, 0, -1):
                 eps = model(z, torch.full((n,), t, device=z.device))
-                z = ddpm_step(eps, z, t, schedule, variance=variance, generator=generator)
+                z = ddpm_step(eps, z, t, schedule, variance=variance, generator=generator, clip=clip)
             return z
         path = timestep_subsequence(schedule.steps, count or schedule.steps)
         for t, s in itertools.pairwise(path):
             eps = model(z, torch.full((n,), t, device=z.device))
-            z = ddim_step(eps, z, t, s, schedule, eta=eta, generator=generator)
+            z = ddim_step(eps, z, t, s, schedule, eta=eta, generator=generator, clip=clip)
     return z
 
 
@@ -369,3 +396,128 @@ class MLPDenoiser(nn.Module):
                 raise ValueError("labels given to an unconditional MLPDenoiser (num_classes=None)")
             emb = emb + self.label_embedding(labels).to(z.dtype)
         return self.net(torch.cat([z, emb], dim=1))
+
+
+def _init_(module: nn.Module, generator: torch.Generator | None) -> None:
+    """Weights of every Linear / Conv2d uniform in ±1/√fan_in and embeddings standard normal, drawn from
+    ``generator`` (so that equally seeded nets are identical and torch's global RNG is untouched); zero biases."""
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.Linear | nn.Conv2d):
+                bound = 1 / math.sqrt(m.weight[0].numel())
+                m.weight.copy_(torch.empty_like(m.weight).uniform_(-bound, bound, generator=generator))
+                if m.bias is not None:
+                    m.bias.zero_()
+            elif isinstance(m, nn.Embedding):
+                m.weight.copy_(torch.empty_like(m.weight).normal_(generator=generator))
+
+
+def _group_norm(channels: int, groups: int) -> nn.GroupNorm:
+    """GroupNorm with the largest group count <= ``groups`` that divides ``channels``."""
+    g = max(k for k in range(1, min(groups, channels) + 1) if channels % k == 0)
+    return nn.GroupNorm(g, channels)
+
+
+class _ResBlock(nn.Module):
+    """h ↦ skip(h) + conv(SiLU(norm(conv(SiLU(norm(h))) + W e))): a residual block whose features get a learned
+    projection W e of the step (and class) embedding e as a per-channel bias."""
+
+    def __init__(self, cin: int, cout: int, emb_dim: int, groups: int) -> None:
+        super().__init__()
+        self.norm1, self.conv1 = _group_norm(cin, groups), nn.Conv2d(cin, cout, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, cout)
+        self.norm2, self.conv2 = _group_norm(cout, groups), nn.Conv2d(cout, cout, 3, padding=1)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, h: Tensor, emb: Tensor) -> Tensor:
+        out = self.conv1(nn.functional.silu(self.norm1(h))) + self.emb(emb)[:, :, None, None]
+        out = self.conv2(nn.functional.silu(self.norm2(out)))
+        return self.skip(h) + out
+
+
+class UNetDenoiser(nn.Module):
+    """Noise predictor g[z_t, t (, c)] for images: a U-Net with step (and class) conditioning.
+
+    Layout with widths (D_1, ..., D_L), input (N, C, H, W), H and W divisible by 2^(L−1):
+
+    ```
+    embedding  e = MLP(sinusoid(t)) (+ embed(c)):  Linear-SiLU-Linear, size 4 D_1
+    stem       conv3x3 (C -> D_1)
+    encoder    level l: [avg-pool 2x2 if l > 1]  res-block(e) (-> D_l)                 -> s_l
+    middle     res-block(e) (D_L -> D_L)
+    decoder    level l = L−1..1: nearest 2x upsampling, concat(s_l, ·), res-block(e) (-> D_l)
+    head       GroupNorm, SiLU, conv3x3 (D_1 -> C), zero-initialized (the untrained net predicts ε̂ = 0)
+    ```
+
+    Group normalization rather than batch normalization (UDL section 11.4): the prediction for one image must
+    not depend on the others in its batch, or sampling in batches of different sizes would differ.
+
+    Args:
+        in_channels: image channels C.
+        widths: channels at each resolution, finest first.
+        num_classes: with a number K, labels 0..K−1 plus the null label K (classifier-free guidance) are
+            embedded and the model is called ``model(z, t, labels)``.
+        groups: at most this many groups in each GroupNorm.
+        generator: source of the initial weights.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        widths: tuple[int, ...] = (32, 64),
+        num_classes: int | None = None,
+        *,
+        groups: int = 8,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if in_channels < 1 or not widths or any(w < 1 for w in widths) or groups < 1:
+            raise ValueError(
+                f"need in_channels >= 1, non-empty positive widths and groups >= 1, got {in_channels}, "
+                f"{widths}, {groups}"
+            )
+        if num_classes is not None and num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1 or None, got {num_classes}")
+        self.widths, self.num_classes, self.time_dim = tuple(widths), num_classes, widths[0]
+        emb = 4 * widths[0]
+        self.time_mlp = nn.Sequential(nn.Linear(self.time_dim, emb), nn.SiLU(), nn.Linear(emb, emb))
+        self.label_embedding = nn.Embedding(num_classes + 1, emb) if num_classes else None
+        self.stem = nn.Conv2d(in_channels, widths[0], 3, padding=1)
+        self.down = nn.ModuleList(
+            _ResBlock(widths[max(level - 1, 0)], w, emb, groups) for level, w in enumerate(widths)
+        )
+        self.middle = _ResBlock(widths[-1], widths[-1], emb, groups)
+        self.up = nn.ModuleList(
+            _ResBlock(widths[level + 1] + widths[level], widths[level], emb, groups)
+            for level in range(len(widths) - 1)
+        )
+        self.head = nn.Sequential(
+            _group_norm(widths[0], groups), nn.SiLU(), nn.Conv2d(widths[0], in_channels, 3, padding=1)
+        )
+        _init_(self, generator)
+        with torch.no_grad():
+            self.head[-1].weight.zero_()
+
+    def forward(self, z: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:
+        factor = 2 ** (len(self.widths) - 1)
+        if z.ndim != 4 or z.shape[-1] % factor or z.shape[-2] % factor:
+            raise ValueError(
+                f"UNetDenoiser with {len(self.widths)} levels needs input (N, C, H, W) with H and W divisible "
+                f"by {factor}, got {tuple(z.shape)}"
+            )
+        emb = self.time_mlp(timestep_embedding(t, self.time_dim).to(z.dtype))
+        if labels is not None:
+            if self.label_embedding is None:
+                raise ValueError("labels given to an unconditional UNetDenoiser (num_classes=None)")
+            emb = emb + self.label_embedding(labels).to(z.dtype)
+        h, skips = self.stem(z), []
+        for level, block in enumerate(self.down):
+            if level:
+                h = nn.functional.avg_pool2d(h, 2)
+            h = block(h, emb)
+            skips.append(h)
+        h = self.middle(h, emb)
+        for level in reversed(range(len(self.widths) - 1)):
+            h = nn.functional.interpolate(h, scale_factor=2.0, mode="nearest")
+            h = self.up[level](torch.cat([skips[level], h], dim=1), emb)
+        return self.head(h)
