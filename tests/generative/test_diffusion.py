@@ -11,6 +11,7 @@ from diffusers import DDIMScheduler, DDPMScheduler
 from udl.generative import (
     DiffusionSchedule,
     MLPDenoiser,
+    UNetDenoiser,
     beta_schedule,
     ddim_step,
     ddpm_loss,
@@ -203,3 +204,78 @@ def test_bad_inputs() -> None:
         ddpm_step(torch.zeros(1), torch.zeros(1), 3, sched, variance="large")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="method"):
         sample(lambda z, t: z, (2, 1), sched, method="euler")  # type: ignore[arg-type]
+
+
+def _unet(generator_seed: int = 0, **kw: object) -> UNetDenoiser:
+    net = UNetDenoiser(1, (8, 16), num_classes=10, generator=torch.Generator().manual_seed(generator_seed), **kw)
+    return net.double()
+
+
+def test_unet_denoiser_seeding_zero_head_and_shapes() -> None:
+    state = torch.random.get_rng_state()
+    a, b = _unet(), _unet()
+    assert torch.equal(torch.random.get_rng_state(), state)  # built from its generator alone
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    z = torch.randn(5, 1, 8, 8, dtype=F64)
+    t, labels = torch.tensor([1, 5, 9, 50, 100]), torch.tensor([0, 3, 9, 10, 4])
+    assert torch.equal(a(z, t, labels), torch.zeros_like(z))  # zero-initialized head: ε̂ = 0 before training
+    assert UNetDenoiser(3, (4, 8, 8))(torch.randn(2, 3, 8, 8), torch.tensor([1, 2])).shape == (2, 3, 8, 8)
+
+
+def test_unet_denoiser_is_per_sample_and_conditioned() -> None:
+    """GroupNorm, not BatchNorm: one image's prediction does not depend on its batch; t and c change it."""
+    net = _unet()
+    with torch.no_grad():
+        for p in net.head.parameters():
+            p.normal_(generator=torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn(6, 1, 8, 8, generator=g, dtype=F64)
+    t, labels = torch.randint(1, 100, (6,), generator=g), torch.randint(0, 11, (6,), generator=g)
+    batch = net(z, t, labels)
+    alone = torch.cat([net(z[i : i + 1], t[i : i + 1], labels[i : i + 1]) for i in range(6)])
+    torch.testing.assert_close(batch, alone, rtol=1e-12, atol=1e-12)
+    assert (net(z, t + 1, labels) - batch).abs().max() > 1e-3  # the step is seen
+    assert (net(z, t, (labels + 1) % 11) - batch).abs().max() > 1e-3  # so is the label
+
+
+def test_unet_denoiser_learns_to_predict_noise_on_a_fixed_batch() -> None:
+    net = _unet()
+    g = torch.Generator().manual_seed(3)
+    z, eps = torch.randn(8, 1, 8, 8, generator=g, dtype=F64), torch.randn(8, 1, 8, 8, generator=g, dtype=F64)
+    t, labels = torch.full((8,), 20), torch.arange(8)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(150):
+        loss = (net(z, t, labels) - eps).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.1 * losses[0]
+
+
+def test_unet_denoiser_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="divisible by 2"):
+        _unet()(torch.zeros(1, 1, 7, 8, dtype=F64), torch.tensor([1]))
+    with pytest.raises(ValueError, match="unconditional"):
+        UNetDenoiser(1, (4,))(torch.zeros(1, 1, 8, 8), torch.tensor([1]), torch.tensor([0]))
+    with pytest.raises(ValueError, match="widths"):
+        UNetDenoiser(1, ())
+
+
+@pytest.mark.parametrize("method", ["ddpm", "ddim"])
+def test_clip_keeps_samples_in_range(method: str) -> None:
+    """With clip = 1 the last step returns the clamped x̂ itself (α_0 = 1), so samples lie in [−1, 1] even for a
+    model whose implied data are far outside; without it they do not."""
+    sched = DiffusionSchedule(beta_schedule("cosine", 20))
+
+    def bad(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return -3 * z  # implied x̂ = (1 + 3√(1 − α_t)) z / √α_t: large
+
+    kw = {"method": method, "count": 5} if method == "ddim" else {"method": method}
+    clipped = sample(bad, (200, 1), sched, clip=1.0, generator=torch.Generator().manual_seed(0), **kw)
+    free = sample(bad, (200, 1), sched, generator=torch.Generator().manual_seed(0), **kw)
+    assert float(clipped.abs().max()) <= 1.0 + 1e-6 and float(free.abs().max()) > 2
+    with pytest.raises(ValueError, match="clip"):
+        sample(bad, (2, 1), sched, clip=0.0)

@@ -23,6 +23,7 @@ from udl.metrics import (
     mode_coverage,
     precision_recall,
     wasserstein_1d,
+    within_class_diversity,
 )
 
 
@@ -230,3 +231,23 @@ def test_clustering_accuracy_matches_brute_force() -> None:
     assert clustering_accuracy(torch.zeros(10, dtype=torch.long), torch.arange(10)) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="equal-length"):
         clustering_accuracy(torch.zeros(3), torch.zeros(4))
+
+
+def test_within_class_diversity_brute_force_and_collapse() -> None:
+    g = torch.Generator().manual_seed(0)
+    f = torch.randn(12, 3, generator=g, dtype=torch.float64)
+    labels = torch.tensor([0, 1, 2] * 4)
+    expected = []
+    for c in range(3):
+        rows = f[labels == c]
+        d = [float((rows[i] - rows[j]).norm()) for i in range(len(rows)) for j in range(i + 1, len(rows))]
+        expected.append(sum(d) / len(d))
+    assert math.isclose(within_class_diversity(f, labels), sum(expected) / 3, rel_tol=1e-12)
+    collapsed = torch.arange(3.0, dtype=torch.float64)[labels][:, None].expand(12, 3)
+    assert within_class_diversity(collapsed, labels) == 0.0  # each class one point: no diversity
+    singleton = torch.tensor([0, 0, 1])  # class 1 has one member: skipped
+    assert math.isclose(within_class_diversity(f[:3], singleton), float((f[0] - f[1]).norm()), rel_tol=1e-12)
+    with pytest.raises(ValueError, match="at least two"):
+        within_class_diversity(f[:2], torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="labels must have shape"):
+        within_class_diversity(f, labels[:5])

@@ -227,7 +227,9 @@ def ddpm_step(
         mean = (z_t - beta / math.sqrt(1 - a_t) * noise_pred) / math.sqrt(1 - beta)
     else:
         x_hat = ((z_t - math.sqrt(1 - a_t) * noise_pred) / math.sqrt(a_t)).clamp(-clip, clip)
-        mean = (1 - a_prev) / (1 - a_t) * math.sqrt(1 - beta) * z_t + math.sqrt(a_prev) * beta / (1 - a_t) * x_hat
+        mean = (1 - a_prev) / (1 - a_t) * math.sqrt(1 - beta) * z_t + math.sqrt(a_prev) * beta / (
+            1 - a_t
+        ) * x_hat
     if t == 1:
         return mean
     var = beta if variance == "beta" else beta * (1 - a_prev) / (1 - a_t)
@@ -479,7 +481,14 @@ class UNetDenoiser(nn.Module):
         if num_classes is not None and num_classes < 1:
             raise ValueError(f"num_classes must be >= 1 or None, got {num_classes}")
         self.widths, self.num_classes, self.time_dim = tuple(widths), num_classes, widths[0]
-        emb = 4 * widths[0]
+        with torch.random.fork_rng(devices=[], enabled=generator is not None):  # torch's default init draws
+            self._build(in_channels, num_classes, groups)
+        _init_(self, generator)
+        with torch.no_grad():
+            self.head[-1].weight.zero_()  # type: ignore[operator]
+
+    def _build(self, in_channels: int, num_classes: int | None, groups: int) -> None:
+        widths, emb = self.widths, 4 * self.widths[0]
         self.time_mlp = nn.Sequential(nn.Linear(self.time_dim, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.label_embedding = nn.Embedding(num_classes + 1, emb) if num_classes else None
         self.stem = nn.Conv2d(in_channels, widths[0], 3, padding=1)
@@ -494,9 +503,6 @@ class UNetDenoiser(nn.Module):
         self.head = nn.Sequential(
             _group_norm(widths[0], groups), nn.SiLU(), nn.Conv2d(widths[0], in_channels, 3, padding=1)
         )
-        _init_(self, generator)
-        with torch.no_grad():
-            self.head[-1].weight.zero_()
 
     def forward(self, z: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:
         factor = 2 ** (len(self.widths) - 1)

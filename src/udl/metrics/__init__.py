@@ -21,6 +21,7 @@ from udl.metrics._generative import (
     mode_coverage,
     precision_recall,
     wasserstein_1d,
+    within_class_diversity,
 )
 from udl.metrics._robust import accuracy, robust_accuracy
 from udl.metrics._segmentation import confusion_matrix, iou_from_confusion, mask_iou, mean_iou
@@ -53,6 +54,7 @@ __all__ = [
     "reliability_bins",
     "robust_accuracy",
     "wasserstein_1d",
+    "within_class_diversity",
 ]
 from udl.metrics._likelihood import bits_per_dim, negative_log_likelihood, uniform_dequantize
 

@@ -48,6 +48,7 @@ __all__ = [
     "mode_coverage",
     "precision_recall",
     "wasserstein_1d",
+    "within_class_diversity",
 ]
 
 
@@ -103,6 +104,22 @@ def frechet_distance(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -
 def frechet_distance_from_features(a: Tensor, b: Tensor) -> float:
     """Fréchet distance between Gaussians fitted (:func:`gaussian_statistics`) to features a (N, D), b (M, D)."""
     return frechet_distance(*gaussian_statistics(a), *gaussian_statistics(b))
+
+
+def within_class_diversity(features: Tensor, labels: Tensor) -> float:
+    """Mean over classes of the mean pairwise Euclidean distance between the features (N, D) of one class.
+
+    A diversity measure for conditional generation: samples of a class that collapse onto one image give 0.
+    Classes with fewer than two members are skipped; at least one class needs two.
+    """
+    f = _matrix(features, "features")
+    labels = torch.as_tensor(labels)
+    if labels.shape != (len(f),):
+        raise ValueError(f"labels must have shape ({len(f)},), got {tuple(labels.shape)}")
+    spreads = [torch.pdist(f[labels == c]).mean() for c in labels.unique() if int((labels == c).sum()) > 1]
+    if not spreads:
+        raise ValueError("within_class_diversity needs a class with at least two members")
+    return float(torch.stack(spreads).mean())
 
 
 @dataclass(frozen=True)
