@@ -17,7 +17,9 @@ from udl.stats import Verdict
 
 def test_fewer_steps_worse_verdict() -> None:
     assert fewer_steps_worse_verdict([25.0, 24.0, 26.0], [5.0, 5.5, 5.2]) is Verdict.HOLDS
-    assert fewer_steps_worse_verdict([5.0, 5.5, 5.2], [25.0, 24.0, 26.0]) is Verdict.FAILS  # fewer steps better
+    assert (
+        fewer_steps_worse_verdict([5.0, 5.5, 5.2], [25.0, 24.0, 26.0]) is Verdict.FAILS
+    )  # fewer steps better
     assert fewer_steps_worse_verdict([5.1, 5.4, 5.3], [5.0, 5.5, 5.2]) is Verdict.NOT_ESTABLISHED  # noise
     assert fewer_steps_worse_verdict([25.0], [5.0]) is Verdict.NOT_ESTABLISHED  # one seed
 
@@ -32,7 +34,9 @@ def test_guidance_verdicts() -> None:
     assert guidance_raises_verdict([1.0, 0.99, 1.0], [0.94, 0.95, 0.93]) is Verdict.HOLDS
     assert guidance_raises_verdict([0.90, 0.91, 0.89], [0.94, 0.95, 0.93]) is Verdict.FAILS
     assert guidance_costs_diversity_verdict([8.2, 8.3, 8.1], [9.8, 9.7, 9.9]) is Verdict.HOLDS
-    assert guidance_costs_diversity_verdict([10.2, 10.3, 10.1], [9.8, 9.7, 9.9]) is Verdict.FAILS  # more diverse
+    assert (
+        guidance_costs_diversity_verdict([10.2, 10.3, 10.1], [9.8, 9.7, 9.9]) is Verdict.FAILS
+    )  # more diverse
 
 
 @pytest.mark.parametrize(

@@ -134,7 +134,9 @@ def test_ddim_step_equals_diffusers(eta: float, clip: float | None) -> None:
             eps, tau, z, eta=eta, variance_noise=noise, use_clipped_model_output=True
         ).prev_sample
         prev = tau - 5
-        ours = ddim_step(eps, z, tau + 1, prev + 1 if prev >= 0 else 0, sched, eta=eta, noise=noise, clip=clip)
+        ours = ddim_step(
+            eps, z, tau + 1, prev + 1 if prev >= 0 else 0, sched, eta=eta, noise=noise, clip=clip
+        )
         torch.testing.assert_close(ours, expected, rtol=1e-12, atol=1e-12)
 
 
@@ -207,7 +209,9 @@ def test_bad_inputs() -> None:
 
 
 def _unet(generator_seed: int = 0, **kw: object) -> UNetDenoiser:
-    net = UNetDenoiser(1, (8, 16), num_classes=10, generator=torch.Generator().manual_seed(generator_seed), **kw)
+    net = UNetDenoiser(
+        1, (8, 16), num_classes=10, generator=torch.Generator().manual_seed(generator_seed), **kw
+    )
     return net.double()
 
 
