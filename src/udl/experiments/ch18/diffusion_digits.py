@@ -29,7 +29,10 @@ FDD) than with all T steps; (2) DDIM with ``accelerated_steps`` steps is within 
 T-step ancestral sampling; (3) guidance at the largest weight raises the recognition rate above w = 0's; (4) at a
 cost in diversity: within-class diversity at the largest weight is below w = 0's.
 
-Result at quick (3 seeds, 3000 steps, T = 200): see the README and KNOWN in tests/experiments/test_smoke.py.
+Result at quick (3 seeds, 3000 steps, T = 200, 500 samples): all four claims hold. FDD (held-out floor 3.26): DDIM
+2 steps 26.5, 5: 12.8, 10: 10.1, 25: 8.9, 50: 8.7, 200: 8.5; ancestral 200 steps 7.2 (DDIM-25 / ancestral 1.24×).
+Guidance w = 0 / 0.5 / 1 / 2 / 4: recognized 89.1 / 98.4 / 99.7 / 100 / 99.9%, within-digit diversity 10.0 / 8.9
+/ 8.2 / 7.6 / 7.1 (held-out digits 9.9): unguided samples are as diverse as real digits, guided ones less.
 """
 
 from __future__ import annotations
@@ -336,7 +339,7 @@ def _figures(
     twin.errorbar(weights, [m.mean for m in div], yerr=[2 * m.se for m in div], marker="s", capsize=3,
                   color="#b45309", label="within-digit diversity")  # fmt: skip
     twin.axhline(real_diversity, color="#b45309", ls=":", lw=1)
-    twin.set(ylabel="within-digit feature distance (dotted: held-out digits)")
+    twin.set(ylabel="within-digit diversity (dotted: held-out)")
     twin.grid(False)
     lines = ax.get_legend_handles_labels(), twin.get_legend_handles_labels()
     ax.legend(lines[0][0] + lines[1][0], lines[0][1] + lines[1][1], fontsize=7, loc="center right")
