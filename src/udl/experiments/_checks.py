@@ -20,3 +20,10 @@ def in_range(cfg: Any, *, closed_low: bool = False, **bounds: tuple[float, float
             if not (above and v <= high):
                 interval = f"{'[' if closed_low else '('}{low:g}, {high:g}]"
                 raise ValueError(f"{name} must be in {interval}, got {v!r}")
+
+
+def at_least(cfg: Any, low: int, *names: str) -> None:
+    """Each field in ``names`` is >= ``low`` (counts: steps, widths, seeds, sample sizes)."""
+    for name in names:
+        if getattr(cfg, name) < low:
+            raise ValueError(f"{name} must be >= {low}, got {getattr(cfg, name)}")

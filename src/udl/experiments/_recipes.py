@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.optim import Adam
 from udl.report import Run
 from udl.stats import Comparison
@@ -48,9 +48,7 @@ class TrainingRecipe:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, self.LR_MAX))
-        for name in ("epochs", "batch_size", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "epochs", "batch_size", "checkpoint_every")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.generative import VAE
 from udl.optim import Adam, CosineDecay
 from udl.report import Run
@@ -75,9 +75,7 @@ class VAERecipe:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1), warmup_fraction=(0, 1), free_bits=(0, 100), collapse_nats=(0, 10))
-        for name in ("latent_dim", "steps", "batch_size", "eval_samples", "iwae_k", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "latent_dim", "steps", "batch_size", "eval_samples", "iwae_k", "seeds")
         for name in ("encoder_hidden", "decoder_hidden"):
             if not getattr(self, name) or min(getattr(self, name)) < 1:
                 raise ValueError(

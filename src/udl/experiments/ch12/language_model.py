@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from udl.data import decode_bytes, encode_bytes, load_text_corpus
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.models import DecoderLM, DecoderLMConfig
 from udl.optim import AdamW, WarmupThenDecay
 from udl.report import Run
@@ -97,9 +97,7 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1))
-        for name in ("context", "d_model", "layers", "heads", "steps", "batch_size", "prompt_bytes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "context", "d_model", "layers", "heads", "steps", "batch_size", "prompt_bytes")
         if self.eval_chunks < 2:
             raise ValueError(f"eval_chunks must be >= 2 for a paired comparison, got {self.eval_chunks}")
         if self.d_model % self.heads:

@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from udl.data import encode_bytes, load_text_corpus
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.models import MaskedLanguageModel, MaskedLMConfig, mask_tokens
 from udl.optim import AdamW, WarmupThenDecay
 from udl.report import Run
@@ -102,9 +102,7 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1), mask_probability=(0, 1))
-        for name in ("context", "d_model", "layers", "heads", "steps", "batch_size", "num_seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "context", "d_model", "layers", "heads", "steps", "batch_size", "num_seeds")
         if self.context < 2:
             raise ValueError(f"context must be >= 2, got {self.context}")
         if self.num_probe < 4 or self.num_probe % 2:

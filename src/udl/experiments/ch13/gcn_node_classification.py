@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.graph import GCN, Graph, KipfConv, fit_node_classifier, permute_nodes, to_dense_adjacency
 from udl.graph import degree as node_degree
 from udl.graph.datasets import csbm_node_task, karate_club
@@ -88,12 +88,8 @@ class Config:
         in_range(self, lr=(0, 1))
         in_range(self, feature_signal=(0, 100), closed_low=True)
         in_range(self, average_degree=(0, 1000), degree_exponent=(1, 100))
-        for name in ("num_classes",):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
-        for name in ("labels_per_class", "num_val", "hidden", "epochs", "patience", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 2, "num_classes")
+        at_least(self, 1, "labels_per_class", "num_val", "hidden", "epochs", "patience", "seeds")
         if self.num_nodes < self.num_classes * self.labels_per_class + self.num_val + 10:
             raise ValueError(
                 f"num_nodes must leave test nodes after training and validation, got {self.num_nodes}"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.graph import GCN, GATConv, fit_node_classifier, scatter_sum
 from udl.graph.datasets import csbm_node_task
 from udl.report import Run
@@ -73,9 +73,7 @@ class Config:
             raise ValueError("homophilies must name at least one level")
         in_range(self, homophilies=(0, 1), feature_signal=(0, 100), closed_low=True)
         in_range(self, lr=(0, 1))
-        for name in ("hidden", "heads", "epochs", "patience", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "hidden", "heads", "epochs", "patience", "seeds")
         if self.num_nodes < 3 * 20 + 200 + 10:
             raise ValueError(
                 f"num_nodes must be >= 270 (60 labels, 200 validation nodes), got {self.num_nodes}"

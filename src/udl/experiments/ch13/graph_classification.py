@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import networkx as nx
 import torch
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.graph import (
     Graph,
     GraphClassifier,
@@ -83,7 +83,9 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1), accuracy_floor=(0, 1))
-        for name in (
+        at_least(
+            self,
+            1,
             "num_train",
             "num_val",
             "num_test",
@@ -93,9 +95,7 @@ class Config:
             "patience",
             "batch_size",
             "seeds",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        )
 
 
 PRESETS = {

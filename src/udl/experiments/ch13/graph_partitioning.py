@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments.ch13._scale import (
     full_batch_arm,
     memory_verdict,
@@ -79,9 +79,9 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, train_fraction=(0, 0.5), memory_fraction=(0, 1), tolerance_points=(0, 100))
-        for name in ("hidden", "num_parts", "parts_per_batch", "epochs", "full_epochs", "patience", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(
+            self, 1, "hidden", "num_parts", "parts_per_batch", "epochs", "full_epochs", "patience", "seeds"
+        )
         if self.parts_per_batch > self.num_parts:
             raise ValueError(
                 f"parts_per_batch must be <= num_parts, got {self.parts_per_batch} > {self.num_parts}"

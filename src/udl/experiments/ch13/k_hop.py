@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import networkx as nx
 import torch
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.graph import KipfConv, from_networkx, k_hop_mask
 from udl.graph.datasets import contextual_sbm
 from udl.report import Run
@@ -68,9 +68,7 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, rewire=(0, 1), average_degree=(0, 1000))
-        for name in ("max_hops", "probes", "sources", "seeds", "lattice_neighbours", "coverage_hops"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "max_hops", "probes", "sources", "seeds", "lattice_neighbours", "coverage_hops")
         if self.coverage_hops > self.max_hops:
             raise ValueError(f"coverage_hops must be <= max_hops, got {self.coverage_hops} > {self.max_hops}")
         if self.num_nodes < max(self.sources, self.probes, 4 * self.lattice_neighbours):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments.ch13._scale import (
     full_batch_arm,
     memory_verdict,
@@ -81,9 +81,7 @@ class Config:
         in_range(self, train_fraction=(0, 0.5), memory_fraction=(0, 1), tolerance_points=(0, 100))
         if not self.fanouts or any(f < 1 for f in self.fanouts):
             raise ValueError(f"fanouts must be one integer >= 1 per layer, got {self.fanouts}")
-        for name in ("hidden", "batch_size", "epochs", "full_epochs", "patience", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "hidden", "batch_size", "epochs", "full_epochs", "patience", "seeds")
         if self.num_nodes < 2000:
             raise ValueError(f"num_nodes must be >= 2000 (1,000 validation nodes), got {self.num_nodes}")
 

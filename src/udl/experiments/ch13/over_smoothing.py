@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.graph import GCN, KipfConv, fit_node_classifier, rayleigh_quotient
 from udl.graph.datasets import csbm_node_task
 from udl.report import Run
@@ -75,9 +75,7 @@ class Config:
         in_range(self, lr=(0, 1))
         if not self.depths or self.depths[0] < 2 or list(self.depths) != sorted(set(self.depths)):
             raise ValueError(f"depths must be strictly increasing integers >= 2, got {self.depths}")
-        for name in ("hidden", "epochs", "patience", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "hidden", "epochs", "patience", "seeds")
         if self.num_nodes < 3 * 20 + 200 + 10:
             raise ValueError(
                 f"num_nodes must be >= 270 (60 labels, 200 validation nodes), got {self.num_nodes}"

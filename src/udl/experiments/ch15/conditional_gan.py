@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from udl.data import load_digits_split
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import show_images, to_unit
 from udl.generative import DCGANDiscriminator, DCGANGenerator, conditional_gan_step, latent
 from udl.metrics import confusion_matrix, digits_features, frechet_digits_distance
@@ -74,9 +74,7 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1), aux_weight=(0, 100), good_rate=(0, 1))
-        for name in ("latent_dim", "steps", "batch_size", "per_class", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "latent_dim", "steps", "batch_size", "per_class", "seeds")
 
 
 PRESETS = {

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from udl.data import mixture_1d
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import draw
 from udl.generative import GeneratorLossKind, gan_step, generator_loss, latent
 from udl.metrics import wasserstein_1d
@@ -79,9 +79,9 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, shift_lr=(0, 10), lr=(0, 1))
-        for name in ("n_train", "n_eval", "batch_size", "shift_steps", "mlp_steps", "width", "latent_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(
+            self, 1, "n_train", "n_eval", "batch_size", "shift_steps", "mlp_steps", "width", "latent_dim"
+        )
         if self.log_every < 1 or self.shift_steps % self.log_every or self.mlp_steps % self.log_every:
             raise ValueError(
                 f"log_every must be >= 1 and divide shift_steps and mlp_steps, got {self.log_every}"

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 from udl.data import GaussianMixture, grid_of_gaussians, ring_of_gaussians
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import draw, scatter_2d
 from udl.generative import MLPDiscriminator, gan_step, latent, wgan_gp_step
 from udl.metrics import mode_coverage, precision_recall
@@ -101,14 +101,19 @@ class Config:
         in_range(self, std=(0, 1), lr=(0, 1), penalty=(0, 1000), k_sigma=(0, 10))
         if self.density not in ("ring", "grid"):
             raise ValueError(f"density must be 'ring' or 'grid', got {self.density!r}")
-        for name in ("modes", "n_critic", "minibatch_features", "min_count", "seeds"):
-            if getattr(self, name) < (2 if name == "modes" else 1):
-                raise ValueError(
-                    f"{name} must be >= {2 if name == 'modes' else 1}, got {getattr(self, name)}"
-                )
-        for name in ("steps", "batch_size", "width", "latent_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 2, "modes")
+        at_least(
+            self,
+            1,
+            "n_critic",
+            "minibatch_features",
+            "min_count",
+            "seeds",
+            "steps",
+            "batch_size",
+            "width",
+            "latent_dim",
+        )
         if self.n_eval < 10 or self.n_train < self.batch_size * self.n_critic:
             raise ValueError(
                 f"n_eval must be >= 10 and n_train >= batch_size·n_critic, got {self.n_eval}, {self.n_train}"

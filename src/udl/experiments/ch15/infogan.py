@@ -28,7 +28,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from udl.data import load_digits_split
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import show_images, to_unit
 from udl.generative import (
     DCGANDiscriminator,
@@ -86,9 +86,7 @@ class Config:
             raise ValueError(
                 f"categories must be >= 2 and continuous >= 0, got {self.categories}, {self.continuous}"
             )
-        for name in ("noise_dim", "steps", "batch_size", "per_code", "shuffles", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "noise_dim", "steps", "batch_size", "per_code", "shuffles", "seeds")
 
 
 PRESETS = {

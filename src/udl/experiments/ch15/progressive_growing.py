@@ -36,7 +36,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from udl.data import load_digits_split
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import show_images, to_unit
 from udl.generative import (
     ProgressiveDiscriminator,
@@ -88,17 +88,9 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1))
-        for name in (
-            "latent_dim",
-            "channels",
-            "steps_low",
-            "steps_fade",
-            "steps_high",
-            "batch_size",
-            "seeds",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(
+            self, 1, "latent_dim", "channels", "steps_low", "steps_fade", "steps_high", "batch_size", "seeds"
+        )
 
 
 PRESETS = {

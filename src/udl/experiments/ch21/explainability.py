@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from udl.data import MNIST1DConfig, fairness_tabular, load_mnist1d
 from udl.ethics import deletion_curve, ice_curves, integrated_gradients, lime, partial_dependence, saliency
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.nn import MLP
 from udl.optim import Adam
 from udl.report import Run
@@ -86,9 +86,9 @@ class Config:
             raise ValueError(f"ig_steps must be >= 4, got {self.ig_steps}")
         if not 1 <= self.top_k <= 40:
             raise ValueError(f"top_k must be in [1, 40] (MNIST-1D has 40 points), got {self.top_k}")
-        for name in ("epochs", "explained", "lime_samples", "tabular_epochs", "seeds"):
-            if getattr(self, name) < (2 if name in ("explained", "lime_samples") else 1):
-                raise ValueError(f"{name} must be >= {2 if name in ('explained', 'lime_samples') else 1}")
+        at_least(self, 1, "epochs")
+        at_least(self, 2, "explained", "lime_samples")
+        at_least(self, 1, "tabular_epochs", "seeds")
 
 
 PRESETS = {

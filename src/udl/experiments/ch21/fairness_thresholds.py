@@ -36,7 +36,7 @@ from udl.ethics import (
     group_rates,
     roc_curve,
 )
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.nn import MLP
 from udl.optim import Adam
 from udl.report import Run
@@ -86,9 +86,7 @@ class Config:
                 raise ValueError(
                     f"{name} must be >= 100 (both classes in both groups), got {getattr(self, name)}"
                 )
-        for name in ("hidden", "epochs", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "hidden", "epochs", "seeds")
 
 
 PRESETS = {
