@@ -26,7 +26,13 @@ import torch
 
 from udl.data import load_digits_split
 from udl.experiments._checks import in_range
-from udl.experiments._vae import VAERecipe, evaluate_vaes, plot_kl_per_dimension, state_vae_claims
+from udl.experiments._vae import (
+    VAERecipe,
+    evaluate_vaes,
+    plot_kl_per_dimension,
+    state_vae_claims,
+    vae_presets,
+)
 from udl.report import Run
 from udl.report.figures import subplots
 
@@ -57,15 +63,7 @@ class Config(VAERecipe):
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
 
 
-PRESETS = {
-    "smoke": Config(
-        latent_dim=4, encoder_hidden=(32,), decoder_hidden=(32,), steps=40, eval_samples=2, iwae_k=4, seeds=1
-    ),
-    "quick": Config(),
-    "full": Config(
-        encoder_hidden=(128, 128), decoder_hidden=(256, 256, 256), steps=20_000, seeds=5, iwae_k=1000
-    ),
-}
+PRESETS = vae_presets(Config)
 
 
 def _grid(images: torch.Tensor) -> torch.Tensor:
