@@ -41,13 +41,12 @@ import torch.nn.functional as F
 
 from udl.data import decode_bytes, encode_bytes, load_text_corpus
 from udl.experiments._checks import at_least, in_range
+from udl.experiments.ch12._lm import train_on_windows
 from udl.models import DecoderLM, DecoderLMConfig
-from udl.optim import AdamW, WarmupThenDecay
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Comparison, paired_difference
 from udl.text import best_ngram, bits_per_byte, generate
-from udl.train import OptimizerStep, minibatches, train
 
 CHAPTER = 12
 SECTION = "12.7"
@@ -165,33 +164,21 @@ def run(cfg: Config, run: Run) -> None:
         256, context_length=cfg.context, d_model=cfg.d_model, num_heads=cfg.heads, num_layers=cfg.layers
     )
     model = DecoderLM(model_cfg, generator=g).to(dev)
-    optimizer = AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    schedule = WarmupThenDecay(optimizer, warmup_steps=max(1, cfg.steps // 20), total_steps=cfg.steps)
-    update = OptimizerStep(optimizer, clip_norm=1.0, scheduler=schedule)
 
-    def windows(epoch: int):  # every epoch starts its windows at another offset of the training text
-        offset = (epoch * 37) % cfg.context
-        return minibatches(
-            train_bytes[offset:].unfold(0, cfg.context + 1, cfg.context),
-            batch_size=cfg.batch_size,
-            generator=g,
-        )
+    def next_byte_loss(windows: torch.Tensor) -> torch.Tensor:  # (B, context + 1): inputs, then targets
+        x = windows.to(dev)
+        return F.cross_entropy(model(x[:, :-1]).flatten(0, 1), x[:, 1:].flatten())
 
-    def step(batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
-        x = batch[0].to(dev)
-        model.train()
-        loss = F.cross_entropy(model(x[:, :-1]).flatten(0, 1), x[:, 1:].flatten())
-        update(loss)
-        return {"loss": loss.detach()}
-
-    result = train(
-        step,
-        windows,
-        steps=cfg.steps,
-        state={"model": model, "optimizer": optimizer, "schedule": schedule, "generator": g},
+    result = train_on_windows(
+        model,
+        next_byte_loss,
+        train_bytes,
+        cfg,
+        window=cfg.context + 1,
+        shift=37,
+        generator=g,
         run=run,
         name="lm",
-        log_every=min(25, cfg.steps),
     )
 
     lm_nll = _lm_nll(model, val_bytes, cfg.context)
