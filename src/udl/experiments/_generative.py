@@ -1,13 +1,19 @@
 """Shared parts of the generative-model experiments (chapters 14-15): image mosaics, 2-D sample plots, the
-digits as GAN training data in [-1, 1]."""
+digits as GAN training data in [-1, 1], DCGAN's optimizers and the GAN training run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
 import torch
 from matplotlib.axes import Axes
-from torch import Tensor
+from torch import Tensor, nn
 
 from udl.data import GaussianMixture
+from udl.optim import Adam
+from udl.report import Run
+from udl.train import TrainResult, train
 
 
 def mosaic(images: Tensor, columns: int = 8, pad: int = 1) -> Tensor:
@@ -49,3 +55,32 @@ def draw(mixture: GaussianMixture, n: int, g: torch.Generator) -> Tensor:
 def to_unit(x: Tensor) -> Tensor:
     """Generator outputs in [-1, 1] (tanh) back to pixels in [0, 1]."""
     return ((x + 1) / 2).clamp(0, 1)
+
+
+def gan_adams(gen: nn.Module, disc: nn.Module, lr: float) -> tuple[Adam, Adam]:
+    """Adam for the generator and for the discriminator with DCGAN's β = (0.5, 0.999) (Radford et al. 2016)."""
+    return Adam(gen.parameters(), lr=lr, betas=(0.5, 0.999)), Adam(
+        disc.parameters(), lr=lr, betas=(0.5, 0.999)
+    )
+
+
+def train_gan(
+    step: Callable[[Any], Mapping[str, Tensor | float]],
+    batches: Callable[[int], Iterable[Any]],
+    gen: nn.Module,
+    disc: nn.Module,
+    opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
+    noise: torch.Generator,
+    *,
+    steps: int,
+    run: Run | None,
+    name: str,
+    log_every: int,
+    evaluate: Callable[[], Mapping[str, float]] | None = None,
+) -> TrainResult:
+    """``udl.train.train`` for a GAN: ``step`` makes one discriminator and one generator update on a batch of
+    ``batches(epoch)``; a checkpoint holds both networks, both optimizers and the ``noise`` generator."""
+    state = {"gen": gen, "disc": disc, "g_opt": opts[0], "d_opt": opts[1], "noise": noise}
+    return train(
+        step, batches, steps=steps, state=state, run=run, name=name, log_every=log_every, evaluate=evaluate
+    )

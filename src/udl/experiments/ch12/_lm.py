@@ -29,7 +29,7 @@ def train_on_windows(
     window: int,
     shift: int,
     generator: torch.Generator,
-    run: Run,
+    run: Run | None,
     name: str,
 ) -> TrainResult:
     """Train ``model`` for ``cfg.steps`` steps (``cfg.lr``, ``cfg.batch_size``) on ``window``-byte windows of

@@ -27,14 +27,13 @@ from torch import Tensor
 
 from udl.data import load_digits_split
 from udl.experiments._checks import at_least, in_range
-from udl.experiments._generative import show_images, to_unit
+from udl.experiments._generative import gan_adams, show_images, to_unit, train_gan
 from udl.generative import DCGANDiscriminator, DCGANGenerator, conditional_gan_step, latent
 from udl.metrics import confusion_matrix, digits_features, frechet_digits_distance
-from udl.optim import Adam
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, all_of, mean_se
-from udl.train import OptimizerStep, minibatches, train
+from udl.train import OptimizerStep, minibatches
 
 CHAPTER = 15
 SECTION = "15.4"
@@ -116,17 +115,19 @@ def run(cfg: Config, run: Run) -> None:
                 aux_classes=10 if model == "acgan" else 0,
                 generator=g,
             )
-            g_opt = Adam(gen.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
-            d_opt = Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+            g_opt, d_opt = gan_adams(gen, disc, cfg.lr)
             step = conditional_gan_step(
                 gen, disc, OptimizerStep(g_opt), OptimizerStep(d_opt), latent_dim=cfg.latent_dim, num_classes=10,
                 noise=g, auxiliary=model == "acgan", aux_weight=cfg.aux_weight,
             )  # fmt: skip
-            train(
+            train_gan(
                 step,
                 lambda epoch: minibatches(x, data.y_train, batch_size=cfg.batch_size, generator=g),  # noqa: B023
+                gen,
+                disc,
+                (g_opt, d_opt),
+                g,
                 steps=cfg.steps,
-                state={"gen": gen, "disc": disc, "g_opt": g_opt, "d_opt": d_opt, "noise": g},
                 run=run,
                 name=f"{model}_seed{seed}",
                 log_every=min(250, cfg.steps),

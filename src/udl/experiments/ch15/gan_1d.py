@@ -29,11 +29,11 @@ from torch import Tensor, nn
 
 from udl.data import mixture_1d
 from udl.experiments._checks import at_least, in_range
-from udl.experiments._generative import draw
+from udl.experiments._generative import draw, gan_adams
 from udl.generative import GeneratorLossKind, gan_step, generator_loss, latent
 from udl.metrics import wasserstein_1d
 from udl.nn import MLP
-from udl.optim import SGD, Adam
+from udl.optim import SGD
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, paired_difference
@@ -196,10 +196,7 @@ def run(cfg: Config, run: Run) -> None:
         x, held_out = draw(mixture, cfg.n_train, g).float(), draw(mixture, cfg.n_eval, g).float()
         mlp_gen = MLP(cfg.latent_dim, (cfg.width, cfg.width), 1, "leaky_relu", generator=g)
         mlp_disc = MLP(1, (cfg.width, cfg.width), 1, "leaky_relu", generator=g)
-        mlp_opts = (
-            Adam(mlp_gen.parameters(), lr=cfg.lr, betas=(0.5, 0.999)),
-            Adam(mlp_disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999)),
-        )
+        mlp_opts = gan_adams(mlp_gen, mlp_disc, cfg.lr)
         curve, steps_at["mlp"] = _fit(
             mlp_gen, mlp_disc, mlp_opts, (x, held_out), cfg, cfg.mlp_steps,
             noise=g, latent_dim=cfg.latent_dim, eval_seed=seed, run=run, name=f"mlp_seed{seed}",

@@ -37,7 +37,7 @@ from torch.nn import functional as F
 
 from udl.data import load_digits_split
 from udl.experiments._checks import at_least, in_range
-from udl.experiments._generative import show_images, to_unit
+from udl.experiments._generative import gan_adams, show_images, to_unit
 from udl.generative import (
     ProgressiveDiscriminator,
     ProgressiveGenerator,
@@ -165,10 +165,7 @@ def run(cfg: Config, run: Run) -> None:
             init = torch.Generator().manual_seed(seed)
             gen = ProgressiveGenerator(cfg.latent_dim, cfg.channels, generator=init)
             disc = ProgressiveDiscriminator(cfg.channels, generator=init)
-            opts = (
-                Adam(gen.parameters(), lr=cfg.lr, betas=(0.5, 0.999)),
-                Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999)),
-            )
+            opts = gan_adams(gen, disc, cfg.lr)
             noise = torch.Generator().manual_seed(1000 + seed)
             phase = partial(_phase, gen, disc, opts, noise=noise, cfg=cfg, run=run)
             if arm == "progressive":

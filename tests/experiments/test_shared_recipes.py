@@ -1,0 +1,98 @@
+"""The experiment helpers shared within a chapter: _generative's GAN optimizers and training run, _vae's presets,
+ch12/_lm's language-model pre-training on text windows."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+from torch import Tensor, nn
+
+from udl.experiments._generative import gan_adams, train_gan
+from udl.experiments._vae import VAERecipe, vae_presets
+from udl.experiments.ch12._lm import train_on_windows
+from udl.experiments.ch17 import vae_digits, vae_mnist1d
+
+
+def test_gan_adams_use_dcgan_betas_for_both_networks() -> None:
+    gen, disc = nn.Linear(2, 3), nn.Linear(3, 1)
+    g_opt, d_opt = gan_adams(gen, disc, 2e-4)
+    for opt, net in ((g_opt, gen), (d_opt, disc)):
+        (group,) = opt.param_groups
+        assert group["lr"] == 2e-4 and group["betas"] == (0.5, 0.999)
+        assert {id(p) for p in group["params"]} == {id(p) for p in net.parameters()}
+
+
+def test_train_gan_runs_the_step_on_every_batch() -> None:
+    gen, disc = nn.Linear(2, 3), nn.Linear(3, 1)
+    opts = gan_adams(gen, disc, 1e-3)
+    seen: list[Tensor] = []
+
+    def step(batch: tuple[Tensor, ...]) -> dict[str, float]:
+        seen.append(batch[0])
+        return {"loss": float(len(seen))}
+
+    x = torch.arange(8.0).unsqueeze(1)
+    result = train_gan(
+        step,
+        lambda epoch: [(x[:4],), (x[4:],)],
+        gen,
+        disc,
+        opts,
+        torch.Generator(),
+        steps=5,
+        run=None,
+        name="gan",
+        log_every=5,
+    )
+    assert len(seen) == 5 and result.steps == 5
+    assert result.history[-1]["loss"] == 3.0  # the mean of 1..5
+
+
+def test_vae_presets_are_the_experiments_presets() -> None:
+    presets = vae_presets(VAERecipe)
+    assert set(presets) == {"smoke", "quick", "full"}
+    assert presets["quick"] == VAERecipe()
+    assert presets["smoke"].seeds == 1 and presets["full"].iwae_k == 1000
+    for module in (vae_digits, vae_mnist1d):
+        assert all(type(c) is module.Config for c in module.PRESETS.values())
+        assert module.PRESETS["smoke"].steps == presets["smoke"].steps
+
+
+class _Bigram(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = nn.Embedding(256, 256)
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return self.table(ids)
+
+
+def test_train_on_windows_trains_on_shifted_windows() -> None:
+    torch.manual_seed(0)
+    model = _Bigram()
+    before = model.table.weight.detach().clone()
+    text = torch.randint(0, 256, (200,))
+    shapes: list[tuple[int, ...]] = []
+
+    def loss(windows: Tensor) -> Tensor:
+        shapes.append(tuple(windows.shape))
+        logits = model(windows[:, :-1])
+        return nn.functional.cross_entropy(logits.flatten(0, 1), windows[:, 1:].flatten())
+
+    cfg = SimpleNamespace(steps=6, lr=1e-2, batch_size=4, context=8)
+    result = train_on_windows(
+        model,
+        loss,
+        text,
+        cfg,
+        window=9,
+        shift=3,
+        generator=torch.Generator().manual_seed(1),
+        run=None,
+        name="lm",
+    )
+    assert result.steps == 6 and len(shapes) == 6
+    assert all(s == (4, 9) for s in shapes)
+    assert model.training
+    assert not torch.equal(before, model.table.weight)
