@@ -3,7 +3,9 @@ ch12/_lm's language-model pre-training on text windows."""
 
 from __future__ import annotations
 
+from functools import partial
 from types import SimpleNamespace
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -23,30 +25,34 @@ def test_gan_adams_use_dcgan_betas_for_both_networks() -> None:
         assert {id(p) for p in group["params"]} == {id(p) for p in net.parameters()}
 
 
-def test_train_gan_runs_the_step_on_every_batch() -> None:
+def test_train_gan_steps_both_networks_on_shuffled_batches() -> None:
     gen, disc = nn.Linear(2, 3), nn.Linear(3, 1)
-    opts = gan_adams(gen, disc, 1e-3)
     seen: list[Tensor] = []
 
-    def step(batch: tuple[Tensor, ...]) -> dict[str, float]:
-        seen.append(batch[0])
-        return {"loss": float(len(seen))}
+    def make_step(g: nn.Module, d: nn.Module, g_update: Any, d_update: Any, *, scale: float) -> Any:
+        assert g is gen and d is disc
 
-    x = torch.arange(8.0).unsqueeze(1)
+        def step(batch: tuple[Tensor, ...]) -> dict[str, Tensor]:
+            seen.append(batch[0])
+            d_update(scale * d(g(batch[0])).pow(2).mean())
+            g_update(-scale * d(g(batch[0])).mean())
+            return {"loss": torch.tensor(float(len(seen)))}
+
+        return step
+
+    before = [p.detach().clone() for p in (*gen.parameters(), *disc.parameters())]
+    x = torch.arange(16.0).reshape(8, 2)
+    cfg = SimpleNamespace(steps=5, lr=1e-3, batch_size=4)
+    noise = torch.Generator().manual_seed(0)
     result = train_gan(
-        step,
-        lambda epoch: [(x[:4],), (x[4:],)],
-        gen,
-        disc,
-        opts,
-        torch.Generator(),
-        steps=5,
-        run=None,
-        name="gan",
-        log_every=5,
+        partial(make_step, scale=1.0), (x,), gen, disc, cfg, noise, run=None, name="gan", log_every=5
     )
     assert len(seen) == 5 and result.steps == 5
     assert result.history[-1]["loss"] == 3.0  # the mean of 1..5
+    assert all(b.shape == (4, 2) for b in seen)
+    assert sorted(torch.cat(seen[:2])[:, 0].tolist()) == x[:, 0].tolist()  # epoch 0: every row once
+    after = [*gen.parameters(), *disc.parameters()]
+    assert all(not torch.equal(b, a) for b, a in zip(before, after, strict=True))
 
 
 def test_vae_presets_are_the_experiments_presets() -> None:

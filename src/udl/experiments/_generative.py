@@ -3,7 +3,7 @@ digits as GAN training data in [-1, 1], DCGAN's optimizers and the GAN training 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from udl.data import GaussianMixture
 from udl.optim import Adam
 from udl.report import Run
-from udl.train import TrainResult, train
+from udl.train import OptimizerStep, TrainResult, minibatches, train
 
 
 def mosaic(images: Tensor, columns: int = 8, pad: int = 1) -> Tensor:
@@ -65,22 +65,31 @@ def gan_adams(gen: nn.Module, disc: nn.Module, lr: float) -> tuple[Adam, Adam]:
 
 
 def train_gan(
-    step: Callable[[Any], Mapping[str, Tensor | float]],
-    batches: Callable[[int], Iterable[Any]],
+    make_step: Callable[[nn.Module, nn.Module, OptimizerStep, OptimizerStep], Any],
+    data: tuple[Tensor, ...],
     gen: nn.Module,
     disc: nn.Module,
-    opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
+    cfg: Any,
     noise: torch.Generator,
     *,
-    steps: int,
     run: Run | None,
     name: str,
     log_every: int,
     evaluate: Callable[[], Mapping[str, float]] | None = None,
 ) -> TrainResult:
-    """``udl.train.train`` for a GAN: ``step`` makes one discriminator and one generator update on a batch of
-    ``batches(epoch)``; a checkpoint holds both networks, both optimizers and the ``noise`` generator."""
-    state = {"gen": gen, "disc": disc, "g_opt": opts[0], "d_opt": opts[1], "noise": noise}
+    """Train a GAN for ``cfg.steps`` steps with :func:`gan_adams` (``cfg.lr``) on mini-batches of
+    ``cfg.batch_size`` rows of ``data``, shuffled by ``noise``. ``make_step(gen, disc, g_update, d_update)``
+    gives the step (``udl.generative.gan_step`` and its kin, with their other arguments bound); a checkpoint holds
+    both networks, both optimizers and ``noise``."""
+    g_opt, d_opt = gan_adams(gen, disc, cfg.lr)
+    step = make_step(gen, disc, OptimizerStep(g_opt), OptimizerStep(d_opt))
     return train(
-        step, batches, steps=steps, state=state, run=run, name=name, log_every=log_every, evaluate=evaluate
+        step,
+        lambda epoch: minibatches(*data, batch_size=cfg.batch_size, generator=noise),
+        steps=cfg.steps,
+        state={"gen": gen, "disc": disc, "g_opt": g_opt, "d_opt": d_opt, "noise": noise},
+        run=run,
+        name=name,
+        log_every=log_every,
+        evaluate=evaluate,
     )

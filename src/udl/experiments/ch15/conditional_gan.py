@@ -21,19 +21,19 @@ and above ``good_rate``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor
 
 from udl.data import load_digits_split
 from udl.experiments._checks import at_least, in_range
-from udl.experiments._generative import gan_adams, show_images, to_unit, train_gan
+from udl.experiments._generative import show_images, to_unit, train_gan
 from udl.generative import DCGANDiscriminator, DCGANGenerator, conditional_gan_step, latent
 from udl.metrics import confusion_matrix, digits_features, frechet_digits_distance
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, all_of, mean_se
-from udl.train import OptimizerStep, minibatches
 
 CHAPTER = 15
 SECTION = "15.4"
@@ -115,19 +115,21 @@ def run(cfg: Config, run: Run) -> None:
                 aux_classes=10 if model == "acgan" else 0,
                 generator=g,
             )
-            g_opt, d_opt = gan_adams(gen, disc, cfg.lr)
-            step = conditional_gan_step(
-                gen, disc, OptimizerStep(g_opt), OptimizerStep(d_opt), latent_dim=cfg.latent_dim, num_classes=10,
-                noise=g, auxiliary=model == "acgan", aux_weight=cfg.aux_weight,
-            )  # fmt: skip
+            step = partial(
+                conditional_gan_step,
+                latent_dim=cfg.latent_dim,
+                num_classes=10,
+                noise=g,
+                auxiliary=model == "acgan",
+                aux_weight=cfg.aux_weight,
+            )
             train_gan(
                 step,
-                lambda epoch: minibatches(x, data.y_train, batch_size=cfg.batch_size, generator=g),  # noqa: B023
+                (x, data.y_train),
                 gen,
                 disc,
-                (g_opt, d_opt),
+                cfg,
                 g,
-                steps=cfg.steps,
                 run=run,
                 name=f"{model}_seed{seed}",
                 log_every=min(250, cfg.steps),

@@ -22,20 +22,20 @@ baseline (paired by seed, > 2 SE, ``seeds`` seeds).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor
 
 from udl.data import load_digits_split
 from udl.experiments._checks import at_least, in_range
-from udl.experiments._generative import gan_adams, show_images, to_unit, train_gan
+from udl.experiments._generative import show_images, to_unit, train_gan
 from udl.experiments._recipes import claim_comparison
 from udl.generative import DCGANDiscriminator, DCGANGenerator, gan_step, latent
 from udl.metrics import digits_features, frechet_digits_distance
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, paired_difference
-from udl.train import OptimizerStep, minibatches
 
 CHAPTER = 15
 SECTION = "15.3"
@@ -111,7 +111,6 @@ def run(cfg: Config, run: Run) -> None:
         g = torch.Generator().manual_seed(seed)
         gen = DCGANGenerator(cfg.latent_dim, cfg.g_channels, generator=g)
         disc = DCGANDiscriminator(cfg.d_channels, generator=g)
-        g_opt, d_opt = gan_adams(gen, disc, cfg.lr)
         fixed = latent(len(x), cfg.latent_dim, torch.Generator().manual_seed(10_000 + seed))
 
         def fdd() -> dict[str, float]:
@@ -120,17 +119,14 @@ def run(cfg: Config, run: Run) -> None:
         with torch.no_grad():
             initial = frechet_digits_distance(data.x_train, to_unit(gen.eval()(fixed)), features)
         gen.train()
-        step = gan_step(
-            gen, disc, OptimizerStep(g_opt), OptimizerStep(d_opt), latent_dim=cfg.latent_dim, noise=g
-        )
+        step = partial(gan_step, latent_dim=cfg.latent_dim, noise=g)
         result = train_gan(
             step,
-            lambda epoch: minibatches(x, batch_size=cfg.batch_size, generator=g),  # noqa: B023
+            (x,),
             gen,
             disc,
-            (g_opt, d_opt),
+            cfg,
             g,
-            steps=cfg.steps,
             run=run,
             name=f"dcgan_seed{seed}",
             log_every=cfg.eval_every,

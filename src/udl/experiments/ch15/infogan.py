@@ -22,6 +22,7 @@ exceeds its shuffled chance.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor
@@ -29,7 +30,7 @@ from torch.nn import functional as F
 
 from udl.data import load_digits_split
 from udl.experiments._checks import at_least, in_range
-from udl.experiments._generative import gan_adams, show_images, to_unit, train_gan
+from udl.experiments._generative import show_images, to_unit, train_gan
 from udl.experiments._recipes import claim_comparison
 from udl.generative import (
     DCGANDiscriminator,
@@ -42,7 +43,6 @@ from udl.metrics import clustering_accuracy, digits_features
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, paired_difference
-from udl.train import OptimizerStep, minibatches
 
 CHAPTER = 15
 SECTION = "15.4"
@@ -126,22 +126,12 @@ def run(cfg: Config, run: Run) -> None:
         g = torch.Generator().manual_seed(seed)
         gen = DCGANGenerator(cfg.noise_dim + k + cfg.continuous, generator=g)
         disc = DCGANDiscriminator(code_categories=k, code_continuous=cfg.continuous, generator=g)
-        g_opt, d_opt = gan_adams(gen, disc, cfg.lr)
-        step = infogan_step(
-            gen, disc, OptimizerStep(g_opt), OptimizerStep(d_opt), noise_dim=cfg.noise_dim, categories=k,
-            continuous=cfg.continuous, noise=g, info_weight=cfg.info_weight,
+        step = partial(
+            infogan_step, noise_dim=cfg.noise_dim, categories=k, continuous=cfg.continuous, noise=g,
+            info_weight=cfg.info_weight,
         )  # fmt: skip
         train_gan(
-            step,
-            lambda epoch: minibatches(x, batch_size=cfg.batch_size, generator=g),  # noqa: B023
-            gen,
-            disc,
-            (g_opt, d_opt),
-            g,
-            steps=cfg.steps,
-            run=run,
-            name=f"infogan_seed{seed}",
-            log_every=min(250, cfg.steps),
+            step, (x,), gen, disc, cfg, g, run=run, name=f"infogan_seed{seed}", log_every=min(250, cfg.steps)
         )
         gen.eval()
         evaluation = torch.Generator().manual_seed(10_000 + seed)
