@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import claim_comparison
 from udl.graph import GCN, Graph, KipfConv, fit_node_classifier, permute_nodes, to_dense_adjacency
 from udl.graph import degree as node_degree
 from udl.graph.datasets import csbm_node_task, karate_club
@@ -200,27 +201,23 @@ def run(cfg: Config, run: Run) -> None:
 
     # -- claims ---------------------------------------------------------------------------------------------
     helps = paired_difference(acc["uniform"]["kipf"], acc["uniform"]["mlp"])
-    run.claim(
+    claim_comparison(
+        run,
         "graph-helps",
         f"A Kipf GCN classifies held-out nodes better than the same network without edges (an MLP) on a CSBM "
         f"with homophily {cfg.homophily} ({cfg.seeds} seeds, paired; bar 2 SE)",
-        holds=graph_helps_verdict(acc["uniform"]["kipf"], acc["uniform"]["mlp"]),
-        measured=helps.to_json(),
+        helps,
         expected="mean accuracy gain > 2 SE",
     )
     kipf = paired_difference(acc["wide"]["kipf"], acc["wide"]["sum"])
-    run.claim(
+    claim_comparison(
+        run,
         "kipf-helps-when-degrees-vary",
         f"With degrees spanning orders of magnitude (Pareto exponent {cfg.degree_exponent}), Kipf normalization "
         f"beats unnormalized sum aggregation ({cfg.seeds} seeds, paired; bar 2 SE)",
-        holds=kipf_helps_verdict(acc["wide"]["kipf"], acc["wide"]["sum"]),
-        measured={
-            **kipf.to_json(),
-            "uniform_kipf_minus_sum": paired_difference(
-                acc["uniform"]["kipf"], acc["uniform"]["sum"]
-            ).to_json(),
-        },
+        kipf,
         expected="mean accuracy gain > 2 SE",
+        uniform_kipf_minus_sum=paired_difference(acc["uniform"]["kipf"], acc["uniform"]["sum"]).to_json(),
     )
     ks = mean_se(karate)
     run.claim(

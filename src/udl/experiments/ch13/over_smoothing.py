@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import claim_comparison
 from udl.graph import GCN, KipfConv, fit_node_classifier, rayleigh_quotient
 from udl.graph.datasets import csbm_node_task
 from udl.report import Run
@@ -189,22 +190,23 @@ def run(cfg: Config, run: Run) -> None:
         expected="ρ ≤ −0.9 and deepest/shallowest < 0.01",
     )
     falls = paired_difference(acc["plain"][0], acc["plain"][-1])
-    run.claim(
+    claim_comparison(
+        run,
         "accuracy-falls-with-depth",
         f"A plain GCN with {deepest} layers classifies held-out nodes worse than one with {depths[0]} "
         f"({cfg.seeds} seeds, paired; bar 2 SE)",
-        holds=accuracy_falls_verdict(acc["plain"][0], acc["plain"][-1]),
-        measured=falls.to_json(),
+        falls,
         expected="accuracy drop > 2 SE",
     )
     mitigates = paired_difference(acc["residual"][-1], acc["plain"][-1])
-    run.claim(
+    claim_comparison(
+        run,
         "residual-and-norm-mitigate",
         f"At {deepest} layers, residual connections with LayerNorm give higher held-out accuracy than the plain "
         f"GCN ({cfg.seeds} seeds, paired; bar 2 SE)",
-        holds=mitigation_verdict(acc["residual"][-1], acc["plain"][-1]),
-        measured={**mitigates.to_json(), "residual_shallowest": mean_se(acc["residual"][0]).mean},
+        mitigates,
         expected="accuracy gain > 2 SE",
+        residual_shallowest=mean_se(acc["residual"][0]).mean,
     )
     run.claim(
         "suspended-animation",

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from udl.data import mixture_1d
 from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import draw, gan_adams
+from udl.experiments._recipes import claim_comparison
 from udl.generative import GeneratorLossKind, gan_step, generator_loss, latent
 from udl.metrics import wasserstein_1d
 from udl.nn import MLP
@@ -219,24 +220,28 @@ def run(cfg: Config, run: Run) -> None:
                         ("mlp", "MLP GAN on a four-mode 1-D mixture, non-saturating loss")):  # fmt: skip
         start, end = [c[0] for c in curves[name]], [c[-1] for c in curves[name]]
         comparison = paired_difference(start, end)
-        run.claim(
+        claim_comparison(
+            run,
             f"wasserstein-falls-{name.split('_')[0]}",
             f"Training the GAN lowers the Wasserstein distance W₁ between generated and real samples ({label}; "
             f"paired by seed, {cfg.seeds} seeds, drop > 2 SE): {comparison.describe()}",
-            holds=falls_verdict(start, end),
-            measured={**comparison.to_json(), "w1_start": start, "w1_end": end},
+            comparison,
             expected="W₁(start) − W₁(end) > 2 SE",
+            w1_start=start,
+            w1_end=end,
         )
     minimax, saturating = ([c[-1] for c in curves[f"shift_{k}"]] for k in KINDS)
     comparison = paired_difference(minimax, saturating)
-    run.claim(
+    claim_comparison(
+        run,
         "non-saturating-moves-faster",
         f"From the same start, the non-saturating generator loss brings x* = z + θ closer to the data than the "
         f"minimax loss in {cfg.shift_steps} steps (final W₁, paired by seed, {cfg.seeds} seeds, > 2 SE): "
         f"{comparison.describe()}",
-        holds=faster_verdict(minimax, saturating),
-        measured={**comparison.to_json(), "w1_minimax": minimax, "w1_non_saturating": saturating},
+        comparison,
         expected="W₁(minimax) − W₁(non-saturating) > 2 SE",
+        w1_minimax=minimax,
+        w1_non_saturating=saturating,
     )
     run.summary(
         shift_minimax_w1_end=sum(minimax) / cfg.seeds,

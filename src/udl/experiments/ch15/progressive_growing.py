@@ -38,6 +38,7 @@ from torch.nn import functional as F
 from udl.data import load_digits_split
 from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import gan_adams, show_images, to_unit
+from udl.experiments._recipes import claim_comparison
 from udl.generative import (
     ProgressiveDiscriminator,
     ProgressiveGenerator,
@@ -188,14 +189,16 @@ def run(cfg: Config, run: Run) -> None:
             shown.setdefault(arm, images[:64])
 
     comparison = paired_difference(fdd["direct"], fdd["progressive"])
-    run.claim(
+    claim_comparison(
+        run,
         "progressive-at-least-as-good",
         f"Growing from 4 x 4 to 8 x 8 with a fade-in reaches a Fréchet digits distance at least as good as training "
         f"at 8 x 8 directly for the same {total} steps (direct − progressive, paired by seed, {cfg.seeds} seeds, "
         f"> 2 SE holds, ≤ 0 fails): {comparison.describe()}",
-        holds=at_least_as_good_verdict(fdd["progressive"], fdd["direct"]),
-        measured={**comparison.to_json(), "fdd_progressive": fdd["progressive"], "fdd_direct": fdd["direct"]},
+        comparison,
         expected="FDD(direct) − FDD(progressive) > 2 SE",
+        fdd_progressive=fdd["progressive"],
+        fdd_direct=fdd["direct"],
     )
     run.summary(**{f"fdd_{arm}": sum(v) / cfg.seeds for arm, v in fdd.items()})
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from udl.experiments._checks import in_range
+from udl.experiments._recipes import claim_comparison
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.rl import DQNConfig, VectorCartPole, dqn, episode_returns, greedy_actor, gymnasium_deviation
@@ -166,12 +167,13 @@ def run(cfg: Config, run: Run) -> None:
         if arm not in returns:
             continue
         comparison = paired_difference(returns["dqn"], returns[arm])
-        run.claim(
+        claim_comparison(
+            run,
             f"{arm.replace('no_', '')}-matters",
             f"{what} matters: DQN's mean test return exceeds the agent without it ({n} seeds, paired, > 2 SE)",
-            holds=ablation_verdict(returns["dqn"], returns[arm]),
-            measured={**comparison.to_json(), "ablated_per_seed": returns[arm]},
+            comparison,
             expected="difference > 2 SE",
+            ablated_per_seed=returns[arm],
         )
     run.summary(**{f"{a}_test_return_mean": sum(r) / len(r) for a, r in returns.items()})
 
