@@ -1,4 +1,4 @@
-"""The experiment helpers shared within a chapter: _generative's GAN optimizers and training run, _vae's presets,
+"""The experiment helpers shared within a chapter: _generative's GAN optimizers and training run, VAERecipe.presets,
 ch12/_lm's language-model pre-training on text windows."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from udl.experiments._generative import gan_adams, train_gan
-from udl.experiments._vae import VAERecipe, vae_presets
+from udl.experiments._vae import VAERecipe
 from udl.experiments.ch12._lm import train_on_windows
 from udl.experiments.ch17 import vae_digits, vae_mnist1d
 
@@ -56,7 +56,7 @@ def test_train_gan_steps_both_networks_on_shuffled_batches() -> None:
 
 
 def test_vae_presets_are_the_experiments_presets() -> None:
-    presets = vae_presets(VAERecipe)
+    presets = VAERecipe.presets()
     assert set(presets) == {"smoke", "quick", "full"}
     assert presets["quick"] == VAERecipe()
     assert presets["smoke"].seeds == 1 and presets["full"].iwae_k == 1000

@@ -37,7 +37,6 @@ __all__ = [
     "fewer_collapsed_verdict",
     "plot_kl_per_dimension",
     "state_vae_claims",
-    "vae_presets",
 ]  # fmt: skip
 
 VARIANTS = ("elbo", "warmup", "free-bits")
@@ -85,24 +84,24 @@ class VAERecipe:
                     f"{name} must be a non-empty tuple of widths >= 1, got {getattr(self, name)}"
                 )
 
-
-def vae_presets(config: type[_RecipeT]) -> dict[str, _RecipeT]:
-    """The smoke, quick and full presets every VAE experiment runs (``config``: its VAERecipe subclass)."""
-    return {
-        "smoke": config(
-            latent_dim=4,
-            encoder_hidden=(32,),
-            decoder_hidden=(32,),
-            steps=40,
-            eval_samples=2,
-            iwae_k=4,
-            seeds=1,
-        ),
-        "quick": config(),
-        "full": config(
-            encoder_hidden=(128, 128), decoder_hidden=(256, 256, 256), steps=20_000, seeds=5, iwae_k=1000
-        ),
-    }
+    @classmethod
+    def presets(cls: type[_RecipeT]) -> dict[str, _RecipeT]:
+        """The smoke, quick and full presets every VAE experiment runs, as instances of its Config ``cls``."""
+        return {
+            "smoke": cls(
+                latent_dim=4,
+                encoder_hidden=(32,),
+                decoder_hidden=(32,),
+                steps=40,
+                eval_samples=2,
+                iwae_k=4,
+                seeds=1,
+            ),
+            "quick": cls(),
+            "full": cls(
+                encoder_hidden=(128, 128), decoder_hidden=(256, 256, 256), steps=20_000, seeds=5, iwae_k=1000
+            ),
+        }
 
 
 def collapse_verdict(collapsed: list[float]) -> Verdict:

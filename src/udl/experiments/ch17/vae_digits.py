@@ -26,13 +26,7 @@ import torch
 
 from udl.data import load_digits_split
 from udl.experiments._checks import in_range
-from udl.experiments._vae import (
-    VAERecipe,
-    evaluate_vaes,
-    plot_kl_per_dimension,
-    state_vae_claims,
-    vae_presets,
-)
+from udl.experiments._vae import VAERecipe, evaluate_vaes, plot_kl_per_dimension, state_vae_claims
 from udl.report import Run
 from udl.report.figures import subplots
 
@@ -63,7 +57,7 @@ class Config(VAERecipe):
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
 
 
-PRESETS = vae_presets(Config)
+PRESETS = Config.presets()
 
 
 def _grid(images: torch.Tensor) -> torch.Tensor:

@@ -37,13 +37,7 @@ from dataclasses import dataclass
 import torch
 
 from udl.data import load_mnist1d
-from udl.experiments._vae import (
-    VAERecipe,
-    evaluate_vaes,
-    plot_kl_per_dimension,
-    state_vae_claims,
-    vae_presets,
-)
+from udl.experiments._vae import VAERecipe, evaluate_vaes, plot_kl_per_dimension, state_vae_claims
 from udl.report import Run
 from udl.report.figures import subplots
 
@@ -63,7 +57,7 @@ class Config(VAERecipe):
     """The recipe's defaults: a Gaussian decoder with a learned σ per position on standardized MNIST-1D."""
 
 
-PRESETS = vae_presets(Config)
+PRESETS = Config.presets()
 
 
 def run(cfg: Config, run: Run) -> None:
