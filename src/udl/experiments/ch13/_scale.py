@@ -1,5 +1,6 @@
-"""What neighbour-sampling and graph-partitioning share: the full-batch baseline, the accuracy and activation
-memory of a mini-batch arm, the two verdicts and the figure."""
+"""What neighbour-sampling and graph-partitioning share: the Config fields of the task, the model, the full-batch
+baseline and the claims (:class:`ScaleRecipe`), the full-batch baseline, the accuracy and activation memory of a
+mini-batch arm, the two verdicts and the figure."""
 
 from __future__ import annotations
 
@@ -9,12 +10,45 @@ from functools import partial
 
 import torch
 
+from udl.experiments._checks import at_least, in_range
 from udl.graph import GCN, Graph, fit_minibatch_node_classifier, fit_node_classifier, saved_tensor_bytes
 from udl.graph._sampling import SampledBatch
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, mean_se, paired_difference
 from udl.train import seed_everything
+
+
+@dataclass(frozen=True)
+class ScaleRecipe:
+    """The Config fields both experiments share: the CSBM task, the GCN, the full-batch arm, the claims' bars."""
+
+    num_nodes: int = 10_000
+    """nodes of the contextual SBM"""
+    train_fraction: float = 0.1
+    """fraction of nodes labelled for training"""
+    hidden: int = 64
+    """hidden channels of the 2-layer mean GCN"""
+    epochs: int = 10
+    """maximum epochs of mini-batch training"""
+    full_epochs: int = 60
+    """maximum epochs of full-batch training"""
+    patience: int = 20
+    """early-stopping patience of full-batch training (mini-batch training: a fraction of it, at least 2)"""
+    tolerance_points: float = 3.0
+    """the claim: mini-batch accuracy within this many points of full-batch"""
+    memory_fraction: float = 0.5
+    """the claim: a mini-batch step's activation memory below this fraction of full-batch's"""
+    seeds: int = 3
+    """seeds (>= 2 for a standard error)"""
+    seed: int = 0
+    """first seed"""
+
+    def __post_init__(self) -> None:
+        in_range(self, train_fraction=(0, 0.5), memory_fraction=(0, 1), tolerance_points=(0, 100))
+        at_least(self, 1, "hidden", "epochs", "full_epochs", "patience", "seeds")
+        if self.num_nodes < 2000:
+            raise ValueError(f"num_nodes must be >= 2000 (1,000 validation nodes), got {self.num_nodes}")
 
 
 @dataclass(frozen=True)

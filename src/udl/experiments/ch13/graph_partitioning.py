@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import at_least, in_range
+from udl.experiments._checks import at_least
 from udl.experiments.ch13._scale import (
+    ScaleRecipe,
     full_batch_arm,
     memory_verdict,
     minibatch_arm,
@@ -51,43 +52,23 @@ CONTEXT = (
 
 
 @dataclass(frozen=True)
-class Config:
-    num_nodes: int = 10_000
-    """nodes of the contextual SBM"""
-    train_fraction: float = 0.1
-    """fraction of nodes labelled for training"""
-    hidden: int = 64
-    """hidden channels of the 2-layer mean GCN"""
+class Config(ScaleRecipe):
+    """The shared fields (cluster batches' patience: half of ``patience``, at least 2) and the partition."""
+
+    epochs: int = 20
+    """maximum epochs of Cluster-GCN training"""
     num_parts: int = 40
     """parts of the partition"""
     parts_per_batch: int = 4
     """parts per mini-batch"""
-    epochs: int = 20
-    """maximum epochs of Cluster-GCN training"""
-    full_epochs: int = 60
-    """maximum epochs of full-batch training"""
-    patience: int = 20
-    """early-stopping patience of full-batch training (cluster batches: half of it, at least 2)"""
-    tolerance_points: float = 3.0
-    """the claim: Cluster-GCN accuracy within this many points of full-batch"""
-    memory_fraction: float = 0.5
-    """the claim: a cluster step's activation memory below this fraction of full-batch's"""
-    seeds: int = 3
-    """seeds (>= 2 for a standard error)"""
-    seed: int = 0
-    """first seed"""
 
     def __post_init__(self) -> None:
-        in_range(self, train_fraction=(0, 0.5), memory_fraction=(0, 1), tolerance_points=(0, 100))
-        at_least(
-            self, 1, "hidden", "num_parts", "parts_per_batch", "epochs", "full_epochs", "patience", "seeds"
-        )
+        super().__post_init__()
+        at_least(self, 1, "num_parts", "parts_per_batch")
         if self.parts_per_batch > self.num_parts:
             raise ValueError(
                 f"parts_per_batch must be <= num_parts, got {self.parts_per_batch} > {self.num_parts}"
             )
-        if self.num_nodes < 2000:
-            raise ValueError(f"num_nodes must be >= 2000 (1,000 validation nodes), got {self.num_nodes}")
 
 
 PRESETS = {

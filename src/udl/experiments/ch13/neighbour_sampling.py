@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import at_least, in_range
+from udl.experiments._checks import at_least
 from udl.experiments.ch13._scale import (
+    ScaleRecipe,
     full_batch_arm,
     memory_verdict,
     minibatch_arm,
@@ -51,39 +52,19 @@ CONTEXT = (
 
 
 @dataclass(frozen=True)
-class Config:
-    num_nodes: int = 10_000
-    """nodes of the contextual SBM"""
-    train_fraction: float = 0.1
-    """fraction of nodes labelled for training"""
-    hidden: int = 64
-    """hidden channels of the 2-layer mean GCN"""
+class Config(ScaleRecipe):
+    """The shared fields (sampled training's patience: a quarter of ``patience``, at least 2) and the sampler."""
+
     fanouts: tuple[int, ...] = (10, 5)
     """neighbours sampled per node at each layer (the first for the batch nodes); the length is the depth"""
     batch_size: int = 128
     """training nodes per sampled batch"""
-    epochs: int = 10
-    """maximum epochs of sampled training"""
-    full_epochs: int = 60
-    """maximum epochs of full-batch training"""
-    patience: int = 20
-    """early-stopping patience of full-batch training (sampled: a quarter of it, at least 2)"""
-    tolerance_points: float = 3.0
-    """the claim: sampled accuracy within this many points of full-batch"""
-    memory_fraction: float = 0.5
-    """the claim: a sampled step's activation memory below this fraction of full-batch's"""
-    seeds: int = 3
-    """seeds (>= 2 for a standard error)"""
-    seed: int = 0
-    """first seed"""
 
     def __post_init__(self) -> None:
-        in_range(self, train_fraction=(0, 0.5), memory_fraction=(0, 1), tolerance_points=(0, 100))
+        super().__post_init__()
         if not self.fanouts or any(f < 1 for f in self.fanouts):
             raise ValueError(f"fanouts must be one integer >= 1 per layer, got {self.fanouts}")
-        at_least(self, 1, "hidden", "batch_size", "epochs", "full_epochs", "patience", "seeds")
-        if self.num_nodes < 2000:
-            raise ValueError(f"num_nodes must be >= 2000 (1,000 validation nodes), got {self.num_nodes}")
+        at_least(self, 1, "batch_size")
 
 
 PRESETS = {
