@@ -26,15 +26,14 @@ import torch
 
 from udl.experiments._checks import at_least
 from udl.experiments.ch13._scale import (
+    MiniBatches,
     ScaleRecipe,
-    full_batch_arm,
     memory_verdict,
-    minibatch_arm,
     near_full_batch_verdict,
     report,
+    scale_arms,
 )
-from udl.graph import ClusterLoader, edge_cut, partition_graph
-from udl.graph.datasets import csbm_node_task
+from udl.graph import ClusterLoader, Graph, edge_cut, partition_graph
 from udl.report import Run
 from udl.stats import mean_se
 
@@ -81,53 +80,23 @@ PRESETS = {
 
 
 def run(cfg: Config, run: Run) -> None:
-    full, cluster, cut, random_cut = [], [], [], []
-    with run.progress(cfg.seeds, "seeds") as bar:
-        for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
-            graph = csbm_node_task(
-                cfg.num_nodes, train_fraction=cfg.train_fraction, generator=torch.Generator().manual_seed(s)
-            )
-            full.append(full_batch_arm(graph, cfg.hidden, 2, cfg.full_epochs, cfg.patience, s, run))
-            g = torch.Generator().manual_seed(s)
-            parts = partition_graph(graph.edge_index, graph.num_nodes, cfg.num_parts, generator=g)
-            random_parts = torch.randint(0, cfg.num_parts, (graph.num_nodes,), generator=g)
-            cut.append(edge_cut(graph.edge_index, parts) / graph.num_edges)
-            random_cut.append(edge_cut(graph.edge_index, random_parts) / graph.num_edges)
-            loader = ClusterLoader(graph, parts, parts_per_batch=cfg.parts_per_batch, generator=g)
-            first = next(
-                iter(
-                    ClusterLoader(
-                        graph,
-                        parts,
-                        parts_per_batch=cfg.parts_per_batch,
-                        generator=torch.Generator().manual_seed(s),
-                    )
-                )
-            )
-            cluster.append(
-                minibatch_arm(
-                    graph,
-                    loader,
-                    first,
-                    g,
-                    cfg.hidden,
-                    2,
-                    cfg.epochs,
-                    max(2, cfg.patience // 2),
-                    s,
-                    run,
-                    "cluster",
-                )
-            )
-            run.log(
-                s,
-                full_test_accuracy=full[-1].accuracy,
-                cluster_test_accuracy=cluster[-1].accuracy,
-                memory_ratio=cluster[-1].activation_bytes / full[-1].activation_bytes,
-                cut_fraction=cut[-1],
-                random_cut_fraction=random_cut[-1],
-            )
-            bar.update(i + 1)
+    cut: list[float] = []
+    random_cut: list[float] = []
+
+    def batches(graph: Graph, s: int) -> MiniBatches:
+        g = torch.Generator().manual_seed(s)
+        parts = partition_graph(graph.edge_index, graph.num_nodes, cfg.num_parts, generator=g)
+        random_parts = torch.randint(0, cfg.num_parts, (graph.num_nodes,), generator=g)
+        cut.append(edge_cut(graph.edge_index, parts) / graph.num_edges)
+        random_cut.append(edge_cut(graph.edge_index, random_parts) / graph.num_edges)
+
+        def loader(generator: torch.Generator) -> ClusterLoader:
+            return ClusterLoader(graph, parts, parts_per_batch=cfg.parts_per_batch, generator=generator)
+
+        main, first = loader(g), next(iter(loader(torch.Generator().manual_seed(s))))
+        return MiniBatches(main, first, g, {"cut_fraction": cut[-1], "random_cut_fraction": random_cut[-1]})
+
+    full, cluster = scale_arms(cfg, run, "cluster", 2, max(2, cfg.patience // 2), batches)
     run.summary(cut_fraction=mean_se(cut).mean, random_cut_fraction=mean_se(random_cut).mean)
     description = f"Cluster-GCN batches ({cfg.parts_per_batch} of {cfg.num_parts} parts)"
     report(

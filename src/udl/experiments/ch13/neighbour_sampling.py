@@ -25,15 +25,14 @@ import torch
 
 from udl.experiments._checks import at_least
 from udl.experiments.ch13._scale import (
+    MiniBatches,
     ScaleRecipe,
-    full_batch_arm,
     memory_verdict,
-    minibatch_arm,
     near_full_batch_verdict,
     report,
+    scale_arms,
 )
 from udl.graph import Graph, NeighbourLoader
-from udl.graph.datasets import csbm_node_task
 from udl.report import Run
 
 CHAPTER = 13
@@ -75,44 +74,16 @@ PRESETS = {
 
 
 def run(cfg: Config, run: Run) -> None:
-    full, sampled = [], []
-    with run.progress(cfg.seeds, "seeds") as bar:
-        for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
-            graph = csbm_node_task(
-                cfg.num_nodes, train_fraction=cfg.train_fraction, generator=torch.Generator().manual_seed(s)
+    def batches(graph: Graph, s: int) -> MiniBatches:
+        def loader() -> NeighbourLoader:
+            g = torch.Generator().manual_seed(s)
+            return NeighbourLoader(
+                graph, cfg.fanouts, batch_size=cfg.batch_size, generator=g, input_nodes=graph.train_mask
             )
-            layers = len(cfg.fanouts)
-            full.append(full_batch_arm(graph, cfg.hidden, layers, cfg.full_epochs, cfg.patience, s, run))
 
-            def loader(seed: int, graph: Graph = graph) -> NeighbourLoader:
-                g = torch.Generator().manual_seed(seed)
-                return NeighbourLoader(
-                    graph, cfg.fanouts, batch_size=cfg.batch_size, generator=g, input_nodes=graph.train_mask
-                )
+        main, first = loader(), next(iter(loader()))
+        return MiniBatches(main, first, main.generator, {"sampled_batch_nodes": first.graph.num_nodes})
 
-            batches, first = loader(s), next(iter(loader(s)))
-            sampled.append(
-                minibatch_arm(
-                    graph,
-                    batches,
-                    first,
-                    batches.generator,
-                    cfg.hidden,
-                    layers,
-                    cfg.epochs,
-                    max(2, cfg.patience // 4),
-                    s,
-                    run,
-                    "sampled",
-                )
-            )
-            run.log(
-                s,
-                full_test_accuracy=full[-1].accuracy,
-                sampled_test_accuracy=sampled[-1].accuracy,
-                memory_ratio=sampled[-1].activation_bytes / full[-1].activation_bytes,
-                sampled_batch_nodes=first.graph.num_nodes,
-            )
-            bar.update(i + 1)
+    full, sampled = scale_arms(cfg, run, "sampled", len(cfg.fanouts), max(2, cfg.patience // 4), batches)
     description = f"sampled neighbourhoods (fan-outs {list(cfg.fanouts)}, batches of {cfg.batch_size})"
     report(run, "sampled", "sampling", full, sampled, cfg.tolerance_points, cfg.memory_fraction, description)
