@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -25,7 +25,30 @@ from udl.report import Run
 from udl.stats import Comparison
 from udl.train import FitResult, RunLike, fit
 
-__all__ = ["AdamRecipe", "ShapesRecipe", "TrainingRecipe", "claim_comparison", "fit_recipe", "train_adam"]
+__all__ = [
+    "AdamRecipe",
+    "ShapesRecipe",
+    "TrainingRecipe",
+    "claim_comparison",
+    "fit_recipe",
+    "seed_range",
+    "train_adam",
+]  # fmt: skip
+
+
+class Seeded(Protocol):
+    """A Config of repeated runs: the first seed and how many."""
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def seeds(self) -> int: ...
+
+
+def seed_range(cfg: Seeded) -> range:
+    """The seeds of the Config's repeated runs: seed, seed+1, ..., seed+seeds−1."""
+    return range(cfg.seed, cfg.seed + cfg.seeds)
 
 
 @dataclass(frozen=True)

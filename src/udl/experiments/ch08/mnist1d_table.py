@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from udl.data import MNIST1DConfig, load_mnist1d
 from udl.errors import DivergenceError
 from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import seed_range
 from udl.models import MNIST1DBiGRU, MNIST1DConvNet, MNIST1DLogistic, MNIST1DResMLP
 from udl.nn import StackedEnsemble, count_parameters
 from udl.optim import Adam
@@ -192,7 +193,7 @@ def run(cfg: Config, run: Run) -> None:
     mnist = load_mnist1d(cfg.mnist1d_config())
     dev = run.device
     data = tuple(t.to(dev) for t in (mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test))
-    seeds = range(cfg.seed, cfg.seed + cfg.seeds)
+    seeds = seed_range(cfg)
     length = mnist.x_train.shape[1]
 
     # -- the four models, every seed of one model in one stacked computation -------------------------------

@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from udl.data import MNIST1DConfig, mnist1d_with_shifts
-from udl.experiments._recipes import AdamRecipe, claim_comparison, train_adam
+from udl.experiments._recipes import AdamRecipe, claim_comparison, seed_range, train_adam
 from udl.nn import MLP, TrunkWithHeads, mlp_trunk
 from udl.report import Run
 from udl.report.figures import integer_ticks, subplots
@@ -151,7 +151,7 @@ def run(cfg: Config, run: Run) -> None:
     # -- one trunk, two heads; λ swept, paired over seeds ----------------------------------------------------
     results: dict[float, list[dict[str, float]]] = {w: [] for w in cfg.aux_weights}
     curves: dict[float, list[dict[str, float]]] = {}
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         for weight in cfg.aux_weights:
             generator = torch.Generator().manual_seed(seed)
             net = MLP(data.x_train.shape[1], cfg.hidden, 10, generator=generator)  # trunk + digit head

@@ -47,6 +47,7 @@ from torch import nn
 
 from udl.data import MNIST1DConfig, load_mnist1d
 from udl.experiments._checks import in_range
+from udl.experiments._recipes import seed_range
 from udl.nn import MLP, mlp_trunk, replace_head
 from udl.optim import Adam
 from udl.report import Run
@@ -238,7 +239,7 @@ def run(cfg: Config, run: Run) -> None:
         }
 
     accuracy: dict[str, dict[int, list[float]]] = {m: {n: [] for n in cfg.target_sizes} for m in METHODS}
-    cells = [(n, s) for n in cfg.target_sizes for s in range(cfg.seed, cfg.seed + cfg.seeds)]
+    cells = [(n, s) for n in cfg.target_sizes for s in seed_range(cfg)]
     with run.progress(len(cells), "target runs") as bar:
         for i, (n, seed) in enumerate(cells):
             key = f"target_n{n}_seed{seed}"

@@ -37,6 +37,7 @@ from torch import Tensor
 
 from udl.data import MNIST1DConfig, load_mnist1d, validation_split
 from udl.experiments._checks import in_range
+from udl.experiments._recipes import seed_range
 from udl.losses import l2_penalty, stacked_cross_entropy, stacked_l2_penalty
 from udl.optim import SGD, Adam, AdamW, decay_groups
 from udl.report import Run
@@ -170,7 +171,7 @@ def run(cfg: Config, run: Run) -> None:
     x_train, y_train = data.x_train[fit_idx].to(dev), data.y_train[fit_idx].to(dev)
     x_val, y_val = data.x_train[val_idx].to(dev), data.y_train[val_idx].to(dev)
     x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)
-    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    seeds = list(seed_range(cfg))
 
     def stack(n_settings: int) -> StackedMLP:
         """n_settings × seeds members; member (i, s) is initialized from seed s, like udl.nn.MLP alone."""

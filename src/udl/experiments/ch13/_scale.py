@@ -11,6 +11,7 @@ from functools import partial
 import torch
 
 from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import seed_range
 from udl.graph import GCN, Graph, fit_minibatch_node_classifier, fit_node_classifier, saved_tensor_bytes
 from udl.graph._sampling import SampledBatch
 from udl.graph.datasets import csbm_node_task
@@ -131,7 +132,7 @@ def scale_arms(
     full: list[Arm] = []
     mini: list[Arm] = []
     with run.progress(cfg.seeds, "seeds") as bar:
-        for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
+        for i, s in enumerate(seed_range(cfg)):
             graph = csbm_node_task(
                 cfg.num_nodes, train_fraction=cfg.train_fraction, generator=torch.Generator().manual_seed(s)
             )

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from udl.experiments._checks import at_least, in_range
-from udl.experiments._recipes import claim_comparison
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.graph import GCN, Graph, KipfConv, fit_node_classifier, permute_nodes, to_dense_adjacency
 from udl.graph import degree as node_degree
 from udl.graph.datasets import csbm_node_task, karate_club
@@ -136,7 +136,7 @@ def _fit(graph: Graph, conv: str, cfg: Config, seed: int, run: Run, name: str) -
 
 
 def run(cfg: Config, run: Run) -> None:
-    seeds = range(cfg.seed, cfg.seed + cfg.seeds)
+    seeds = seed_range(cfg)
     graphs: dict[str, list[Graph]] = {"uniform": [], "wide": []}
     acc: dict[str, dict[str, list[float]]] = {kind: {v: [] for v in (*VARIANTS, "mlp")} for kind in graphs}
     karate: list[float] = []

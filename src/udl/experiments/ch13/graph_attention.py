@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from udl.experiments._checks import at_least, in_range
-from udl.experiments._recipes import claim_comparison
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.graph import GCN, GATConv, fit_node_classifier, scatter_sum
 from udl.graph.datasets import csbm_node_task
 from udl.report import Run
@@ -107,7 +107,7 @@ def run(cfg: Config, run: Run) -> None:
     cross_attention = [0.0] * cfg.seeds
     worst_sum = 0.0
     with run.progress(cfg.seeds * len(levels), "graphs") as bar:
-        for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
+        for i, s in enumerate(seed_range(cfg)):
             for j, h in enumerate(levels):
                 g = torch.Generator().manual_seed(1000 * s + j)
                 graph = csbm_node_task(

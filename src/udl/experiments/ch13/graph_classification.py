@@ -22,6 +22,7 @@ import networkx as nx
 import torch
 
 from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import seed_range
 from udl.graph import (
     Graph,
     GraphClassifier,
@@ -187,7 +188,7 @@ def run(cfg: Config, run: Run) -> None:
     _checks(run)
     gcn, bag, curves = [], [], []
     with run.progress(cfg.seeds, "seeds") as bar:
-        for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
+        for i, s in enumerate(seed_range(cfg)):
             g = torch.Generator().manual_seed(s)
             data = molecules(cfg.num_train + cfg.num_val + cfg.num_test, generator=g)
             order = torch.randperm(len(data), generator=g).tolist()

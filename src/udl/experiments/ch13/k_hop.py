@@ -25,6 +25,7 @@ import networkx as nx
 import torch
 
 from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import seed_range
 from udl.graph import KipfConv, from_networkx, k_hop_mask
 from udl.graph.datasets import contextual_sbm
 from udl.report import Run
@@ -138,7 +139,7 @@ def run(cfg: Config, run: Run) -> None:
     coverage = {k: torch.zeros(cfg.seeds, cfg.max_hops + 1) for k in kinds}
     mismatches = 0
     with run.progress(cfg.seeds, "graphs") as bar:
-        for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
+        for i, s in enumerate(seed_range(cfg)):
             g = torch.Generator().manual_seed(10_000 + s)
             for kind, ei in _graphs(cfg, s).items():
                 sources = torch.randperm(cfg.num_nodes, generator=g)[: cfg.sources]

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from udl.experiments._checks import at_least, in_range
-from udl.experiments._recipes import claim_comparison
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.graph import GCN, KipfConv, fit_node_classifier, rayleigh_quotient
 from udl.graph.datasets import csbm_node_task
 from udl.report import Run
@@ -125,7 +125,7 @@ def run(cfg: Config, run: Run) -> None:
     grads = {a: [[0.0] * cfg.seeds for _ in depths] for a in arms}
     per_layer: dict[str, list[float]] = {}
     with run.progress(cfg.seeds * len(depths), "networks") as bar:
-        for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
+        for i, s in enumerate(seed_range(cfg)):
             g = torch.Generator().manual_seed(s)
             graph = csbm_node_task(
                 cfg.num_nodes,

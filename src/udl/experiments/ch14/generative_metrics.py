@@ -32,6 +32,7 @@ from torch import Tensor
 from udl.data import GaussianMixture, load_digits_split, ring_of_gaussians
 from udl.experiments._checks import in_range
 from udl.experiments._generative import draw, scatter_2d, show_images
+from udl.experiments._recipes import seed_range
 from udl.metrics import (
     digits_features,
     discrete_wasserstein,
@@ -179,7 +180,7 @@ def run(cfg: Config, run: Run) -> None:
     pr_digits: dict[str, dict[str, list[float]]] = {"noisy": {}, "dropped": {}}
     lp_error = 0.0
     example: dict[str, Tensor] = {}
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         g = torch.Generator().manual_seed(seed)
         real = draw(mixture, cfg.n_samples, g)
         sets = two_d_sets(mixture, cfg, g)

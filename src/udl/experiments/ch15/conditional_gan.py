@@ -29,6 +29,7 @@ from torch import Tensor
 from udl.data import load_digits_split
 from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import show_images, to_unit, train_gan
+from udl.experiments._recipes import seed_range
 from udl.generative import DCGANDiscriminator, DCGANGenerator, conditional_gan_step, latent
 from udl.metrics import confusion_matrix, digits_features, frechet_digits_distance
 from udl.report import Run
@@ -106,7 +107,7 @@ def run(cfg: Config, run: Run) -> None:
     fdd: dict[str, list[float]] = {m: [] for m in MODELS}
     shown: dict[str, Tensor] = {}
     confusion: dict[str, Tensor] = {}
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         for model in MODELS:
             g = torch.Generator().manual_seed(seed)
             gen = DCGANGenerator(cfg.latent_dim, num_classes=10, generator=g)

@@ -30,7 +30,7 @@ from torch import Tensor
 from udl.data import load_digits_split
 from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import show_images, to_unit, train_gan
-from udl.experiments._recipes import claim_comparison
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.generative import DCGANDiscriminator, DCGANGenerator, gan_step, latent
 from udl.metrics import digits_features, frechet_digits_distance
 from udl.report import Run
@@ -107,7 +107,7 @@ def run(cfg: Config, run: Run) -> None:
     shuffled_fdd: list[float] = []
     at: list[int] = []
     samples: Tensor | None = None
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         g = torch.Generator().manual_seed(seed)
         gen = DCGANGenerator(cfg.latent_dim, cfg.g_channels, generator=g)
         disc = DCGANDiscriminator(cfg.d_channels, generator=g)

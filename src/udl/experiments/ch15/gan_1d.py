@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from udl.data import mixture_1d
 from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import draw, gan_adams
-from udl.experiments._recipes import claim_comparison
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.generative import GeneratorLossKind, gan_step, generator_loss, latent
 from udl.metrics import wasserstein_1d
 from udl.nn import MLP
@@ -169,7 +169,7 @@ def run(cfg: Config, run: Run) -> None:
     steps_at: dict[str, list[int]] = {}
     final: dict[str, tuple[Tensor, Tensor]] = {}
     ratio_error = 0.0
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         g = torch.Generator().manual_seed(seed)
         # -- 1. notebook 15.1: x* = z + θ against logistic regression ---------------------------------------
         x = torch.randn(cfg.n_train, 1, generator=g) + 7.5

@@ -38,6 +38,7 @@ from torch import Tensor
 from udl.data import GaussianMixture, grid_of_gaussians, ring_of_gaussians
 from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import draw, scatter_2d
+from udl.experiments._recipes import seed_range
 from udl.generative import MLPDiscriminator, gan_step, latent, wgan_gp_step
 from udl.metrics import mode_coverage, precision_recall
 from udl.nn import MLP
@@ -178,7 +179,7 @@ def run(cfg: Config, run: Run) -> None:
     pr: dict[str, dict[str, list[float]]] = {a: {"precision": [], "recall": []} for a in ARMS}
     shown: dict[str, Tensor] = {}
     reference = torch.zeros(0, 2)
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         g = torch.Generator().manual_seed(seed)
         x = draw(mixture, cfg.n_train, g).float()
         reference = draw(mixture, cfg.n_eval, g).float()
@@ -230,7 +231,7 @@ def run(cfg: Config, run: Run) -> None:
     run.figure("samples", fig)
 
     fig, axes = subplots(1, 2, width=4.2)
-    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    seeds = list(seed_range(cfg))
     for i, arm in enumerate(ARMS):
         offset = [s + (i - 1) * 0.25 for s in seeds]
         axes[0, 0].bar(offset, hits[arm], width=0.25, label=arm)

@@ -31,7 +31,7 @@ from torch.nn import functional as F
 from udl.data import load_digits_split
 from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import show_images, to_unit, train_gan
-from udl.experiments._recipes import claim_comparison
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.generative import (
     DCGANDiscriminator,
     DCGANGenerator,
@@ -122,7 +122,7 @@ def run(cfg: Config, run: Run) -> None:
     chance: list[float] = []
     generated: list[float] = []
     shown: Tensor | None = None
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         g = torch.Generator().manual_seed(seed)
         gen = DCGANGenerator(cfg.noise_dim + k + cfg.continuous, generator=g)
         disc = DCGANDiscriminator(code_categories=k, code_continuous=cfg.continuous, generator=g)

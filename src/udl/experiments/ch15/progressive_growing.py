@@ -38,7 +38,7 @@ from torch.nn import functional as F
 from udl.data import load_digits_split
 from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import gan_adams, show_images, to_unit
-from udl.experiments._recipes import claim_comparison
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.generative import (
     ProgressiveDiscriminator,
     ProgressiveGenerator,
@@ -161,7 +161,7 @@ def run(cfg: Config, run: Run) -> None:
     total = cfg.steps_low + cfg.steps_fade + cfg.steps_high
     fdd: dict[str, list[float]] = {"progressive": [], "direct": []}
     shown: dict[str, Tensor] = {}
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         for arm in fdd:
             init = torch.Generator().manual_seed(seed)
             gen = ProgressiveGenerator(cfg.latent_dim, cfg.channels, generator=init)

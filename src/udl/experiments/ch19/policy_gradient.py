@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from udl.experiments._checks import in_range
-from udl.experiments._recipes import claim_comparison
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.rl import VectorCartPole, collect_episodes, episode_returns
@@ -113,7 +113,7 @@ def a2c_verdict(trained: list[float], initial: list[float]) -> Verdict:
 
 def run(cfg: Config, run: Run) -> None:
     dev = run.device
-    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    seeds = list(seed_range(cfg))
     var_plain, var_base, ratios = [], [], []
     for seed in seeds:
         with torch.random.fork_rng(devices=[]):

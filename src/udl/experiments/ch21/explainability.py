@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from udl.data import MNIST1DConfig, fairness_tabular, load_mnist1d
 from udl.ethics import deletion_curve, ice_curves, integrated_gradients, lime, partial_dependence, saliency
 from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import seed_range
 from udl.nn import MLP
 from udl.optim import Adam
 from udl.report import Run
@@ -154,7 +155,7 @@ def run(cfg: Config, run: Run) -> None:
     curves: dict[str, Tensor] = {}
     example: dict[str, Tensor] = {}
     with run.progress(cfg.seeds, "explaining MNIST-1D models") as bar:
-        for i, seed in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
+        for i, seed in enumerate(seed_range(cfg)):
             g = torch.Generator().manual_seed(seed)
             net = MLP(40, (128, 128), 10, activation="gelu", generator=g)
             net = _train(

@@ -37,6 +37,7 @@ from udl.ethics import (
     roc_curve,
 )
 from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import seed_range
 from udl.nn import MLP
 from udl.optim import Adam
 from udl.report import Run
@@ -144,7 +145,7 @@ def run(cfg: Config, run: Run) -> None:
     fit_gap = {c: 0.0 for c in FAIR}
     dominance, nesting = 0.0, 0.0
     shown = None
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         g = torch.Generator().manual_seed(seed)
         train, val, test = (
             fairness_tabular(n, generator=g) for n in (cfg.num_train, cfg.num_val, cfg.num_test)
