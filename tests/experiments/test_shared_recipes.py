@@ -1,5 +1,5 @@
 """The experiment helpers shared within a chapter: _generative's GAN optimizers and training run, VAERecipe.presets,
-ch12/_lm's language-model pre-training on text windows."""
+ch12/_lm's language-model pre-training on text windows, ch13/_node's node-classification protocol."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from torch import Tensor, nn
 from udl.experiments._generative import gan_adams, train_gan
 from udl.experiments._vae import VAERecipe
 from udl.experiments.ch12._lm import train_on_windows
+from udl.experiments.ch13._node import node_test_accuracy
 from udl.experiments.ch17 import vae_digits, vae_mnist1d
+from udl.graph import GCN, fit_node_classifier
+from udl.graph.datasets import karate_club
 
 
 def test_gan_adams_use_dcgan_betas_for_both_networks() -> None:
@@ -102,3 +105,20 @@ def test_train_on_windows_trains_on_shifted_windows() -> None:
     assert all(s == (4, 9) for s in shapes)
     assert model.training
     assert not torch.equal(before, model.table.weight)
+
+
+def test_node_test_accuracy_is_the_protocols_fit() -> None:
+    graph = karate_club(torch.Generator().manual_seed(0))
+    cfg = SimpleNamespace(epochs=5, lr=0.01, patience=2)
+    assert graph.x is not None
+    accuracies = []
+    for protocol in (True, False):
+        torch.manual_seed(0)
+        model = GCN(graph.x.shape[1], 4, 2)
+        if protocol:
+            accuracies.append(node_test_accuracy(model, graph, cfg, None, "gcn"))
+        else:
+            fitted = fit_node_classifier(model, graph, epochs=5, lr=0.01, patience=2, name="gcn")
+            accuracies.append(fitted.test_accuracy)
+    assert accuracies[0] == accuracies[1]
+    assert 0.0 <= accuracies[0] <= 1.0

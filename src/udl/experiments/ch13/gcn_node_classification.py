@@ -32,7 +32,8 @@ import torch
 
 from udl.experiments._checks import at_least, in_range
 from udl.experiments._recipes import claim_comparison, seed_range
-from udl.graph import GCN, Graph, KipfConv, fit_node_classifier, permute_nodes, to_dense_adjacency
+from udl.experiments.ch13._node import node_test_accuracy
+from udl.graph import GCN, Graph, KipfConv, permute_nodes, to_dense_adjacency
 from udl.graph import degree as node_degree
 from udl.graph.datasets import csbm_node_task, karate_club
 from udl.report import Run
@@ -130,9 +131,7 @@ def _fit(graph: Graph, conv: str, cfg: Config, seed: int, run: Run, name: str) -
     seed_everything(seed)
     assert graph.x is not None and graph.y is not None
     model = GCN(graph.x.shape[1], cfg.hidden, int(graph.y.max()) + 1, conv=conv, dropout=0.5, cached=True)  # type: ignore[arg-type]
-    return fit_node_classifier(
-        model, graph, epochs=cfg.epochs, lr=cfg.lr, patience=cfg.patience, run=run, name=name
-    ).test_accuracy
+    return node_test_accuracy(model, graph, cfg, run, name)
 
 
 def run(cfg: Config, run: Run) -> None:

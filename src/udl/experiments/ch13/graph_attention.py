@@ -28,7 +28,8 @@ import torch
 
 from udl.experiments._checks import at_least, in_range
 from udl.experiments._recipes import claim_comparison, seed_range
-from udl.graph import GCN, GATConv, fit_node_classifier, scatter_sum
+from udl.experiments.ch13._node import node_test_accuracy
+from udl.graph import GCN, GATConv, scatter_sum
 from udl.graph.datasets import csbm_node_task
 from udl.report import Run
 from udl.report.figures import subplots
@@ -132,16 +133,7 @@ def run(cfg: Config, run: Run) -> None:
                         dropout=0.5,
                         cached=True,
                     )
-                    result = fit_node_classifier(
-                        model,
-                        graph,
-                        epochs=cfg.epochs,
-                        lr=cfg.lr,
-                        patience=cfg.patience,
-                        run=run,
-                        name=f"{arm}-{h}-{s}",
-                    )
-                    acc[arm][j][i] = result.test_accuracy
+                    acc[arm][j][i] = node_test_accuracy(model, graph, cfg, run, f"{arm}-{h}-{s}")
                     if arm == "gat" and j == len(levels) - 1:
                         layer = model.layers[0]
                         assert isinstance(layer, GATConv)

@@ -29,7 +29,8 @@ import torch.nn.functional as F
 
 from udl.experiments._checks import at_least, in_range
 from udl.experiments._recipes import claim_comparison, seed_range
-from udl.graph import GCN, KipfConv, fit_node_classifier, rayleigh_quotient
+from udl.experiments.ch13._node import node_test_accuracy
+from udl.graph import GCN, KipfConv, rayleigh_quotient
 from udl.graph.datasets import csbm_node_task
 from udl.report import Run
 from udl.report.figures import subplots
@@ -160,16 +161,7 @@ def run(cfg: Config, run: Run) -> None:
                     if i == 0 and depth == depths[-1]:
                         per_layer[arm] = quotients
                     model.zero_grad(set_to_none=True)
-                    result = fit_node_classifier(
-                        model,
-                        graph,
-                        epochs=cfg.epochs,
-                        lr=cfg.lr,
-                        patience=cfg.patience,
-                        run=run,
-                        name=f"{arm}-{depth}-{s}",
-                    )
-                    acc[arm][j][i] = result.test_accuracy
+                    acc[arm][j][i] = node_test_accuracy(model, graph, cfg, run, f"{arm}-{depth}-{s}")
                 bar.update(i * len(depths) + j + 1)
     for j, depth in enumerate(depths):
         run.log(
