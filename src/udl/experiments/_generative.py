@@ -59,9 +59,8 @@ def to_unit(x: Tensor) -> Tensor:
 
 def gan_adams(gen: nn.Module, disc: nn.Module, lr: float) -> tuple[Adam, Adam]:
     """Adam for the generator and for the discriminator with DCGAN's β = (0.5, 0.999) (Radford et al. 2016)."""
-    return Adam(gen.parameters(), lr=lr, betas=(0.5, 0.999)), Adam(
-        disc.parameters(), lr=lr, betas=(0.5, 0.999)
-    )
+    betas = (0.5, 0.999)
+    return Adam(gen.parameters(), lr=lr, betas=betas), Adam(disc.parameters(), lr=lr, betas=betas)
 
 
 def train_gan(

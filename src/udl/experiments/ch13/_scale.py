@@ -1,6 +1,6 @@
 """What neighbour-sampling and graph-partitioning share: the Config fields of the task, the model, the full-batch
-baseline and the claims (:class:`ScaleRecipe`); the full-batch baseline and the accuracy and activation memory of
-a mini-batch arm, run side by side for every seed (:func:`scale_arms`); the two verdicts and the figure."""
+arm and the claims (:class:`ScaleRecipe`); the full-batch baseline and a mini-batch arm's accuracy and activation
+memory, side by side for every seed (:func:`scale_arms`); the two verdicts and the figure."""
 
 from __future__ import annotations
 
