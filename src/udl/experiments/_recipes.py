@@ -6,12 +6,15 @@ size, learning rate, checkpoint interval, seed) with one set of checks; :class:`
 synthetic-shapes images of the chapter 10-11 dense-prediction experiments. An experiment's ``Config`` inherits a
 recipe and redeclares only the defaults its protocol changes (a redeclared field without a docstring keeps the
 recipe's). The SGD + StepLR recipe of notebook 8.1 is ``udl.experiments._mnist1d.ClassifierRecipe``.
+Beside them, the protocol's small pieces: :func:`seed_range` (a Config's seeds), :func:`spread_sd` (an error
+bar's s.d.) and :func:`claim_comparison` (a claim one comparison decides).
 
 Everything here is protocol, not library: the loop is ``udl.train.fit``, the optimizer ``udl.optim.Adam``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -22,7 +25,7 @@ from torch import nn
 from udl.experiments._checks import at_least, in_range
 from udl.optim import Adam
 from udl.report import Run
-from udl.stats import Comparison
+from udl.stats import Comparison, mean_se
 from udl.train import FitResult, RunLike, fit
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "claim_comparison",
     "fit_recipe",
     "seed_range",
+    "spread_sd",
     "train_adam",
 ]  # fmt: skip
 
@@ -49,6 +53,12 @@ class Seeded(Protocol):
 def seed_range(cfg: Seeded) -> range:
     """The seeds of the Config's repeated runs: seed, seed+1, ..., seed+seeds−1."""
     return range(cfg.seed, cfg.seed + cfg.seeds)
+
+
+def spread_sd(values: list[float]) -> float:
+    """The sample standard deviation of per-seed values for an error bar; 0 for a single seed (mean_se: nan)."""
+    sd = mean_se(values).sd
+    return 0.0 if math.isnan(sd) else sd
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from udl.data import MNIST1DConfig, mnist1d_with_shifts
-from udl.experiments._recipes import AdamRecipe, claim_comparison, seed_range, train_adam
+from udl.experiments._recipes import AdamRecipe, claim_comparison, seed_range, spread_sd, train_adam
 from udl.nn import MLP, TrunkWithHeads, mlp_trunk
 from udl.report import Run
 from udl.report.figures import integer_ticks, subplots
@@ -122,11 +122,6 @@ def both_tasks_verdict(
     above_chance = paired_difference(shift, [2 * chance] * len(shift)).verdict
     non_inferior = paired_difference([m + margin for m in multi], single).verdict
     return all_of(above_chance, non_inferior)
-
-
-def _sd(values: list[float]) -> float:
-    sd = mean_se(values).sd
-    return 0.0 if math.isnan(sd) else sd
 
 
 def run(cfg: Config, run: Run) -> None:
@@ -228,7 +223,7 @@ def run(cfg: Config, run: Run) -> None:
     ax.errorbar(
         xs,
         [mean[w] for w in weights],
-        yerr=[_sd(digit[w]) for w in weights],
+        yerr=[spread_sd(digit[w]) for w in weights],
         color="#3b5ba5",
         marker="o",
         capsize=3,

@@ -47,7 +47,7 @@ from torch import nn
 
 from udl.data import MNIST1DConfig, load_mnist1d
 from udl.experiments._checks import in_range
-from udl.experiments._recipes import seed_range
+from udl.experiments._recipes import seed_range, spread_sd
 from udl.nn import MLP, mlp_trunk, replace_head
 from udl.optim import Adam
 from udl.report import Run
@@ -161,11 +161,6 @@ def beats_at_every_size(
     return all_of(*(c.verdict for c in comparisons.values())), comparisons
 
 
-def _sd(values: list[float]) -> float:
-    sd = mean_se(values).sd
-    return 0.0 if math.isnan(sd) else sd
-
-
 def run(cfg: Config, run: Run) -> None:
     # -- data: a plentiful source variant and the book's MNIST-1D as the target ------------------------------
     dev = run.device
@@ -254,7 +249,7 @@ def run(cfg: Config, run: Run) -> None:
 
     # -- claims (paired by seed at each size) ----------------------------------------------------------------
     mean = {m: {n: mean_se(a).mean for n, a in by_n.items()} for m, by_n in accuracy.items()}
-    std = {m: {n: _sd(a) for n, a in by_n.items()} for m, by_n in accuracy.items()}
+    std = {m: {n: spread_sd(a) for n, a in by_n.items()} for m, by_n in accuracy.items()}
     sizes = list(cfg.target_sizes)
     for claim_id, method, how in (
         (
