@@ -32,6 +32,14 @@ def test_at_least_reports_the_first_bad_field_in_order() -> None:
         at_least(_Cfg(steps=0, seeds=0), 1, "steps", "seeds")
 
 
+def test_at_least_gives_the_reason_and_takes_float_fields() -> None:
+    with pytest.raises(ValueError, match=r"^steps must be >= 100 \(both classes\), got 10$"):
+        at_least(_Cfg(), 100, "steps", why="both classes")
+    at_least(_Cfg(lr=0.0), 0, "lr")
+    with pytest.raises(ValueError, match=r"^lr must be >= 0, got -0.5$"):
+        at_least(_Cfg(lr=-0.5), 0, "lr")
+
+
 def test_in_range_is_half_open_unless_closed_low() -> None:
     in_range(_Cfg(lr=1.0), lr=(0, 1))
     with pytest.raises(ValueError, match=r"^lr must be in \(0, 1\], got 0$"):

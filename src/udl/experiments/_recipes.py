@@ -82,8 +82,7 @@ class TrainingRecipe:
     def __post_init__(self) -> None:
         in_range(self, lr=(0, self.LR_MAX))
         at_least(self, 1, "epochs", "batch_size", "checkpoint_every")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        at_least(self, 0, "seed")
 
 
 @dataclass(frozen=True)
@@ -178,8 +177,7 @@ class ShapesRecipe(AdamRecipe):
             raise ValueError(
                 f"image_size must be >= 16 and a multiple of the stride {stride}, got {self.image_size}"
             )
-        if self.noise < 0:
-            raise ValueError(f"noise must be >= 0, got {self.noise}")
+        at_least(self, 0, "noise")
 
 
 def claim_comparison(

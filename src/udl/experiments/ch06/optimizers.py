@@ -121,8 +121,7 @@ class Config:
         for batch, points in (("gabor_batch", "gabor_points"), ("saddle_batch", "saddle_points")):
             if not 1 <= getattr(self, batch) <= getattr(self, points):
                 raise ValueError(f"{batch} must be in [1, {points}], got {getattr(self, batch)}")
-        if self.saddle_points < 2:
-            raise ValueError(f"saddle_points must be >= 2, got {self.saddle_points}")
+        at_least(self, 2, "saddle_points")
         if not 0 < self.saddle_offset <= 0.1:
             raise ValueError(f"saddle_offset must be in (0, 0.1], got {self.saddle_offset}")
         if not 0 <= self.warmup_epochs < self.epochs:

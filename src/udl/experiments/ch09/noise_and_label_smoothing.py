@@ -46,7 +46,7 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._mnist1d import (
     MNIST1DRecipe,
     classifier_evaluator,
@@ -112,8 +112,7 @@ class Config(MNIST1DRecipe):
             raise ValueError(
                 f"train_size must be in 10..{available} (the training split), got {self.train_size}"
             )
-        if self.ece_bins < 1:
-            raise ValueError(f"ece_bins must be >= 1, got {self.ece_bins}")
+        at_least(self, 1, "ece_bins")
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ValueError(f"hidden must be one or more widths >= 1, got {self.hidden}")
         for _, name, _, _ in FAMILIES:

@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from udl.data import MNIST1DConfig, load_mnist1d
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._recipes import seed_range, spread_sd
 from udl.nn import MLP, mlp_trunk, replace_head
 from udl.optim import Adam
@@ -109,8 +109,7 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1))
-        if self.source_samples < 100:
-            raise ValueError(f"source_samples must be >= 100, got {self.source_samples}")
+        at_least(self, 100, "source_samples")
         if not self.target_sizes or any(not 10 <= n <= 4000 for n in self.target_sizes):
             raise ValueError(f"target_sizes must be one or more sizes in [10, 4000], got {self.target_sizes}")
         if min(self.pretrain_epochs, self.finetune_steps, self.finetune_min_epochs) < 1:

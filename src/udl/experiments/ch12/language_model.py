@@ -103,8 +103,7 @@ class Config:
             raise ValueError(f"d_model must be a multiple of heads, got {self.d_model}, {self.heads}")
         if self.prompt_bytes >= self.context:
             raise ValueError(f"prompt_bytes must be < context, got {self.prompt_bytes} >= {self.context}")
-        if self.max_eval_bytes < 0:
-            raise ValueError(f"max_eval_bytes must be >= 0, got {self.max_eval_bytes}")
+        at_least(self, 0, "max_eval_bytes")
 
 
 PRESETS = {

@@ -103,12 +103,10 @@ class Config:
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1), mask_probability=(0, 1))
         at_least(self, 1, "context", "d_model", "layers", "heads", "steps", "batch_size", "num_seeds")
-        if self.context < 2:
-            raise ValueError(f"context must be >= 2, got {self.context}")
+        at_least(self, 2, "context")
         if self.num_probe < 4 or self.num_probe % 2:
             raise ValueError(f"num_probe must be an even number >= 4, got {self.num_probe}")
-        if self.probe_l2 < 0:
-            raise ValueError(f"probe_l2 must be >= 0, got {self.probe_l2}")
+        at_least(self, 0, "probe_l2")
         if self.d_model % self.heads:
             raise ValueError(f"d_model must be a multiple of heads, got {self.d_model}, {self.heads}")
 

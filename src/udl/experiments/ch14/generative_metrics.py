@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from udl.data import GaussianMixture, load_digits_split, ring_of_gaussians
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import draw, scatter_2d, show_images
 from udl.experiments._recipes import seed_range
 from udl.metrics import (
@@ -87,8 +87,7 @@ class Config:
         )
         if self.modes < 2 or self.modes % 2:
             raise ValueError(f"modes must be an even number >= 2, got {self.modes}")
-        if self.n_samples < 50:
-            raise ValueError(f"n_samples must be >= 50, got {self.n_samples}")
+        at_least(self, 50, "n_samples")
         for name in ("noise_levels", "blur_levels"):
             values = getattr(self, name)
             if not values or list(values) != sorted(set(values)):

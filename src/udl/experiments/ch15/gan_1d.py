@@ -87,8 +87,7 @@ class Config:
             raise ValueError(
                 f"log_every must be >= 1 and divide shift_steps and mlp_steps, got {self.log_every}"
             )
-        if self.seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+        at_least(self, 1, "seeds")
 
 
 PRESETS = {

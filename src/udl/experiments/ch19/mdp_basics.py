@@ -73,8 +73,7 @@ class Config:
     def __post_init__(self) -> None:
         in_range(self, slip=(0, 1), gamma=(0, 0.999), closed_low=True)
         at_least(self, 2, "mc_episodes", "credit_episodes")
-        if self.episode_steps < 1:
-            raise ValueError(f"episode_steps must be >= 1, got {self.episode_steps}")
+        at_least(self, 1, "episode_steps")
         if not self.delays or min(self.delays) < 1 or list(self.delays) != sorted(set(self.delays)):
             raise ValueError(f"delays must be strictly increasing integers >= 1, got {self.delays}")
 

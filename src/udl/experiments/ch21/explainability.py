@@ -83,8 +83,7 @@ class Config:
             raise ValueError(
                 f"num_samples and tabular_train must be >= 100, got {self.num_samples}, {self.tabular_train}"
             )
-        if self.ig_steps < 4:
-            raise ValueError(f"ig_steps must be >= 4, got {self.ig_steps}")
+        at_least(self, 4, "ig_steps")
         if not 1 <= self.top_k <= 40:
             raise ValueError(f"top_k must be in [1, 40] (MNIST-1D has 40 points), got {self.top_k}")
         at_least(self, 1, "epochs")

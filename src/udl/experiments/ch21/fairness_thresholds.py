@@ -82,11 +82,7 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1))
-        for name in ("num_train", "num_val", "num_test"):
-            if getattr(self, name) < 100:
-                raise ValueError(
-                    f"{name} must be >= 100 (both classes in both groups), got {getattr(self, name)}"
-                )
+        at_least(self, 100, "num_train", "num_val", "num_test", why="both classes in both groups")
         at_least(self, 1, "hidden", "epochs", "seeds")
 
 
