@@ -11,7 +11,14 @@ import torch
 from torch import nn
 
 from udl.experiments._mnist1d import ClassifierRecipe, MNIST1DRecipe, train_classifier
-from udl.experiments._recipes import AdamRecipe, ShapesRecipe, TrainingRecipe, train_adam
+from udl.experiments._recipes import (
+    AdamRecipe,
+    ShapesRecipe,
+    TrainingRecipe,
+    seed_range,
+    spread_sd,
+    train_adam,
+)
 from udl.optim import SGD, Adam, StepDecay
 from udl.report.validate import field_docs
 from udl.train import fit
@@ -105,3 +112,18 @@ def test_train_classifier_is_sgd_with_step_decay_through_fit() -> None:
         momentum=0.9,
         weight_decay=1e-3,
     )
+
+
+def test_seed_range_counts_from_the_first_seed() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Seeds:
+        seed: int
+        seeds: int
+
+    assert list(seed_range(Seeds(seed=7, seeds=3))) == [7, 8, 9]
+    assert list(seed_range(ClassifierRecipe(seed=0, seeds=1))) == [0]
+
+
+def test_spread_sd_is_zero_for_one_seed() -> None:
+    assert spread_sd([0.5]) == 0.0
+    assert spread_sd([1.0, 3.0]) == pytest.approx(2**0.5)

@@ -1,5 +1,7 @@
 """Range checks the experiments' Configs share: one line each in ``__post_init__``, one message format.
 
+``at_least(self, 1, "steps", "seeds")`` refuses (ValueError naming the field and the bound) a count below 1.
+
 ``in_range(self, lr=(0, 10))`` refuses (ValueError naming the field and the range) any value of ``self.lr``
 outside the half-open interval (0, 10]; tuple fields are checked element by element. Scale parameters (learning
 rates, noise levels, condition numbers) get an upper bound as well as a lower one: a learning rate of 1e23 is not
@@ -20,3 +22,12 @@ def in_range(cfg: Any, *, closed_low: bool = False, **bounds: tuple[float, float
             if not (above and v <= high):
                 interval = f"{'[' if closed_low else '('}{low:g}, {high:g}]"
                 raise ValueError(f"{name} must be in {interval}, got {v!r}")
+
+
+def at_least(cfg: Any, low: float, *names: str, why: str = "") -> None:
+    """Each field in ``names`` is >= ``low`` (counts: steps, widths, seeds, sample sizes); ``why``, if given,
+    is the reason the message adds in parentheses after the bound."""
+    for name in names:
+        if getattr(cfg, name) < low:
+            reason = f" ({why})" if why else ""
+            raise ValueError(f"{name} must be >= {low}{reason}, got {getattr(cfg, name)}")

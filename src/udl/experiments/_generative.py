@@ -1,13 +1,19 @@
 """Shared parts of the generative-model experiments (chapters 14-15): image mosaics, 2-D sample plots, the
-digits as GAN training data in [-1, 1]."""
+digits as GAN training data in [-1, 1], DCGAN's optimizers and the GAN training run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import torch
 from matplotlib.axes import Axes
-from torch import Tensor
+from torch import Tensor, nn
 
 from udl.data import GaussianMixture
+from udl.optim import Adam
+from udl.report import Run
+from udl.train import OptimizerStep, TrainResult, minibatches, train
 
 
 def mosaic(images: Tensor, columns: int = 8, pad: int = 1) -> Tensor:
@@ -49,3 +55,40 @@ def draw(mixture: GaussianMixture, n: int, g: torch.Generator) -> Tensor:
 def to_unit(x: Tensor) -> Tensor:
     """Generator outputs in [-1, 1] (tanh) back to pixels in [0, 1]."""
     return ((x + 1) / 2).clamp(0, 1)
+
+
+def gan_adams(gen: nn.Module, disc: nn.Module, lr: float) -> tuple[Adam, Adam]:
+    """Adam for the generator and for the discriminator with DCGAN's β = (0.5, 0.999) (Radford et al. 2016)."""
+    betas = (0.5, 0.999)
+    return Adam(gen.parameters(), lr=lr, betas=betas), Adam(disc.parameters(), lr=lr, betas=betas)
+
+
+def train_gan(
+    make_step: Callable[[nn.Module, nn.Module, OptimizerStep, OptimizerStep], Any],
+    data: tuple[Tensor, ...],
+    gen: nn.Module,
+    disc: nn.Module,
+    cfg: Any,
+    noise: torch.Generator,
+    *,
+    run: Run | None,
+    name: str,
+    log_every: int,
+    evaluate: Callable[[], Mapping[str, float]] | None = None,
+) -> TrainResult:
+    """Train a GAN for ``cfg.steps`` steps with :func:`gan_adams` (``cfg.lr``) on mini-batches of
+    ``cfg.batch_size`` rows of ``data``, shuffled by ``noise``. ``make_step(gen, disc, g_update, d_update)``
+    gives the step (``udl.generative.gan_step`` and its kin, with their other arguments bound); a checkpoint holds
+    both networks, both optimizers and ``noise``."""
+    g_opt, d_opt = gan_adams(gen, disc, cfg.lr)
+    step = make_step(gen, disc, OptimizerStep(g_opt), OptimizerStep(d_opt))
+    return train(
+        step,
+        lambda epoch: minibatches(*data, batch_size=cfg.batch_size, generator=noise),
+        steps=cfg.steps,
+        state={"gen": gen, "disc": disc, "g_opt": g_opt, "d_opt": d_opt, "noise": noise},
+        run=run,
+        name=name,
+        log_every=log_every,
+        evaluate=evaluate,
+    )

@@ -23,7 +23,7 @@ from torch import nn
 
 from udl.data import MNIST1D, MNIST1DConfig, load_mnist1d
 from udl.experiments._checks import in_range
-from udl.experiments._recipes import TrainingRecipe, fit_recipe
+from udl.experiments._recipes import TrainingRecipe, fit_recipe, seed_range
 from udl.optim import SGD, StepDecay
 from udl.train import (
     FitResult,
@@ -122,11 +122,6 @@ def load_split(cfg: MNIST1DRecipe, device: torch.device | str = "cpu", **overrid
     return Split(
         data.x_train.to(device), data.y_train.to(device), data.x_test.to(device), data.y_test.to(device), data
     )
-
-
-def seed_range(cfg: ClassifierRecipe) -> range:
-    """The seeds of the recipe's repeated runs: seed, seed+1, ..., seed+seeds−1."""
-    return range(cfg.seed, cfg.seed + cfg.seeds)
 
 
 def classifier_evaluator(

@@ -6,26 +6,59 @@ size, learning rate, checkpoint interval, seed) with one set of checks; :class:`
 synthetic-shapes images of the chapter 10-11 dense-prediction experiments. An experiment's ``Config`` inherits a
 recipe and redeclares only the defaults its protocol changes (a redeclared field without a docstring keeps the
 recipe's). The SGD + StepLR recipe of notebook 8.1 is ``udl.experiments._mnist1d.ClassifierRecipe``.
+Beside them, the protocol's small pieces: :func:`seed_range` (a Config's seeds), :func:`spread_sd` (an error
+bar's s.d.) and :func:`claim_comparison` (a claim one comparison decides).
 
 Everything here is protocol, not library: the loop is ``udl.train.fit``, the optimizer ``udl.optim.Adam``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.optim import Adam
 from udl.report import Run
-from udl.stats import Comparison
+from udl.stats import Comparison, mean_se
 from udl.train import FitResult, RunLike, fit
 
-__all__ = ["AdamRecipe", "ShapesRecipe", "TrainingRecipe", "claim_comparison", "fit_recipe", "train_adam"]
+__all__ = [
+    "AdamRecipe",
+    "ShapesRecipe",
+    "TrainingRecipe",
+    "claim_comparison",
+    "fit_recipe",
+    "seed_range",
+    "spread_sd",
+    "train_adam",
+]  # fmt: skip
+
+
+class Seeded(Protocol):
+    """A Config of repeated runs: the first seed and how many."""
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def seeds(self) -> int: ...
+
+
+def seed_range(cfg: Seeded) -> range:
+    """The seeds of the Config's repeated runs: seed, seed+1, ..., seed+seeds−1."""
+    return range(cfg.seed, cfg.seed + cfg.seeds)
+
+
+def spread_sd(values: list[float]) -> float:
+    """The sample standard deviation of per-seed values for an error bar; 0 for a single seed (mean_se: nan)."""
+    sd = mean_se(values).sd
+    return 0.0 if math.isnan(sd) else sd
 
 
 @dataclass(frozen=True)
@@ -48,11 +81,8 @@ class TrainingRecipe:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, self.LR_MAX))
-        for name in ("epochs", "batch_size", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        at_least(self, 1, "epochs", "batch_size", "checkpoint_every")
+        at_least(self, 0, "seed")
 
 
 @dataclass(frozen=True)
@@ -147,8 +177,7 @@ class ShapesRecipe(AdamRecipe):
             raise ValueError(
                 f"image_size must be >= 16 and a multiple of the stride {stride}, got {self.image_size}"
             )
-        if self.noise < 0:
-            raise ValueError(f"noise must be >= 0, got {self.noise}")
+        at_least(self, 0, "noise")
 
 
 def claim_comparison(

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from udl.data import SequenceTask, exact_match
 from udl.data.sequences import BOS, EOS, SEP
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.models import DecoderLM, EncoderDecoderTransformer, Seq2SeqConfig
 from udl.optim import AdamW, WarmupThenDecay
 from udl.stats import Verdict
@@ -54,7 +54,9 @@ class SequenceRecipe:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1))
-        for name in (
+        at_least(
+            self,
+            1,
             "length",
             "num_train",
             "num_test",
@@ -64,9 +66,7 @@ class SequenceRecipe:
             "steps",
             "batch_size",
             "num_seeds",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        )
         if self.d_model % self.heads:
             raise ValueError(
                 f"d_model must be a multiple of heads, got d_model={self.d_model}, heads={self.heads}"

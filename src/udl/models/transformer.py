@@ -46,6 +46,15 @@ def _check_common(cfg, max_len_field: str) -> None:
         raise ValueError(f"dim_feedforward must be >= 1, got {cfg.dim_feedforward}")
 
 
+def _check_lm(cfg, max_len_field: str) -> None:
+    """A language model's config (decoder-only or masked): the vocabulary and depth, then the common checks."""
+    if cfg.vocab_size < 1 or cfg.num_layers < 0:
+        raise ValueError(
+            f"vocab_size must be >= 1 and num_layers >= 0, got {cfg.vocab_size}, {cfg.num_layers}"
+        )
+    _check_common(cfg, max_len_field)
+
+
 class _Positions(nn.Module):
     """One model's position encoding: added to the embeddings (absolute), a per-head score bias (relative,
     ALiBi) or a rotation of queries and keys (RoPE)."""
@@ -157,11 +166,7 @@ class DecoderLMConfig:
     """activation of the per-token network"""
 
     def __post_init__(self) -> None:
-        if self.vocab_size < 1 or self.num_layers < 0:
-            raise ValueError(
-                f"vocab_size must be >= 1 and num_layers >= 0, got {self.vocab_size}, {self.num_layers}"
-            )
-        _check_common(self, "context_length")
+        _check_lm(self, "context_length")
 
 
 class DecoderLM(nn.Module):
@@ -229,11 +234,7 @@ class MaskedLMConfig:
     """activation of the per-token network and the MLM head"""
 
     def __post_init__(self) -> None:
-        if self.vocab_size < 1 or self.num_layers < 0:
-            raise ValueError(
-                f"vocab_size must be >= 1 and num_layers >= 0, got {self.vocab_size}, {self.num_layers}"
-            )
-        _check_common(self, "max_len")
+        _check_lm(self, "max_len")
 
 
 class MaskedLanguageModel(nn.Module):

@@ -21,6 +21,7 @@ import torch
 
 from udl.data import linear_data
 from udl.errors import DivergenceError
+from udl.experiments._checks import at_least
 from udl.functional import (
     fit_linear_regression,
     gradient_descent_linear_regression,
@@ -64,10 +65,8 @@ class Config:
             raise ValueError(f"n must be >= 2 to fit a line, got {self.n}")
         if not 0 < self.lr_fraction < 1:
             raise ValueError(f"lr_fraction must be in (0, 1), got {self.lr_fraction}")
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
-        if self.noise_std < 0:
-            raise ValueError(f"noise_std must be >= 0, got {self.noise_std}")
+        at_least(self, 1, "steps")
+        at_least(self, 0, "noise_std")
         if not 0 < self.tolerance < 1:
             raise ValueError(f"tolerance must be in (0, 1), got {self.tolerance}")
 

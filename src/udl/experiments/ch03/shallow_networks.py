@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 from udl.data.toy import sine_exp_function
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.functional import count_regions_2d, get_activation, zaslavsky_max_regions
 from udl.nn import BatchedShallowNetwork, ShallowNetwork
 from udl.optim import Adam, CosineDecay
@@ -88,12 +88,8 @@ class Config:
             raise ValueError(f"widths must be strictly increasing integers >= 1, got {self.widths}")
         if any(b % a for a, b in zip(self.widths, self.widths[1:], strict=False)):
             raise ValueError(f"widths must each divide the next (nested joints), got {self.widths}")
-        for name in ("replicas", "steps", "max_units_2d", "nets_per_size_2d"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("num_train", "resolution"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+        at_least(self, 1, "replicas", "steps", "max_units_2d", "nets_per_size_2d")
+        at_least(self, 2, "num_train", "resolution")
         if not self.lr > 0 or not self.box > 0:
             raise ValueError(f"lr and box must be > 0, got lr={self.lr}, box={self.box}")
 

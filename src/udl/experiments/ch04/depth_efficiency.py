@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
+from udl.experiments._checks import at_least
 from udl.functional import (
     count_regions_1d,
     deep_max_regions_lower_bound,
@@ -79,12 +80,10 @@ class Config:
             raise ValueError(f"widths must be distinct integers >= 3, got {self.widths}")
         if self.max_depth < 2:
             raise ValueError(f"max_depth must be >= 2 to compare depths, got {self.max_depth}")
-        if self.random_nets < 0:
-            raise ValueError(f"random_nets must be >= 0, got {self.random_nets}")
+        at_least(self, 0, "random_nets")
         if not self.span > 0:
             raise ValueError(f"span must be > 0, got {self.span}")
-        if self.samples_per_region < 4:
-            raise ValueError(f"samples_per_region must be >= 4, got {self.samples_per_region}")
+        at_least(self, 4, "samples_per_region")
         # in logs: a huge max_depth must not make W^K a number with billions of digits before it is refused
         log_samples = math.log(self.samples_per_region) + self.max_depth * math.log(max(self.widths))
         if log_samples > math.log(MAX_SAMPLES):

@@ -36,6 +36,7 @@ from udl.data import (
     plackett_luce_rankings,
     wrapped_angles,
 )
+from udl.experiments._checks import at_least
 from udl.functional import wrap_angle
 from udl.losses import categorical_nll, gaussian_nll, laplace_nll, plackett_luce_nll, von_mises_nll
 from udl.nn import MLP
@@ -85,8 +86,7 @@ class Config:
         for name, low in (("points", 10), ("hetero_points", 10), ("steps", 1), ("items", 2), ("rankings", 1)):
             if getattr(self, name) < low:
                 raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
-        if self.seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+        at_least(self, 1, "seeds")
         if not 0 <= self.outlier_fraction < 0.5:
             raise ValueError(f"outlier_fraction must be in [0, 0.5), got {self.outlier_fraction}")
 

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from udl.data import MNIST1DConfig, load_mnist1d
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.functional import gabor_model, saddle_loss
 from udl.nn import MLP
 from udl.optim import (
@@ -115,14 +115,13 @@ class Config:
             raise ValueError(f"condition must be > 1, got {self.condition}")
         if not 0 < self.tolerance < 1:
             raise ValueError(f"tolerance must be in (0, 1), got {self.tolerance}")
-        for name in ("gabor_points", "gabor_steps", "max_steps", "saddle_steps", "saddle_seeds", "epochs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(
+            self, 1, "gabor_points", "gabor_steps", "max_steps", "saddle_steps", "saddle_seeds", "epochs"
+        )
         for batch, points in (("gabor_batch", "gabor_points"), ("saddle_batch", "saddle_points")):
             if not 1 <= getattr(self, batch) <= getattr(self, points):
                 raise ValueError(f"{batch} must be in [1, {points}], got {getattr(self, batch)}")
-        if self.saddle_points < 2:
-            raise ValueError(f"saddle_points must be >= 2, got {self.saddle_points}")
+        at_least(self, 2, "saddle_points")
         if not 0 < self.saddle_offset <= 0.1:
             raise ValueError(f"saddle_offset must be in (0, 0.1], got {self.saddle_offset}")
         if not 0 <= self.warmup_epochs < self.epochs:

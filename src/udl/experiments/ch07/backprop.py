@@ -25,6 +25,7 @@ from udl.autograd import Tensor, cross_entropy, no_grad
 from udl.autograd.nn import MLP as EngineMLP
 from udl.autograd.nn import SGD as EngineSGD
 from udl.data import MNIST1DConfig, load_mnist1d
+from udl.experiments._checks import at_least
 from udl.nn import MLP
 from udl.optim import SGD
 from udl.report import Run
@@ -62,9 +63,7 @@ class Config:
     """seed for initialization, batch order and the gradient check"""
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "fd_checks"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "epochs", "batch_size", "fd_checks")
         if self.batch_size > TRAIN_SIZE:
             raise ValueError(f"batch_size must be <= {TRAIN_SIZE} (the training set), got {self.batch_size}")
         if not self.hidden or any(h < 1 for h in self.hidden):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from udl.experiments._checks import at_least
 from udl.report import Run
 from udl.report.figures import integer_ticks, subplots
 
@@ -53,9 +54,7 @@ class Config:
     def __post_init__(self) -> None:
         if 1.0 not in self.scales or min(self.scales) <= 0 or len(set(self.scales)) != len(self.scales):
             raise ValueError(f"scales must be distinct, positive and include 1.0 (He), got {self.scales}")
-        for name in ("layers", "width", "networks", "batch"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+        at_least(self, 2, "layers", "width", "networks", "batch")
         if not self.factor > 1:
             raise ValueError(f"factor must be > 1, got {self.factor}")
         if not 0 < self.slope_tolerance < 1:

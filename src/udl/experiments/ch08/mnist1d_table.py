@@ -38,7 +38,8 @@ from torch import Tensor, nn
 
 from udl.data import MNIST1DConfig, load_mnist1d
 from udl.errors import DivergenceError
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import seed_range
 from udl.models import MNIST1DBiGRU, MNIST1DConvNet, MNIST1DLogistic, MNIST1DResMLP
 from udl.nn import StackedEnsemble, count_parameters
 from udl.optim import Adam
@@ -97,9 +98,7 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1))
-        for name in ("steps", "eval_every", "seeds", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "steps", "eval_every", "seeds", "checkpoint_every")
         if self.eval_every > self.steps:
             raise ValueError(f"eval_every must be in [1, steps={self.steps}], got {self.eval_every}")
         if not self.lr > 0:
@@ -194,7 +193,7 @@ def run(cfg: Config, run: Run) -> None:
     mnist = load_mnist1d(cfg.mnist1d_config())
     dev = run.device
     data = tuple(t.to(dev) for t in (mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test))
-    seeds = range(cfg.seed, cfg.seed + cfg.seeds)
+    seeds = seed_range(cfg)
     length = mnist.x_train.shape[1]
 
     # -- the four models, every seed of one model in one stacked computation -------------------------------

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from udl.data import augment_dataset, shift_and_scale
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._mnist1d import (
     MNIST1DRecipe,
     classifier_evaluator,
@@ -74,8 +74,7 @@ class Config(MNIST1DRecipe):
         super().__post_init__()
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ValueError(f"hidden must be one or more widths >= 1, got {self.hidden}")
-        if self.num_augmented < 1:
-            raise ValueError(f"num_augmented must be >= 1, got {self.num_augmented}")
+        at_least(self, 1, "num_augmented")
         if not 0 < self.scale_low <= self.scale_high:
             raise ValueError(f"need 0 < scale_low <= scale_high, got {self.scale_low}, {self.scale_high}")
 

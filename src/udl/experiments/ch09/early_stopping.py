@@ -35,7 +35,7 @@ from torch import nn
 from udl.data import MNIST1DConfig, load_mnist1d, validation_split
 from udl.experiments._checks import in_range
 from udl.experiments._mnist1d import classifier_evaluator
-from udl.experiments._recipes import claim_comparison
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.nn import MLP
 from udl.optim import SGD
 from udl.report import Run
@@ -157,7 +157,7 @@ def run(cfg: Config, run: Run) -> None:
 
     # -- per seed: the full run, then the same run with early stopping on the validation error ---------------------
     curves, stopped = [], []
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         _, full = train(seed, f"full_seed{seed}", None)
         es = EarlyStopping(cfg.patience, monitor="val_error", mode="min", restore_best=True)
         model, result = train(seed, f"early_seed{seed}", es)

@@ -50,6 +50,7 @@ from torch import Tensor
 from udl.data import MNIST1DConfig, load_mnist1d, regression_1d, sine_exp_function
 from udl.experiments._checks import in_range
 from udl.experiments._mnist1d import sweep_classifiers
+from udl.experiments._recipes import claim_comparison
 from udl.functional import (
     ambiguity_decomposition,
     bootstrap_samples,
@@ -264,12 +265,12 @@ def run(cfg: Config, run: Run) -> None:
         expected=f"mean and median below the best member's error on all {s_count} training sets",
     )
     median_vs_average = paired_difference(member_err.mean(dim=1).double(), median_err.double())
-    run.claim(
+    claim_comparison(
+        run,
         "regression-median-beats-average-member",
         "1D regression: the median of the members is better than the average member (paired over "
         f"{s_count} training sets, mean difference > 2 SE)",
-        holds=median_vs_average.verdict,
-        measured=median_vs_average.to_json(),
+        median_vs_average,
         expected="average member MSE − median MSE > 2 SE",
     )
     best = min(range(m_count), key=lambda m: test_member[m])

@@ -28,6 +28,7 @@ from torch import nn
 
 from udl.data import regression_1d, sine_exp_function
 from udl.experiments._checks import in_range
+from udl.experiments._recipes import seed_range
 from udl.nn import DropoutMLP, mc_dropout_predict
 from udl.optim import Adam
 from udl.report import Run
@@ -138,7 +139,7 @@ def run(cfg: Config, run: Run) -> None:
 
     # -- models, training and Monte Carlo dropout, one network per seed ---------------------------------------
     predictions = []
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         model = DropoutMLP(
             1,
             cfg.hidden,

@@ -40,7 +40,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from udl.data import MNIST1DConfig, mnist1d_with_shifts
-from udl.experiments._recipes import AdamRecipe, claim_comparison, train_adam
+from udl.experiments._checks import at_least
+from udl.experiments._recipes import AdamRecipe, claim_comparison, seed_range, spread_sd, train_adam
 from udl.nn import MLP, TrunkWithHeads, mlp_trunk
 from udl.report import Run
 from udl.report.figures import integer_ticks, subplots
@@ -80,8 +81,7 @@ class Config(AdamRecipe):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.num_samples < 20:
-            raise ValueError(f"num_samples must be >= 20, got {self.num_samples}")
+        at_least(self, 20, "num_samples")
         if not 1 <= self.train_samples <= int(10 * (self.num_samples // 10) * 0.8):
             raise ValueError(
                 f"train_samples must be in [1, {int(10 * (self.num_samples // 10) * 0.8)}] (the training split), "
@@ -93,8 +93,7 @@ class Config(AdamRecipe):
             raise ValueError(f"aux_weights must be finite, >= 0 and contain 0.0, got {self.aux_weights}")
         if self.aux_weight not in self.aux_weights or self.aux_weight == 0:
             raise ValueError(f"aux_weight must be a positive entry of aux_weights, got {self.aux_weight}")
-        if self.seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+        at_least(self, 1, "seeds")
         if any(h < 1 for h in self.hidden) or not self.hidden:
             raise ValueError(f"hidden must be one or more positive widths, got {self.hidden}")
         MNIST1DConfig(num_samples=self.num_samples, seed=self.data_seed)  # data_seed must make a data set
@@ -124,11 +123,6 @@ def both_tasks_verdict(
     return all_of(above_chance, non_inferior)
 
 
-def _sd(values: list[float]) -> float:
-    sd = mean_se(values).sd
-    return 0.0 if math.isnan(sd) else sd
-
-
 def run(cfg: Config, run: Run) -> None:
     # -- data: digits and the generator's shifts, binned -----------------------------------------------------
     mnist_cfg = MNIST1DConfig(num_samples=cfg.num_samples, seed=cfg.data_seed)
@@ -151,7 +145,7 @@ def run(cfg: Config, run: Run) -> None:
     # -- one trunk, two heads; λ swept, paired over seeds ----------------------------------------------------
     results: dict[float, list[dict[str, float]]] = {w: [] for w in cfg.aux_weights}
     curves: dict[float, list[dict[str, float]]] = {}
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         for weight in cfg.aux_weights:
             generator = torch.Generator().manual_seed(seed)
             net = MLP(data.x_train.shape[1], cfg.hidden, 10, generator=generator)  # trunk + digit head
@@ -228,7 +222,7 @@ def run(cfg: Config, run: Run) -> None:
     ax.errorbar(
         xs,
         [mean[w] for w in weights],
-        yerr=[_sd(digit[w]) for w in weights],
+        yerr=[spread_sd(digit[w]) for w in weights],
         color="#3b5ba5",
         marker="o",
         capsize=3,

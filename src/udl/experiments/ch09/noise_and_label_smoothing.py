@@ -46,7 +46,7 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._mnist1d import (
     MNIST1DRecipe,
     classifier_evaluator,
@@ -55,6 +55,7 @@ from udl.experiments._mnist1d import (
     seed_range,
     train_classifier,
 )
+from udl.experiments._recipes import claim_comparison
 from udl.losses import label_smoothing_targets, smoothed_cross_entropy
 from udl.metrics import expected_calibration_error, reliability_bins
 from udl.nn import MLP, NoisyTraining
@@ -111,8 +112,7 @@ class Config(MNIST1DRecipe):
             raise ValueError(
                 f"train_size must be in 10..{available} (the training split), got {self.train_size}"
             )
-        if self.ece_bins < 1:
-            raise ValueError(f"ece_bins must be >= 1, got {self.ece_bins}")
+        at_least(self, 1, "ece_bins")
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ValueError(f"hidden must be one or more widths >= 1, got {self.hidden}")
         for _, name, _, _ in FAMILIES:
@@ -224,36 +224,33 @@ def run(cfg: Config, run: Run) -> None:
 
     base, ls = ("none", 0.0), ("smoothing", eps)
     calibration = lowers(stat(base, "ece"), stat(ls, "ece"))
-    run.claim(
+    claim_comparison(
+        run,
         "label-smoothing-lowers-ece",
         f"Label smoothing (ε = {eps:g}) lowers the expected calibration error on held-out data compared with "
         f"plain cross-entropy ({cfg.ece_bins} bins; paired, {cfg.seeds} seeds, mean diff > 2 SE)",
-        holds=calibration.verdict,
-        measured={**calibration.to_json(), "ece_drop": calibration.describe()},
+        calibration,
         expected="ECE plain − smoothed > 2 SE",
+        ece_drop=calibration.describe(),
     )
     base_error = mean(base, "test_error")
     for family, field, what, symbol in FAMILIES:
         levels = getattr(cfg, field)
         key = (family, _middle(levels))
         gain = lowers([100 * e for e in stat(base, "test_error")], [100 * e for e in stat(key, "test_error")])
-        run.claim(
+        claim_comparison(
+            run,
             f"{family}-noise-lowers-test-error"
             if family != "smoothing"
             else "label-smoothing-lowers-test-error",
             f"{what} ({symbol} = {key[1]:g}) lowers the test error compared with no regularization "
             f"({cfg.train_size} training signals; paired, {cfg.seeds} seeds, mean diff > 2 SE)",
-            holds=gain.verdict,
-            measured={
-                **gain.to_json(),
-                "error_drop": gain.describe("points"),
-                "gap_none": round(100 * mean(base, "gap"), 2),
-                "gap": round(100 * mean(key, "gap"), 2),
-                "sweep_test_error": {
-                    f"{v:g}": round(100 * mean((family, v), "test_error"), 2) for v in levels
-                },
-            },
+            gain,
             expected="test error none − method > 2 SE (points)",
+            error_drop=gain.describe("points"),
+            gap_none=round(100 * mean(base, "gap"), 2),
+            gap=round(100 * mean(key, "gap"), 2),
+            sweep_test_error={f"{v:g}": round(100 * mean((family, v), "test_error"), 2) for v in levels},
         )
     run.summary(
         **{

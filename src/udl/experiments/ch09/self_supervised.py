@@ -53,7 +53,7 @@ import torch
 from torch import Tensor, nn
 
 from udl.data import MNIST1DConfig, load_mnist1d, random_span_mask
-from udl.experiments._recipes import AdamRecipe, train_adam
+from udl.experiments._recipes import AdamRecipe, seed_range, train_adam
 from udl.losses import masked_inpainting_loss, nt_xent
 from udl.models import ContrastivePretext, InpaintingPretext, SignalCNN, random_signal_view
 from udl.nn import MLP, mlp_trunk
@@ -188,7 +188,7 @@ def run(cfg: Config, run: Run) -> None:
 
     accuracy["raw input"].append(probe(lambda x: x))
     examples: dict[str, Tensor] = {}
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         random_encoder = make_encoder(cfg, seed).to(dev).eval()
         accuracy["random encoder"].append(probe(random_encoder))
         d = random_encoder.out_features

@@ -34,6 +34,7 @@ from torch import Tensor
 
 from udl.data import MNIST1DConfig, load_mnist1d
 from udl.experiments._checks import in_range
+from udl.experiments._recipes import seed_range
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Comparison, Verdict, all_of, paired_difference, spearman
@@ -151,7 +152,7 @@ def run(cfg: Config, run: Run) -> None:
     x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
     x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)
     n = len(x_train)
-    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    seeds = list(seed_range(cfg))
 
     def evaluate(model: StackedMLP) -> dict[str, Tensor]:
         return {

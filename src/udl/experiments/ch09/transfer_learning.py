@@ -46,7 +46,8 @@ import torch
 from torch import nn
 
 from udl.data import MNIST1DConfig, load_mnist1d
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import seed_range, spread_sd
 from udl.nn import MLP, mlp_trunk, replace_head
 from udl.optim import Adam
 from udl.report import Run
@@ -108,8 +109,7 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1))
-        if self.source_samples < 100:
-            raise ValueError(f"source_samples must be >= 100, got {self.source_samples}")
+        at_least(self, 100, "source_samples")
         if not self.target_sizes or any(not 10 <= n <= 4000 for n in self.target_sizes):
             raise ValueError(f"target_sizes must be one or more sizes in [10, 4000], got {self.target_sizes}")
         if min(self.pretrain_epochs, self.finetune_steps, self.finetune_min_epochs) < 1:
@@ -158,11 +158,6 @@ def beats_at_every_size(
     and batch order), bar 2 SE each; the verdict is their conjunction."""
     comparisons = {n: paired_difference(a[n], b[n]) for n in a}
     return all_of(*(c.verdict for c in comparisons.values())), comparisons
-
-
-def _sd(values: list[float]) -> float:
-    sd = mean_se(values).sd
-    return 0.0 if math.isnan(sd) else sd
 
 
 def run(cfg: Config, run: Run) -> None:
@@ -238,7 +233,7 @@ def run(cfg: Config, run: Run) -> None:
         }
 
     accuracy: dict[str, dict[int, list[float]]] = {m: {n: [] for n in cfg.target_sizes} for m in METHODS}
-    cells = [(n, s) for n in cfg.target_sizes for s in range(cfg.seed, cfg.seed + cfg.seeds)]
+    cells = [(n, s) for n in cfg.target_sizes for s in seed_range(cfg)]
     with run.progress(len(cells), "target runs") as bar:
         for i, (n, seed) in enumerate(cells):
             key = f"target_n{n}_seed{seed}"
@@ -253,7 +248,7 @@ def run(cfg: Config, run: Run) -> None:
 
     # -- claims (paired by seed at each size) ----------------------------------------------------------------
     mean = {m: {n: mean_se(a).mean for n, a in by_n.items()} for m, by_n in accuracy.items()}
-    std = {m: {n: _sd(a) for n, a in by_n.items()} for m, by_n in accuracy.items()}
+    std = {m: {n: spread_sd(a) for n, a in by_n.items()} for m, by_n in accuracy.items()}
     sizes = list(cfg.target_sizes)
     for claim_id, method, how in (
         (

@@ -37,6 +37,7 @@ from torch import Tensor
 
 from udl.data import MNIST1DConfig, load_mnist1d, validation_split
 from udl.experiments._checks import in_range
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.losses import l2_penalty, stacked_cross_entropy, stacked_l2_penalty
 from udl.optim import SGD, Adam, AdamW, decay_groups
 from udl.report import Run
@@ -170,7 +171,7 @@ def run(cfg: Config, run: Run) -> None:
     x_train, y_train = data.x_train[fit_idx].to(dev), data.y_train[fit_idx].to(dev)
     x_val, y_val = data.x_train[val_idx].to(dev), data.y_train[val_idx].to(dev)
     x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)
-    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    seeds = list(seed_range(cfg))
 
     def stack(n_settings: int) -> StackedMLP:
         """n_settings × seeds members; member (i, s) is initialized from seed s, like udl.nn.MLP alone."""
@@ -251,20 +252,18 @@ def run(cfg: Config, run: Run) -> None:
     gain = paired_difference(test_error[base], test_error[best])
     val_means = val_error.mean(dim=1).tolist()
     per_lambda = {f"{v:g}": round(float(e), 4) for v, e in zip(lambdas, mean_test.tolist(), strict=True)}
-    run.claim(
+    claim_comparison(
+        run,
         "l2-lowers-test-error",
         f"With {cfg.num_train} training examples, the L2 strength λ chosen on a {cfg.num_val}-example validation "
         f"split lowers the test error below the unregularized model's (paired by seed over {cfg.seeds} runs, mean "
         "difference > 2 SE)",
-        holds=gain.verdict,
-        measured={
-            **gain.to_json(),
-            "described": gain.describe(digits=4),
-            "chosen_lambda": lambdas[best],
-            "val_error_per_lambda": {f"{v:g}": round(e, 4) for v, e in zip(lambdas, val_means, strict=True)},
-            "test_error_per_lambda": per_lambda,
-        },
+        gain,
         expected="test error(λ = 0) − test error(chosen λ) > 2 SE (paired by seed)",
+        described=gain.describe(digits=4),
+        chosen_lambda=lambdas[best],
+        val_error_per_lambda={f"{v:g}": round(e, 4) for v, e in zip(lambdas, val_means, strict=True)},
+        test_error_per_lambda=per_lambda,
     )
     mean_norm = norm.mean(dim=1).tolist()
     run.claim(

@@ -40,6 +40,7 @@ from udl.experiments._mnist1d import (
     seed_range,
     train_classifier,
 )
+from udl.experiments._recipes import claim_comparison
 from udl.models import MNIST1DCNN
 from udl.nn import MLP
 from udl.report import Run
@@ -138,14 +139,16 @@ def run(cfg: Config, run: Run) -> None:
         expected=BOOK_PARAMETERS,
     )
     comparison = paired_difference(per_seed["cnn"], per_seed["mlp"])
-    run.claim(
+    claim_comparison(
+        run,
         "cnn-beats-mlp",
         "The convolutional network reaches a higher test accuracy than the fully connected network with ~29x "
         f"more parameters (fig. 10.8; paired by seed, {cfg.seeds} seeds, mean diff > 2 SE): "
         f"{comparison.describe('points')}",
-        holds=cnn_beats_mlp_verdict(per_seed["cnn"], per_seed["mlp"]),
-        measured={**comparison.to_json(), "cnn_per_seed": per_seed["cnn"], "mlp_per_seed": per_seed["mlp"]},
+        comparison,
         expected="cnn − mlp > 2 SE",
+        cnn_per_seed=per_seed["cnn"],
+        mlp_per_seed=per_seed["mlp"],
     )
     spread = mean_se(per_seed["cnn"])
     run.claim(

@@ -43,7 +43,8 @@ from matplotlib.patches import Patch
 from torch import Tensor, nn
 
 from udl.data import SHAPE_CLASSES, make_shapes
-from udl.experiments._recipes import ShapesRecipe, train_adam
+from udl.experiments._checks import at_least
+from udl.experiments._recipes import ShapesRecipe, seed_range, train_adam
 from udl.functional import boundary_pixels
 from udl.metrics import confusion_matrix, iou_from_confusion, mask_iou, mean_iou
 from udl.models import UNet, UNetConfig
@@ -79,8 +80,7 @@ class Config(ShapesRecipe):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+        at_least(self, 1, "seeds")
 
 
 PRESETS = {
@@ -201,7 +201,7 @@ def train_replicate(cfg: Config, run: Run, seed: int) -> Replicate:
 
 def run(cfg: Config, run: Run) -> None:
     # -- data, both networks, scores: one replicate per seed ---------------------------------------------------
-    replicates = [train_replicate(cfg, run, seed) for seed in range(cfg.seed, cfg.seed + cfg.seeds)]
+    replicates = [train_replicate(cfg, run, seed) for seed in seed_range(cfg)]
 
     def mean(values: list[float]) -> float:
         return sum(values) / len(values)

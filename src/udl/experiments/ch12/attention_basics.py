@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
+from udl.experiments._checks import at_least
 from udl.functional import attention_weights, scaled_dot_product_attention
 from udl.nn import MultiheadAttention, sinusoidal_encoding
 from udl.report import Run
@@ -60,9 +61,7 @@ class Config:
     """seed of the weights and inputs"""
 
     def __post_init__(self) -> None:
-        for name in ("tokens", "width", "heads", "num_inputs"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+        at_least(self, 2, "tokens", "width", "heads", "num_inputs")
         if self.width % self.heads or self.width % 2:
             raise ValueError(
                 f"width must be even and a multiple of heads, got width={self.width}, heads={self.heads}"

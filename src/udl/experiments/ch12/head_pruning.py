@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from udl.data import sequence_task
+from udl.experiments._checks import at_least
 from udl.experiments._sequence_tasks import SequenceRecipe, exact_match_rate, train_on_task
 from udl.models import EncoderDecoderTransformer
 from udl.nn import attention_modules, head_importance, prune_heads
@@ -57,8 +58,7 @@ class Config(SequenceRecipe):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.num_val < 1:
-            raise ValueError(f"num_val must be >= 1, got {self.num_val}")
+        at_least(self, 1, "num_val")
         f = list(self.fractions)
         if f != sorted(set(f)) or f[0] != 0.0 or f[-1] >= 1.0 or 0.5 not in f:
             raise ValueError(

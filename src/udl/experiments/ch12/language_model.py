@@ -40,14 +40,13 @@ import torch
 import torch.nn.functional as F
 
 from udl.data import decode_bytes, encode_bytes, load_text_corpus
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
+from udl.experiments.ch12._lm import train_on_windows
 from udl.models import DecoderLM, DecoderLMConfig
-from udl.optim import AdamW, WarmupThenDecay
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Comparison, paired_difference
 from udl.text import best_ngram, bits_per_byte, generate
-from udl.train import OptimizerStep, minibatches, train
 
 CHAPTER = 12
 SECTION = "12.7"
@@ -97,17 +96,14 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1))
-        for name in ("context", "d_model", "layers", "heads", "steps", "batch_size", "prompt_bytes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "context", "d_model", "layers", "heads", "steps", "batch_size", "prompt_bytes")
         if self.eval_chunks < 2:
             raise ValueError(f"eval_chunks must be >= 2 for a paired comparison, got {self.eval_chunks}")
         if self.d_model % self.heads:
             raise ValueError(f"d_model must be a multiple of heads, got {self.d_model}, {self.heads}")
         if self.prompt_bytes >= self.context:
             raise ValueError(f"prompt_bytes must be < context, got {self.prompt_bytes} >= {self.context}")
-        if self.max_eval_bytes < 0:
-            raise ValueError(f"max_eval_bytes must be >= 0, got {self.max_eval_bytes}")
+        at_least(self, 0, "max_eval_bytes")
 
 
 PRESETS = {
@@ -167,33 +163,21 @@ def run(cfg: Config, run: Run) -> None:
         256, context_length=cfg.context, d_model=cfg.d_model, num_heads=cfg.heads, num_layers=cfg.layers
     )
     model = DecoderLM(model_cfg, generator=g).to(dev)
-    optimizer = AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    schedule = WarmupThenDecay(optimizer, warmup_steps=max(1, cfg.steps // 20), total_steps=cfg.steps)
-    update = OptimizerStep(optimizer, clip_norm=1.0, scheduler=schedule)
 
-    def windows(epoch: int):  # every epoch starts its windows at another offset of the training text
-        offset = (epoch * 37) % cfg.context
-        return minibatches(
-            train_bytes[offset:].unfold(0, cfg.context + 1, cfg.context),
-            batch_size=cfg.batch_size,
-            generator=g,
-        )
+    def next_byte_loss(windows: torch.Tensor) -> torch.Tensor:  # (B, context + 1): inputs, then targets
+        x = windows.to(dev)
+        return F.cross_entropy(model(x[:, :-1]).flatten(0, 1), x[:, 1:].flatten())
 
-    def step(batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
-        x = batch[0].to(dev)
-        model.train()
-        loss = F.cross_entropy(model(x[:, :-1]).flatten(0, 1), x[:, 1:].flatten())
-        update(loss)
-        return {"loss": loss.detach()}
-
-    result = train(
-        step,
-        windows,
-        steps=cfg.steps,
-        state={"model": model, "optimizer": optimizer, "schedule": schedule, "generator": g},
+    result = train_on_windows(
+        model,
+        next_byte_loss,
+        train_bytes,
+        cfg,
+        window=cfg.context + 1,
+        shift=37,
+        generator=g,
         run=run,
         name="lm",
-        log_every=min(25, cfg.steps),
     )
 
     lm_nll = _lm_nll(model, val_bytes, cfg.context)

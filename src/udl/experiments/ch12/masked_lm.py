@@ -43,13 +43,13 @@ import torch
 import torch.nn.functional as F
 
 from udl.data import encode_bytes, load_text_corpus
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
+from udl.experiments.ch12._lm import train_on_windows
 from udl.models import MaskedLanguageModel, MaskedLMConfig, mask_tokens
-from udl.optim import AdamW, WarmupThenDecay
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Comparison, paired_difference
-from udl.train import OptimizerStep, linear_probe, minibatches, train
+from udl.train import linear_probe
 
 CHAPTER = 12
 SECTION = "12.6"
@@ -102,15 +102,11 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1), mask_probability=(0, 1))
-        for name in ("context", "d_model", "layers", "heads", "steps", "batch_size", "num_seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.context < 2:
-            raise ValueError(f"context must be >= 2, got {self.context}")
+        at_least(self, 1, "context", "d_model", "layers", "heads", "steps", "batch_size", "num_seeds")
+        at_least(self, 2, "context")
         if self.num_probe < 4 or self.num_probe % 2:
             raise ValueError(f"num_probe must be an even number >= 4, got {self.num_probe}")
-        if self.probe_l2 < 0:
-            raise ValueError(f"probe_l2 must be >= 0, got {self.probe_l2}")
+        at_least(self, 0, "probe_l2")
         if self.d_model % self.heads:
             raise ValueError(f"d_model must be a multiple of heads, got {self.d_model}, {self.heads}")
 
@@ -200,33 +196,21 @@ def run(cfg: Config, run: Run) -> None:
         g = torch.Generator().manual_seed(seed)
         model = MaskedLanguageModel(model_cfg, generator=g).to(dev)
         untrained = copy.deepcopy(model)
-        optimizer = AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-        schedule = WarmupThenDecay(optimizer, warmup_steps=max(1, cfg.steps // 20), total_steps=cfg.steps)
-        update = OptimizerStep(optimizer, clip_norm=1.0, scheduler=schedule)
 
-        def windows(epoch: int, g: torch.Generator = g):  # another offset of the training text every epoch
-            offset = (epoch * 23) % cfg.context
-            return minibatches(
-                data["train"][offset:].unfold(0, cfg.context, cfg.context),
-                batch_size=cfg.batch_size,
-                generator=g,
-            )
+        def masked_loss(windows: torch.Tensor, model=model, g=g) -> torch.Tensor:
+            inputs, labels = mask_tokens(windows, MASK, 256, cfg.mask_probability, generator=g)
+            return mlm_loss(model, inputs, labels)
 
-        def step(batch, model=model, update=update, g=g) -> dict[str, torch.Tensor]:
-            model.train()
-            inputs, labels = mask_tokens(batch[0], MASK, 256, cfg.mask_probability, generator=g)
-            loss = mlm_loss(model, inputs, labels)
-            update(loss)
-            return {"loss": loss.detach()}
-
-        result = train(
-            step,
-            windows,
-            steps=cfg.steps,
-            state={"model": model, "optimizer": optimizer, "schedule": schedule, "generator": g},
+        result = train_on_windows(
+            model,
+            masked_loss,
+            data["train"],
+            cfg,
+            window=cfg.context,
+            shift=23,
+            generator=g,
             run=run,
             name=f"seed{seed}",
-            log_every=min(25, cfg.steps),
         )
         curves[seed] = (result.at, [h["loss"] for h in result.history])
         for arm, encoder in (("pre-trained", model), ("untrained", untrained)):

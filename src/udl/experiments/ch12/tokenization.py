@@ -39,7 +39,7 @@ from typing import Literal
 import numpy as np
 
 from udl.data import encode_bytes, load_text_corpus
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, all_of
@@ -86,9 +86,7 @@ class Config:
             raise ValueError(f"ngram_orders must be distinct integers in 1..7, got {orders}")
         if not self.ngram_ks:
             raise ValueError("ngram_ks must name at least one k")
-        for name in ("stdlib_files", "frequent_words", "random_strings"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "stdlib_files", "frequent_words", "random_strings")
 
 
 PRESETS = {

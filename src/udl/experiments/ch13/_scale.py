@@ -1,20 +1,56 @@
-"""What neighbour-sampling and graph-partitioning share: the full-batch baseline, the accuracy and activation
-memory of a mini-batch arm, the two verdicts and the figure."""
+"""What neighbour-sampling and graph-partitioning share: the Config fields of the task, the model, the full-batch
+arm and the claims (:class:`ScaleRecipe`); the full-batch baseline and a mini-batch arm's accuracy and activation
+memory, side by side for every seed (:func:`scale_arms`); the two verdicts and the figure."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
 import torch
 
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import seed_range
 from udl.graph import GCN, Graph, fit_minibatch_node_classifier, fit_node_classifier, saved_tensor_bytes
 from udl.graph._sampling import SampledBatch
+from udl.graph.datasets import csbm_node_task
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, mean_se, paired_difference
 from udl.train import seed_everything
+
+
+@dataclass(frozen=True)
+class ScaleRecipe:
+    """The Config fields both experiments share: the CSBM task, the GCN, the full-batch arm, the claims' bars."""
+
+    num_nodes: int = 10_000
+    """nodes of the contextual SBM"""
+    train_fraction: float = 0.1
+    """fraction of nodes labelled for training"""
+    hidden: int = 64
+    """hidden channels of the 2-layer mean GCN"""
+    epochs: int = 10
+    """maximum epochs of mini-batch training"""
+    full_epochs: int = 60
+    """maximum epochs of full-batch training"""
+    patience: int = 20
+    """early-stopping patience of full-batch training (mini-batch training: a fraction of it, at least 2)"""
+    tolerance_points: float = 3.0
+    """the claim: mini-batch accuracy within this many points of full-batch"""
+    memory_fraction: float = 0.5
+    """the claim: a mini-batch step's activation memory below this fraction of full-batch's"""
+    seeds: int = 3
+    """seeds (>= 2 for a standard error)"""
+    seed: int = 0
+    """first seed"""
+
+    def __post_init__(self) -> None:
+        in_range(self, train_fraction=(0, 0.5), memory_fraction=(0, 1), tolerance_points=(0, 100))
+        at_least(self, 1, "hidden", "epochs", "full_epochs", "patience", "seeds")
+        if self.num_nodes < 2000:
+            raise ValueError(f"num_nodes must be >= 2000 (1,000 validation nodes), got {self.num_nodes}")
 
 
 @dataclass(frozen=True)
@@ -70,6 +106,62 @@ def minibatch_arm(
         name=f"{name}-{seed}",
     )
     return Arm(r.test_accuracy, used)
+
+
+@dataclass(frozen=True)
+class MiniBatches:
+    """One seed's mini-batches: the loader, a batch ``first`` to measure memory on, the loader's generator and
+    what else the seed's log line records."""
+
+    loader: Iterable[SampledBatch | Graph]
+    first: SampledBatch | Graph
+    generator: torch.Generator
+    logged: dict[str, float]
+
+
+def scale_arms(
+    cfg: ScaleRecipe,
+    run: Run,
+    label: str,
+    layers: int,
+    patience: int,
+    batches: Callable[[Graph, int], MiniBatches],
+) -> tuple[list[Arm], list[Arm]]:
+    """For every seed s: the CSBM task drawn from s, the full-batch arm, then the mini-batch arm (``patience``)
+    on ``batches(graph, s)``, and one log line; returns the full-batch and the mini-batch arms."""
+    full: list[Arm] = []
+    mini: list[Arm] = []
+    with run.progress(cfg.seeds, "seeds") as bar:
+        for i, s in enumerate(seed_range(cfg)):
+            graph = csbm_node_task(
+                cfg.num_nodes, train_fraction=cfg.train_fraction, generator=torch.Generator().manual_seed(s)
+            )
+            full.append(full_batch_arm(graph, cfg.hidden, layers, cfg.full_epochs, cfg.patience, s, run))
+            b = batches(graph, s)
+            mini.append(
+                minibatch_arm(
+                    graph,
+                    b.loader,
+                    b.first,
+                    b.generator,
+                    cfg.hidden,
+                    layers,
+                    cfg.epochs,
+                    patience,
+                    s,
+                    run,
+                    label,
+                )
+            )
+            run.log(
+                s,
+                full_test_accuracy=full[-1].accuracy,
+                **{f"{label}_test_accuracy": mini[-1].accuracy},
+                memory_ratio=mini[-1].activation_bytes / full[-1].activation_bytes,
+                **b.logged,
+            )
+            bar.update(i + 1)
+    return full, mini
 
 
 def near_full_batch_verdict(full: list[float], minibatch: list[float], tolerance: float) -> Verdict:

@@ -30,8 +30,10 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from udl.experiments._checks import in_range
-from udl.graph import GCN, Graph, KipfConv, fit_node_classifier, permute_nodes, to_dense_adjacency
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import claim_comparison, seed_range
+from udl.experiments.ch13._node import node_test_accuracy
+from udl.graph import GCN, Graph, KipfConv, permute_nodes, to_dense_adjacency
 from udl.graph import degree as node_degree
 from udl.graph.datasets import csbm_node_task, karate_club
 from udl.report import Run
@@ -88,12 +90,8 @@ class Config:
         in_range(self, lr=(0, 1))
         in_range(self, feature_signal=(0, 100), closed_low=True)
         in_range(self, average_degree=(0, 1000), degree_exponent=(1, 100))
-        for name in ("num_classes",):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
-        for name in ("labels_per_class", "num_val", "hidden", "epochs", "patience", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 2, "num_classes")
+        at_least(self, 1, "labels_per_class", "num_val", "hidden", "epochs", "patience", "seeds")
         if self.num_nodes < self.num_classes * self.labels_per_class + self.num_val + 10:
             raise ValueError(
                 f"num_nodes must leave test nodes after training and validation, got {self.num_nodes}"
@@ -133,13 +131,11 @@ def _fit(graph: Graph, conv: str, cfg: Config, seed: int, run: Run, name: str) -
     seed_everything(seed)
     assert graph.x is not None and graph.y is not None
     model = GCN(graph.x.shape[1], cfg.hidden, int(graph.y.max()) + 1, conv=conv, dropout=0.5, cached=True)  # type: ignore[arg-type]
-    return fit_node_classifier(
-        model, graph, epochs=cfg.epochs, lr=cfg.lr, patience=cfg.patience, run=run, name=name
-    ).test_accuracy
+    return node_test_accuracy(model, graph, cfg, run, name)
 
 
 def run(cfg: Config, run: Run) -> None:
-    seeds = range(cfg.seed, cfg.seed + cfg.seeds)
+    seeds = seed_range(cfg)
     graphs: dict[str, list[Graph]] = {"uniform": [], "wide": []}
     acc: dict[str, dict[str, list[float]]] = {kind: {v: [] for v in (*VARIANTS, "mlp")} for kind in graphs}
     karate: list[float] = []
@@ -204,27 +200,23 @@ def run(cfg: Config, run: Run) -> None:
 
     # -- claims ---------------------------------------------------------------------------------------------
     helps = paired_difference(acc["uniform"]["kipf"], acc["uniform"]["mlp"])
-    run.claim(
+    claim_comparison(
+        run,
         "graph-helps",
         f"A Kipf GCN classifies held-out nodes better than the same network without edges (an MLP) on a CSBM "
         f"with homophily {cfg.homophily} ({cfg.seeds} seeds, paired; bar 2 SE)",
-        holds=graph_helps_verdict(acc["uniform"]["kipf"], acc["uniform"]["mlp"]),
-        measured=helps.to_json(),
+        helps,
         expected="mean accuracy gain > 2 SE",
     )
     kipf = paired_difference(acc["wide"]["kipf"], acc["wide"]["sum"])
-    run.claim(
+    claim_comparison(
+        run,
         "kipf-helps-when-degrees-vary",
         f"With degrees spanning orders of magnitude (Pareto exponent {cfg.degree_exponent}), Kipf normalization "
         f"beats unnormalized sum aggregation ({cfg.seeds} seeds, paired; bar 2 SE)",
-        holds=kipf_helps_verdict(acc["wide"]["kipf"], acc["wide"]["sum"]),
-        measured={
-            **kipf.to_json(),
-            "uniform_kipf_minus_sum": paired_difference(
-                acc["uniform"]["kipf"], acc["uniform"]["sum"]
-            ).to_json(),
-        },
+        kipf,
         expected="mean accuracy gain > 2 SE",
+        uniform_kipf_minus_sum=paired_difference(acc["uniform"]["kipf"], acc["uniform"]["sum"]).to_json(),
     )
     ks = mean_se(karate)
     run.claim(

@@ -26,8 +26,10 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import in_range
-from udl.graph import GCN, GATConv, fit_node_classifier, scatter_sum
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import claim_comparison, seed_range
+from udl.experiments.ch13._node import node_test_accuracy
+from udl.graph import GCN, GATConv, scatter_sum
 from udl.graph.datasets import csbm_node_task
 from udl.report import Run
 from udl.report.figures import subplots
@@ -73,9 +75,7 @@ class Config:
             raise ValueError("homophilies must name at least one level")
         in_range(self, homophilies=(0, 1), feature_signal=(0, 100), closed_low=True)
         in_range(self, lr=(0, 1))
-        for name in ("hidden", "heads", "epochs", "patience", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "hidden", "heads", "epochs", "patience", "seeds")
         if self.num_nodes < 3 * 20 + 200 + 10:
             raise ValueError(
                 f"num_nodes must be >= 270 (60 labels, 200 validation nodes), got {self.num_nodes}"
@@ -108,7 +108,7 @@ def run(cfg: Config, run: Run) -> None:
     cross_attention = [0.0] * cfg.seeds
     worst_sum = 0.0
     with run.progress(cfg.seeds * len(levels), "graphs") as bar:
-        for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
+        for i, s in enumerate(seed_range(cfg)):
             for j, h in enumerate(levels):
                 g = torch.Generator().manual_seed(1000 * s + j)
                 graph = csbm_node_task(
@@ -133,16 +133,7 @@ def run(cfg: Config, run: Run) -> None:
                         dropout=0.5,
                         cached=True,
                     )
-                    result = fit_node_classifier(
-                        model,
-                        graph,
-                        epochs=cfg.epochs,
-                        lr=cfg.lr,
-                        patience=cfg.patience,
-                        run=run,
-                        name=f"{arm}-{h}-{s}",
-                    )
-                    acc[arm][j][i] = result.test_accuracy
+                    acc[arm][j][i] = node_test_accuracy(model, graph, cfg, run, f"{arm}-{h}-{s}")
                     if arm == "gat" and j == len(levels) - 1:
                         layer = model.layers[0]
                         assert isinstance(layer, GATConv)
@@ -170,21 +161,22 @@ def run(cfg: Config, run: Run) -> None:
     per_level = {
         f"h={h:g}": paired_difference(acc["gat"][j], acc["gcn"][j]).to_json() for j, h in enumerate(levels)
     }
-    run.claim(
+    claim_comparison(
+        run,
         "attention-helps-with-noisy-edges",
         f"When {1 - noisy:.0%} of edges join different classes, a GAT classifies held-out nodes better than a "
         f"Kipf GCN ({cfg.seeds} seeds, paired; bar 2 SE)",
-        holds=attention_helps_verdict(acc["gat"][-1], acc["gcn"][-1]),
-        measured={**helps.to_json(), "gat_minus_gcn_by_homophily": per_level},
+        helps,
         expected="accuracy gain > 2 SE",
+        gat_minus_gcn_by_homophily=per_level,
     )
     selects = paired_difference(same_attention, cross_attention)
-    run.claim(
+    claim_comparison(
+        run,
         "attention-prefers-same-class-edges",
         f"At homophily {noisy:g}, the trained GAT's first layer gives same-class edges more attention than "
         f"cross-class edges on average ({cfg.seeds} seeds, paired; bar 2 SE)",
-        holds=attention_selects_verdict(same_attention, cross_attention),
-        measured=selects.to_json(),
+        selects,
         expected="mean α(same) − mean α(cross) > 2 SE",
     )
     run.summary(

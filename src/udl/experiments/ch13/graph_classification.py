@@ -21,7 +21,8 @@ from dataclasses import dataclass, replace
 import networkx as nx
 import torch
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import seed_range
 from udl.graph import (
     Graph,
     GraphClassifier,
@@ -83,7 +84,9 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1), accuracy_floor=(0, 1))
-        for name in (
+        at_least(
+            self,
+            1,
             "num_train",
             "num_val",
             "num_test",
@@ -93,9 +96,7 @@ class Config:
             "patience",
             "batch_size",
             "seeds",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        )
 
 
 PRESETS = {
@@ -187,7 +188,7 @@ def run(cfg: Config, run: Run) -> None:
     _checks(run)
     gcn, bag, curves = [], [], []
     with run.progress(cfg.seeds, "seeds") as bar:
-        for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
+        for i, s in enumerate(seed_range(cfg)):
             g = torch.Generator().manual_seed(s)
             data = molecules(cfg.num_train + cfg.num_val + cfg.num_test, generator=g)
             order = torch.randperm(len(data), generator=g).tolist()

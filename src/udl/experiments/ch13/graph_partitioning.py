@@ -24,16 +24,16 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least
 from udl.experiments.ch13._scale import (
-    full_batch_arm,
+    MiniBatches,
+    ScaleRecipe,
     memory_verdict,
-    minibatch_arm,
     near_full_batch_verdict,
     report,
+    scale_arms,
 )
-from udl.graph import ClusterLoader, edge_cut, partition_graph
-from udl.graph.datasets import csbm_node_task
+from udl.graph import ClusterLoader, Graph, edge_cut, partition_graph
 from udl.report import Run
 from udl.stats import mean_se
 
@@ -51,43 +51,23 @@ CONTEXT = (
 
 
 @dataclass(frozen=True)
-class Config:
-    num_nodes: int = 10_000
-    """nodes of the contextual SBM"""
-    train_fraction: float = 0.1
-    """fraction of nodes labelled for training"""
-    hidden: int = 64
-    """hidden channels of the 2-layer mean GCN"""
+class Config(ScaleRecipe):
+    """The shared fields (cluster batches' patience: half of ``patience``, at least 2) and the partition."""
+
+    epochs: int = 20
+    """maximum epochs of Cluster-GCN training"""
     num_parts: int = 40
     """parts of the partition"""
     parts_per_batch: int = 4
     """parts per mini-batch"""
-    epochs: int = 20
-    """maximum epochs of Cluster-GCN training"""
-    full_epochs: int = 60
-    """maximum epochs of full-batch training"""
-    patience: int = 20
-    """early-stopping patience of full-batch training (cluster batches: half of it, at least 2)"""
-    tolerance_points: float = 3.0
-    """the claim: Cluster-GCN accuracy within this many points of full-batch"""
-    memory_fraction: float = 0.5
-    """the claim: a cluster step's activation memory below this fraction of full-batch's"""
-    seeds: int = 3
-    """seeds (>= 2 for a standard error)"""
-    seed: int = 0
-    """first seed"""
 
     def __post_init__(self) -> None:
-        in_range(self, train_fraction=(0, 0.5), memory_fraction=(0, 1), tolerance_points=(0, 100))
-        for name in ("hidden", "num_parts", "parts_per_batch", "epochs", "full_epochs", "patience", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        super().__post_init__()
+        at_least(self, 1, "num_parts", "parts_per_batch")
         if self.parts_per_batch > self.num_parts:
             raise ValueError(
                 f"parts_per_batch must be <= num_parts, got {self.parts_per_batch} > {self.num_parts}"
             )
-        if self.num_nodes < 2000:
-            raise ValueError(f"num_nodes must be >= 2000 (1,000 validation nodes), got {self.num_nodes}")
 
 
 PRESETS = {
@@ -100,53 +80,23 @@ PRESETS = {
 
 
 def run(cfg: Config, run: Run) -> None:
-    full, cluster, cut, random_cut = [], [], [], []
-    with run.progress(cfg.seeds, "seeds") as bar:
-        for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
-            graph = csbm_node_task(
-                cfg.num_nodes, train_fraction=cfg.train_fraction, generator=torch.Generator().manual_seed(s)
-            )
-            full.append(full_batch_arm(graph, cfg.hidden, 2, cfg.full_epochs, cfg.patience, s, run))
-            g = torch.Generator().manual_seed(s)
-            parts = partition_graph(graph.edge_index, graph.num_nodes, cfg.num_parts, generator=g)
-            random_parts = torch.randint(0, cfg.num_parts, (graph.num_nodes,), generator=g)
-            cut.append(edge_cut(graph.edge_index, parts) / graph.num_edges)
-            random_cut.append(edge_cut(graph.edge_index, random_parts) / graph.num_edges)
-            loader = ClusterLoader(graph, parts, parts_per_batch=cfg.parts_per_batch, generator=g)
-            first = next(
-                iter(
-                    ClusterLoader(
-                        graph,
-                        parts,
-                        parts_per_batch=cfg.parts_per_batch,
-                        generator=torch.Generator().manual_seed(s),
-                    )
-                )
-            )
-            cluster.append(
-                minibatch_arm(
-                    graph,
-                    loader,
-                    first,
-                    g,
-                    cfg.hidden,
-                    2,
-                    cfg.epochs,
-                    max(2, cfg.patience // 2),
-                    s,
-                    run,
-                    "cluster",
-                )
-            )
-            run.log(
-                s,
-                full_test_accuracy=full[-1].accuracy,
-                cluster_test_accuracy=cluster[-1].accuracy,
-                memory_ratio=cluster[-1].activation_bytes / full[-1].activation_bytes,
-                cut_fraction=cut[-1],
-                random_cut_fraction=random_cut[-1],
-            )
-            bar.update(i + 1)
+    cut: list[float] = []
+    random_cut: list[float] = []
+
+    def batches(graph: Graph, s: int) -> MiniBatches:
+        g = torch.Generator().manual_seed(s)
+        parts = partition_graph(graph.edge_index, graph.num_nodes, cfg.num_parts, generator=g)
+        random_parts = torch.randint(0, cfg.num_parts, (graph.num_nodes,), generator=g)
+        cut.append(edge_cut(graph.edge_index, parts) / graph.num_edges)
+        random_cut.append(edge_cut(graph.edge_index, random_parts) / graph.num_edges)
+
+        def loader(generator: torch.Generator) -> ClusterLoader:
+            return ClusterLoader(graph, parts, parts_per_batch=cfg.parts_per_batch, generator=generator)
+
+        main, first = loader(g), next(iter(loader(torch.Generator().manual_seed(s))))
+        return MiniBatches(main, first, g, {"cut_fraction": cut[-1], "random_cut_fraction": random_cut[-1]})
+
+    full, cluster = scale_arms(cfg, run, "cluster", 2, max(2, cfg.patience // 2), batches)
     run.summary(cut_fraction=mean_se(cut).mean, random_cut_fraction=mean_se(random_cut).mean)
     description = f"Cluster-GCN batches ({cfg.parts_per_batch} of {cfg.num_parts} parts)"
     report(

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import networkx as nx
 import torch
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import seed_range
 from udl.graph import KipfConv, from_networkx, k_hop_mask
 from udl.graph.datasets import contextual_sbm
 from udl.report import Run
@@ -68,9 +69,7 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, rewire=(0, 1), average_degree=(0, 1000))
-        for name in ("max_hops", "probes", "sources", "seeds", "lattice_neighbours", "coverage_hops"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "max_hops", "probes", "sources", "seeds", "lattice_neighbours", "coverage_hops")
         if self.coverage_hops > self.max_hops:
             raise ValueError(f"coverage_hops must be <= max_hops, got {self.coverage_hops} > {self.max_hops}")
         if self.num_nodes < max(self.sources, self.probes, 4 * self.lattice_neighbours):
@@ -140,7 +139,7 @@ def run(cfg: Config, run: Run) -> None:
     coverage = {k: torch.zeros(cfg.seeds, cfg.max_hops + 1) for k in kinds}
     mismatches = 0
     with run.progress(cfg.seeds, "graphs") as bar:
-        for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
+        for i, s in enumerate(seed_range(cfg)):
             g = torch.Generator().manual_seed(10_000 + s)
             for kind, ei in _graphs(cfg, s).items():
                 sources = torch.randperm(cfg.num_nodes, generator=g)[: cfg.sources]

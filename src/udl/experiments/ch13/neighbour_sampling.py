@@ -23,16 +23,16 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least
 from udl.experiments.ch13._scale import (
-    full_batch_arm,
+    MiniBatches,
+    ScaleRecipe,
     memory_verdict,
-    minibatch_arm,
     near_full_batch_verdict,
     report,
+    scale_arms,
 )
 from udl.graph import Graph, NeighbourLoader
-from udl.graph.datasets import csbm_node_task
 from udl.report import Run
 
 CHAPTER = 13
@@ -51,41 +51,19 @@ CONTEXT = (
 
 
 @dataclass(frozen=True)
-class Config:
-    num_nodes: int = 10_000
-    """nodes of the contextual SBM"""
-    train_fraction: float = 0.1
-    """fraction of nodes labelled for training"""
-    hidden: int = 64
-    """hidden channels of the 2-layer mean GCN"""
+class Config(ScaleRecipe):
+    """The shared fields (sampled training's patience: a quarter of ``patience``, at least 2) and the sampler."""
+
     fanouts: tuple[int, ...] = (10, 5)
     """neighbours sampled per node at each layer (the first for the batch nodes); the length is the depth"""
     batch_size: int = 128
     """training nodes per sampled batch"""
-    epochs: int = 10
-    """maximum epochs of sampled training"""
-    full_epochs: int = 60
-    """maximum epochs of full-batch training"""
-    patience: int = 20
-    """early-stopping patience of full-batch training (sampled: a quarter of it, at least 2)"""
-    tolerance_points: float = 3.0
-    """the claim: sampled accuracy within this many points of full-batch"""
-    memory_fraction: float = 0.5
-    """the claim: a sampled step's activation memory below this fraction of full-batch's"""
-    seeds: int = 3
-    """seeds (>= 2 for a standard error)"""
-    seed: int = 0
-    """first seed"""
 
     def __post_init__(self) -> None:
-        in_range(self, train_fraction=(0, 0.5), memory_fraction=(0, 1), tolerance_points=(0, 100))
+        super().__post_init__()
         if not self.fanouts or any(f < 1 for f in self.fanouts):
             raise ValueError(f"fanouts must be one integer >= 1 per layer, got {self.fanouts}")
-        for name in ("hidden", "batch_size", "epochs", "full_epochs", "patience", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.num_nodes < 2000:
-            raise ValueError(f"num_nodes must be >= 2000 (1,000 validation nodes), got {self.num_nodes}")
+        at_least(self, 1, "batch_size")
 
 
 PRESETS = {
@@ -96,44 +74,16 @@ PRESETS = {
 
 
 def run(cfg: Config, run: Run) -> None:
-    full, sampled = [], []
-    with run.progress(cfg.seeds, "seeds") as bar:
-        for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
-            graph = csbm_node_task(
-                cfg.num_nodes, train_fraction=cfg.train_fraction, generator=torch.Generator().manual_seed(s)
+    def batches(graph: Graph, s: int) -> MiniBatches:
+        def loader() -> NeighbourLoader:
+            g = torch.Generator().manual_seed(s)
+            return NeighbourLoader(
+                graph, cfg.fanouts, batch_size=cfg.batch_size, generator=g, input_nodes=graph.train_mask
             )
-            layers = len(cfg.fanouts)
-            full.append(full_batch_arm(graph, cfg.hidden, layers, cfg.full_epochs, cfg.patience, s, run))
 
-            def loader(seed: int, graph: Graph = graph) -> NeighbourLoader:
-                g = torch.Generator().manual_seed(seed)
-                return NeighbourLoader(
-                    graph, cfg.fanouts, batch_size=cfg.batch_size, generator=g, input_nodes=graph.train_mask
-                )
+        main, first = loader(), next(iter(loader()))
+        return MiniBatches(main, first, main.generator, {"sampled_batch_nodes": first.graph.num_nodes})
 
-            batches, first = loader(s), next(iter(loader(s)))
-            sampled.append(
-                minibatch_arm(
-                    graph,
-                    batches,
-                    first,
-                    batches.generator,
-                    cfg.hidden,
-                    layers,
-                    cfg.epochs,
-                    max(2, cfg.patience // 4),
-                    s,
-                    run,
-                    "sampled",
-                )
-            )
-            run.log(
-                s,
-                full_test_accuracy=full[-1].accuracy,
-                sampled_test_accuracy=sampled[-1].accuracy,
-                memory_ratio=sampled[-1].activation_bytes / full[-1].activation_bytes,
-                sampled_batch_nodes=first.graph.num_nodes,
-            )
-            bar.update(i + 1)
+    full, sampled = scale_arms(cfg, run, "sampled", len(cfg.fanouts), max(2, cfg.patience // 4), batches)
     description = f"sampled neighbourhoods (fan-outs {list(cfg.fanouts)}, batches of {cfg.batch_size})"
     report(run, "sampled", "sampling", full, sampled, cfg.tolerance_points, cfg.memory_fraction, description)

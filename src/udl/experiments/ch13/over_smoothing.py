@@ -27,8 +27,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from udl.experiments._checks import in_range
-from udl.graph import GCN, KipfConv, fit_node_classifier, rayleigh_quotient
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import claim_comparison, seed_range
+from udl.experiments.ch13._node import node_test_accuracy
+from udl.graph import GCN, KipfConv, rayleigh_quotient
 from udl.graph.datasets import csbm_node_task
 from udl.report import Run
 from udl.report.figures import subplots
@@ -75,9 +77,7 @@ class Config:
         in_range(self, lr=(0, 1))
         if not self.depths or self.depths[0] < 2 or list(self.depths) != sorted(set(self.depths)):
             raise ValueError(f"depths must be strictly increasing integers >= 2, got {self.depths}")
-        for name in ("hidden", "epochs", "patience", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "hidden", "epochs", "patience", "seeds")
         if self.num_nodes < 3 * 20 + 200 + 10:
             raise ValueError(
                 f"num_nodes must be >= 270 (60 labels, 200 validation nodes), got {self.num_nodes}"
@@ -126,7 +126,7 @@ def run(cfg: Config, run: Run) -> None:
     grads = {a: [[0.0] * cfg.seeds for _ in depths] for a in arms}
     per_layer: dict[str, list[float]] = {}
     with run.progress(cfg.seeds * len(depths), "networks") as bar:
-        for i, s in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
+        for i, s in enumerate(seed_range(cfg)):
             g = torch.Generator().manual_seed(s)
             graph = csbm_node_task(
                 cfg.num_nodes,
@@ -161,16 +161,7 @@ def run(cfg: Config, run: Run) -> None:
                     if i == 0 and depth == depths[-1]:
                         per_layer[arm] = quotients
                     model.zero_grad(set_to_none=True)
-                    result = fit_node_classifier(
-                        model,
-                        graph,
-                        epochs=cfg.epochs,
-                        lr=cfg.lr,
-                        patience=cfg.patience,
-                        run=run,
-                        name=f"{arm}-{depth}-{s}",
-                    )
-                    acc[arm][j][i] = result.test_accuracy
+                    acc[arm][j][i] = node_test_accuracy(model, graph, cfg, run, f"{arm}-{depth}-{s}")
                 bar.update(i * len(depths) + j + 1)
     for j, depth in enumerate(depths):
         run.log(
@@ -191,22 +182,23 @@ def run(cfg: Config, run: Run) -> None:
         expected="ρ ≤ −0.9 and deepest/shallowest < 0.01",
     )
     falls = paired_difference(acc["plain"][0], acc["plain"][-1])
-    run.claim(
+    claim_comparison(
+        run,
         "accuracy-falls-with-depth",
         f"A plain GCN with {deepest} layers classifies held-out nodes worse than one with {depths[0]} "
         f"({cfg.seeds} seeds, paired; bar 2 SE)",
-        holds=accuracy_falls_verdict(acc["plain"][0], acc["plain"][-1]),
-        measured=falls.to_json(),
+        falls,
         expected="accuracy drop > 2 SE",
     )
     mitigates = paired_difference(acc["residual"][-1], acc["plain"][-1])
-    run.claim(
+    claim_comparison(
+        run,
         "residual-and-norm-mitigate",
         f"At {deepest} layers, residual connections with LayerNorm give higher held-out accuracy than the plain "
         f"GCN ({cfg.seeds} seeds, paired; bar 2 SE)",
-        holds=mitigation_verdict(acc["residual"][-1], acc["plain"][-1]),
-        measured={**mitigates.to_json(), "residual_shallowest": mean_se(acc["residual"][0]).mean},
+        mitigates,
         expected="accuracy gain > 2 SE",
+        residual_shallowest=mean_se(acc["residual"][0]).mean,
     )
     run.claim(
         "suspended-animation",

@@ -30,8 +30,9 @@ import torch
 from torch import Tensor
 
 from udl.data import GaussianMixture, load_digits_split, ring_of_gaussians
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import draw, scatter_2d, show_images
+from udl.experiments._recipes import seed_range
 from udl.metrics import (
     digits_features,
     discrete_wasserstein,
@@ -86,8 +87,7 @@ class Config:
         )
         if self.modes < 2 or self.modes % 2:
             raise ValueError(f"modes must be an even number >= 2, got {self.modes}")
-        if self.n_samples < 50:
-            raise ValueError(f"n_samples must be >= 50, got {self.n_samples}")
+        at_least(self, 50, "n_samples")
         for name in ("noise_levels", "blur_levels"):
             values = getattr(self, name)
             if not values or list(values) != sorted(set(values)):
@@ -179,7 +179,7 @@ def run(cfg: Config, run: Run) -> None:
     pr_digits: dict[str, dict[str, list[float]]] = {"noisy": {}, "dropped": {}}
     lp_error = 0.0
     example: dict[str, Tensor] = {}
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         g = torch.Generator().manual_seed(seed)
         real = draw(mixture, cfg.n_samples, g)
         sets = two_d_sets(mixture, cfg, g)

@@ -21,20 +21,20 @@ and above ``good_rate``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor
 
 from udl.data import load_digits_split
-from udl.experiments._checks import in_range
-from udl.experiments._generative import show_images, to_unit
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._generative import show_images, to_unit, train_gan
+from udl.experiments._recipes import seed_range
 from udl.generative import DCGANDiscriminator, DCGANGenerator, conditional_gan_step, latent
 from udl.metrics import confusion_matrix, digits_features, frechet_digits_distance
-from udl.optim import Adam
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, all_of, mean_se
-from udl.train import OptimizerStep, minibatches, train
 
 CHAPTER = 15
 SECTION = "15.4"
@@ -74,9 +74,7 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1), aux_weight=(0, 100), good_rate=(0, 1))
-        for name in ("latent_dim", "steps", "batch_size", "per_class", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "latent_dim", "steps", "batch_size", "per_class", "seeds")
 
 
 PRESETS = {
@@ -109,7 +107,7 @@ def run(cfg: Config, run: Run) -> None:
     fdd: dict[str, list[float]] = {m: [] for m in MODELS}
     shown: dict[str, Tensor] = {}
     confusion: dict[str, Tensor] = {}
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         for model in MODELS:
             g = torch.Generator().manual_seed(seed)
             gen = DCGANGenerator(cfg.latent_dim, num_classes=10, generator=g)
@@ -118,17 +116,21 @@ def run(cfg: Config, run: Run) -> None:
                 aux_classes=10 if model == "acgan" else 0,
                 generator=g,
             )
-            g_opt = Adam(gen.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
-            d_opt = Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
-            step = conditional_gan_step(
-                gen, disc, OptimizerStep(g_opt), OptimizerStep(d_opt), latent_dim=cfg.latent_dim, num_classes=10,
-                noise=g, auxiliary=model == "acgan", aux_weight=cfg.aux_weight,
-            )  # fmt: skip
-            train(
+            step = partial(
+                conditional_gan_step,
+                latent_dim=cfg.latent_dim,
+                num_classes=10,
+                noise=g,
+                auxiliary=model == "acgan",
+                aux_weight=cfg.aux_weight,
+            )
+            train_gan(
                 step,
-                lambda epoch: minibatches(x, data.y_train, batch_size=cfg.batch_size, generator=g),  # noqa: B023
-                steps=cfg.steps,
-                state={"gen": gen, "disc": disc, "g_opt": g_opt, "d_opt": d_opt, "noise": g},
+                (x, data.y_train),
+                gen,
+                disc,
+                cfg,
+                g,
                 run=run,
                 name=f"{model}_seed{seed}",
                 log_every=min(250, cfg.steps),

@@ -22,20 +22,20 @@ baseline (paired by seed, > 2 SE, ``seeds`` seeds).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor
 
 from udl.data import load_digits_split
-from udl.experiments._checks import in_range
-from udl.experiments._generative import show_images, to_unit
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._generative import show_images, to_unit, train_gan
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.generative import DCGANDiscriminator, DCGANGenerator, gan_step, latent
 from udl.metrics import digits_features, frechet_digits_distance
-from udl.optim import Adam
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, paired_difference
-from udl.train import OptimizerStep, minibatches, train
 
 CHAPTER = 15
 SECTION = "15.3"
@@ -73,9 +73,7 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1))
-        for name in ("latent_dim", "steps", "batch_size", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "latent_dim", "steps", "batch_size", "seeds")
         if (
             len(self.g_channels) != 2
             or len(self.d_channels) != 2
@@ -109,12 +107,10 @@ def run(cfg: Config, run: Run) -> None:
     shuffled_fdd: list[float] = []
     at: list[int] = []
     samples: Tensor | None = None
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         g = torch.Generator().manual_seed(seed)
         gen = DCGANGenerator(cfg.latent_dim, cfg.g_channels, generator=g)
         disc = DCGANDiscriminator(cfg.d_channels, generator=g)
-        g_opt = Adam(gen.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
-        d_opt = Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
         fixed = latent(len(x), cfg.latent_dim, torch.Generator().manual_seed(10_000 + seed))
 
         def fdd() -> dict[str, float]:
@@ -123,14 +119,14 @@ def run(cfg: Config, run: Run) -> None:
         with torch.no_grad():
             initial = frechet_digits_distance(data.x_train, to_unit(gen.eval()(fixed)), features)
         gen.train()
-        step = gan_step(
-            gen, disc, OptimizerStep(g_opt), OptimizerStep(d_opt), latent_dim=cfg.latent_dim, noise=g
-        )
-        result = train(
+        step = partial(gan_step, latent_dim=cfg.latent_dim, noise=g)
+        result = train_gan(
             step,
-            lambda epoch: minibatches(x, batch_size=cfg.batch_size, generator=g),  # noqa: B023
-            steps=cfg.steps,
-            state={"gen": gen, "disc": disc, "g_opt": g_opt, "d_opt": d_opt, "noise": g},
+            (x,),
+            gen,
+            disc,
+            cfg,
+            g,
             run=run,
             name=f"dcgan_seed{seed}",
             log_every=cfg.eval_every,
@@ -147,27 +143,27 @@ def run(cfg: Config, run: Run) -> None:
 
     start, end = [c[0] for c in curves], [c[-1] for c in curves]
     falls = paired_difference(start, end)
-    run.claim(
+    claim_comparison(
+        run,
         "fdd-falls",
         f"Training lowers the Fréchet digits distance of the DCGAN's samples to the training digits "
         f"({cfg.steps} steps; paired by seed, {cfg.seeds} seeds, > 2 SE): {falls.describe()}",
-        holds=lower_verdict(end, start),
-        measured={**falls.to_json(), "fdd_start": start, "fdd_end": end},
+        falls,
         expected="FDD(start) − FDD(end) > 2 SE",
+        fdd_start=start,
+        fdd_end=end,
     )
     beats = paired_difference(shuffled_fdd, end)
-    run.claim(
+    claim_comparison(
+        run,
         "samples-beat-shuffled-pixels",
         f"The DCGAN's samples are closer to the digits (FDD) than held-out digits with shuffled pixels "
         f"(paired by seed, {cfg.seeds} seeds, > 2 SE); held-out digits score {held_out:.2f}: {beats.describe()}",
-        holds=lower_verdict(end, shuffled_fdd),
-        measured={
-            **beats.to_json(),
-            "fdd_generated": end,
-            "fdd_shuffled": shuffled_fdd,
-            "fdd_held_out": held_out,
-        },
+        beats,
         expected="FDD(shuffled) − FDD(generated) > 2 SE",
+        fdd_generated=end,
+        fdd_shuffled=shuffled_fdd,
+        fdd_held_out=held_out,
     )
     run.summary(
         fdd_generated=sum(end) / len(end), fdd_held_out=held_out, fdd_shuffled=sum(shuffled_fdd) / len(end)

@@ -28,12 +28,13 @@ import torch
 from torch import Tensor, nn
 
 from udl.data import mixture_1d
-from udl.experiments._checks import in_range
-from udl.experiments._generative import draw
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._generative import draw, gan_adams
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.generative import GeneratorLossKind, gan_step, generator_loss, latent
 from udl.metrics import wasserstein_1d
 from udl.nn import MLP
-from udl.optim import SGD, Adam
+from udl.optim import SGD
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, paired_difference
@@ -79,15 +80,14 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, shift_lr=(0, 10), lr=(0, 1))
-        for name in ("n_train", "n_eval", "batch_size", "shift_steps", "mlp_steps", "width", "latent_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(
+            self, 1, "n_train", "n_eval", "batch_size", "shift_steps", "mlp_steps", "width", "latent_dim"
+        )
         if self.log_every < 1 or self.shift_steps % self.log_every or self.mlp_steps % self.log_every:
             raise ValueError(
                 f"log_every must be >= 1 and divide shift_steps and mlp_steps, got {self.log_every}"
             )
-        if self.seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+        at_least(self, 1, "seeds")
 
 
 PRESETS = {
@@ -168,7 +168,7 @@ def run(cfg: Config, run: Run) -> None:
     steps_at: dict[str, list[int]] = {}
     final: dict[str, tuple[Tensor, Tensor]] = {}
     ratio_error = 0.0
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         g = torch.Generator().manual_seed(seed)
         # -- 1. notebook 15.1: x* = z + θ against logistic regression ---------------------------------------
         x = torch.randn(cfg.n_train, 1, generator=g) + 7.5
@@ -196,10 +196,7 @@ def run(cfg: Config, run: Run) -> None:
         x, held_out = draw(mixture, cfg.n_train, g).float(), draw(mixture, cfg.n_eval, g).float()
         mlp_gen = MLP(cfg.latent_dim, (cfg.width, cfg.width), 1, "leaky_relu", generator=g)
         mlp_disc = MLP(1, (cfg.width, cfg.width), 1, "leaky_relu", generator=g)
-        mlp_opts = (
-            Adam(mlp_gen.parameters(), lr=cfg.lr, betas=(0.5, 0.999)),
-            Adam(mlp_disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999)),
-        )
+        mlp_opts = gan_adams(mlp_gen, mlp_disc, cfg.lr)
         curve, steps_at["mlp"] = _fit(
             mlp_gen, mlp_disc, mlp_opts, (x, held_out), cfg, cfg.mlp_steps,
             noise=g, latent_dim=cfg.latent_dim, eval_seed=seed, run=run, name=f"mlp_seed{seed}",
@@ -222,24 +219,28 @@ def run(cfg: Config, run: Run) -> None:
                         ("mlp", "MLP GAN on a four-mode 1-D mixture, non-saturating loss")):  # fmt: skip
         start, end = [c[0] for c in curves[name]], [c[-1] for c in curves[name]]
         comparison = paired_difference(start, end)
-        run.claim(
+        claim_comparison(
+            run,
             f"wasserstein-falls-{name.split('_')[0]}",
             f"Training the GAN lowers the Wasserstein distance W₁ between generated and real samples ({label}; "
             f"paired by seed, {cfg.seeds} seeds, drop > 2 SE): {comparison.describe()}",
-            holds=falls_verdict(start, end),
-            measured={**comparison.to_json(), "w1_start": start, "w1_end": end},
+            comparison,
             expected="W₁(start) − W₁(end) > 2 SE",
+            w1_start=start,
+            w1_end=end,
         )
     minimax, saturating = ([c[-1] for c in curves[f"shift_{k}"]] for k in KINDS)
     comparison = paired_difference(minimax, saturating)
-    run.claim(
+    claim_comparison(
+        run,
         "non-saturating-moves-faster",
         f"From the same start, the non-saturating generator loss brings x* = z + θ closer to the data than the "
         f"minimax loss in {cfg.shift_steps} steps (final W₁, paired by seed, {cfg.seeds} seeds, > 2 SE): "
         f"{comparison.describe()}",
-        holds=faster_verdict(minimax, saturating),
-        measured={**comparison.to_json(), "w1_minimax": minimax, "w1_non_saturating": saturating},
+        comparison,
         expected="W₁(minimax) − W₁(non-saturating) > 2 SE",
+        w1_minimax=minimax,
+        w1_non_saturating=saturating,
     )
     run.summary(
         shift_minimax_w1_end=sum(minimax) / cfg.seeds,

@@ -36,8 +36,9 @@ import torch
 from torch import Tensor
 
 from udl.data import GaussianMixture, grid_of_gaussians, ring_of_gaussians
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import draw, scatter_2d
+from udl.experiments._recipes import seed_range
 from udl.generative import MLPDiscriminator, gan_step, latent, wgan_gp_step
 from udl.metrics import mode_coverage, precision_recall
 from udl.nn import MLP
@@ -101,14 +102,19 @@ class Config:
         in_range(self, std=(0, 1), lr=(0, 1), penalty=(0, 1000), k_sigma=(0, 10))
         if self.density not in ("ring", "grid"):
             raise ValueError(f"density must be 'ring' or 'grid', got {self.density!r}")
-        for name in ("modes", "n_critic", "minibatch_features", "min_count", "seeds"):
-            if getattr(self, name) < (2 if name == "modes" else 1):
-                raise ValueError(
-                    f"{name} must be >= {2 if name == 'modes' else 1}, got {getattr(self, name)}"
-                )
-        for name in ("steps", "batch_size", "width", "latent_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 2, "modes")
+        at_least(
+            self,
+            1,
+            "n_critic",
+            "minibatch_features",
+            "min_count",
+            "seeds",
+            "steps",
+            "batch_size",
+            "width",
+            "latent_dim",
+        )
         if self.n_eval < 10 or self.n_train < self.batch_size * self.n_critic:
             raise ValueError(
                 f"n_eval must be >= 10 and n_train >= batch_size·n_critic, got {self.n_eval}, {self.n_train}"
@@ -173,7 +179,7 @@ def run(cfg: Config, run: Run) -> None:
     pr: dict[str, dict[str, list[float]]] = {a: {"precision": [], "recall": []} for a in ARMS}
     shown: dict[str, Tensor] = {}
     reference = torch.zeros(0, 2)
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         g = torch.Generator().manual_seed(seed)
         x = draw(mixture, cfg.n_train, g).float()
         reference = draw(mixture, cfg.n_eval, g).float()
@@ -225,7 +231,7 @@ def run(cfg: Config, run: Run) -> None:
     run.figure("samples", fig)
 
     fig, axes = subplots(1, 2, width=4.2)
-    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    seeds = list(seed_range(cfg))
     for i, arm in enumerate(ARMS):
         offset = [s + (i - 1) * 0.25 for s in seeds]
         axes[0, 0].bar(offset, hits[arm], width=0.25, label=arm)

@@ -22,14 +22,16 @@ exceeds its shuffled chance.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
 from udl.data import load_digits_split
-from udl.experiments._checks import in_range
-from udl.experiments._generative import show_images, to_unit
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._generative import show_images, to_unit, train_gan
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.generative import (
     DCGANDiscriminator,
     DCGANGenerator,
@@ -38,11 +40,9 @@ from udl.generative import (
     infogan_step,
 )
 from udl.metrics import clustering_accuracy, digits_features
-from udl.optim import Adam
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, paired_difference
-from udl.train import OptimizerStep, minibatches, train
 
 CHAPTER = 15
 SECTION = "15.4"
@@ -86,9 +86,7 @@ class Config:
             raise ValueError(
                 f"categories must be >= 2 and continuous >= 0, got {self.categories}, {self.continuous}"
             )
-        for name in ("noise_dim", "steps", "batch_size", "per_code", "shuffles", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "noise_dim", "steps", "batch_size", "per_code", "shuffles", "seeds")
 
 
 PRESETS = {
@@ -124,24 +122,16 @@ def run(cfg: Config, run: Run) -> None:
     chance: list[float] = []
     generated: list[float] = []
     shown: Tensor | None = None
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         g = torch.Generator().manual_seed(seed)
         gen = DCGANGenerator(cfg.noise_dim + k + cfg.continuous, generator=g)
         disc = DCGANDiscriminator(code_categories=k, code_continuous=cfg.continuous, generator=g)
-        g_opt = Adam(gen.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
-        d_opt = Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
-        step = infogan_step(
-            gen, disc, OptimizerStep(g_opt), OptimizerStep(d_opt), noise_dim=cfg.noise_dim, categories=k,
-            continuous=cfg.continuous, noise=g, info_weight=cfg.info_weight,
+        step = partial(
+            infogan_step, noise_dim=cfg.noise_dim, categories=k, continuous=cfg.continuous, noise=g,
+            info_weight=cfg.info_weight,
         )  # fmt: skip
-        train(
-            step,
-            lambda epoch: minibatches(x, batch_size=cfg.batch_size, generator=g),  # noqa: B023
-            steps=cfg.steps,
-            state={"gen": gen, "disc": disc, "g_opt": g_opt, "d_opt": d_opt, "noise": g},
-            run=run,
-            name=f"infogan_seed{seed}",
-            log_every=min(250, cfg.steps),
+        train_gan(
+            step, (x,), gen, disc, cfg, g, run=run, name=f"infogan_seed{seed}", log_every=min(250, cfg.steps)
         )
         gen.eval()
         evaluation = torch.Generator().manual_seed(10_000 + seed)
@@ -163,29 +153,28 @@ def run(cfg: Config, run: Run) -> None:
             shown = images[rows.reshape(-1)]
 
     mi = paired_difference(bounds, [0.0] * cfg.seeds)
-    run.claim(
+    claim_comparison(
+        run,
         "code-carries-information",
         f"The categorical code carries information about the sample: the lower bound log K − CE on I(c; x) is "
         f"above 0 (at most log {k} = {torch.tensor(float(k)).log():.2f} nats; {cfg.seeds} seeds, > 2 SE): "
         f"{mi.describe('nats')}",
-        holds=above_verdict(bounds, [0.0] * cfg.seeds),
-        measured={**mi.to_json(), "per_seed": bounds},
+        mi,
         expected="bound > 2 SE above 0",
+        per_seed=bounds,
     )
     gain = paired_difference(held_out, chance)
-    run.claim(
+    claim_comparison(
+        run,
         "code-captures-digit-identity",
         f"Without labels, Q's categorical code sorts held-out real digits by class better than chance "
         f"(clustering accuracy under the best code-to-digit map vs the same with shuffled codes; paired by seed, "
         f"{cfg.seeds} seeds, > 2 SE): {gain.describe()}",
-        holds=above_verdict(held_out, chance),
-        measured={
-            **gain.to_json(),
-            "accuracy": held_out,
-            "chance": chance,
-            "generated_by_classifier": generated,
-        },
+        gain,
         expected="accuracy − chance > 2 SE",
+        accuracy=held_out,
+        chance=chance,
+        generated_by_classifier=generated,
     )
     run.summary(
         mi_lower_bound=sum(bounds) / cfg.seeds,

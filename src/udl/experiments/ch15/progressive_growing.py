@@ -36,8 +36,9 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from udl.data import load_digits_split
-from udl.experiments._checks import in_range
-from udl.experiments._generative import show_images, to_unit
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._generative import gan_adams, show_images, to_unit
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.generative import (
     ProgressiveDiscriminator,
     ProgressiveGenerator,
@@ -88,17 +89,9 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1))
-        for name in (
-            "latent_dim",
-            "channels",
-            "steps_low",
-            "steps_fade",
-            "steps_high",
-            "batch_size",
-            "seeds",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(
+            self, 1, "latent_dim", "channels", "steps_low", "steps_fade", "steps_high", "batch_size", "seeds"
+        )
 
 
 PRESETS = {
@@ -168,15 +161,12 @@ def run(cfg: Config, run: Run) -> None:
     total = cfg.steps_low + cfg.steps_fade + cfg.steps_high
     fdd: dict[str, list[float]] = {"progressive": [], "direct": []}
     shown: dict[str, Tensor] = {}
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         for arm in fdd:
             init = torch.Generator().manual_seed(seed)
             gen = ProgressiveGenerator(cfg.latent_dim, cfg.channels, generator=init)
             disc = ProgressiveDiscriminator(cfg.channels, generator=init)
-            opts = (
-                Adam(gen.parameters(), lr=cfg.lr, betas=(0.5, 0.999)),
-                Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999)),
-            )
+            opts = gan_adams(gen, disc, cfg.lr)
             noise = torch.Generator().manual_seed(1000 + seed)
             phase = partial(_phase, gen, disc, opts, noise=noise, cfg=cfg, run=run)
             if arm == "progressive":
@@ -199,14 +189,16 @@ def run(cfg: Config, run: Run) -> None:
             shown.setdefault(arm, images[:64])
 
     comparison = paired_difference(fdd["direct"], fdd["progressive"])
-    run.claim(
+    claim_comparison(
+        run,
         "progressive-at-least-as-good",
         f"Growing from 4 x 4 to 8 x 8 with a fade-in reaches a Fréchet digits distance at least as good as training "
         f"at 8 x 8 directly for the same {total} steps (direct − progressive, paired by seed, {cfg.seeds} seeds, "
         f"> 2 SE holds, ≤ 0 fails): {comparison.describe()}",
-        holds=at_least_as_good_verdict(fdd["progressive"], fdd["direct"]),
-        measured={**comparison.to_json(), "fdd_progressive": fdd["progressive"], "fdd_direct": fdd["direct"]},
+        comparison,
         expected="FDD(direct) − FDD(progressive) > 2 SE",
+        fdd_progressive=fdd["progressive"],
+        fdd_direct=fdd["direct"],
     )
     run.summary(**{f"fdd_{arm}": sum(v) / cfg.seeds for arm, v in fdd.items()})
 

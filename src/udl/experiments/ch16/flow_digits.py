@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import torch
 
 from udl.data import load_digits_split, validation_split
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.generative.flows import FlowDensity, LogitTransform, SequentialFlow, multiscale_realnvp
 from udl.metrics import bits_per_dim, uniform_dequantize
 from udl.optim import Adam
@@ -84,9 +84,7 @@ class Config:
         in_range(self, lr=(0, 1), alpha=(0, 0.49))
         if not 1 <= self.scales <= 3:
             raise ValueError(f"scales must be 1, 2 or 3 (8 x 8 images), got {self.scales}")
-        for name in ("steps", "hidden", "epochs", "patience", "batch_size", "num_val", "eval_draws"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "steps", "hidden", "epochs", "patience", "batch_size", "num_val", "eval_draws")
         if self.num_val >= 899:
             raise ValueError(f"num_val must leave training images (< 899), got {self.num_val}")
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 
 from udl.data import GaussianMixture, grid_of_gaussians, ring_of_gaussians
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.generative.flows import FLOW_FAMILIES, FlowDensity, flow_stack
 from udl.optim import Adam, CosineDecay
 from udl.report import Run
@@ -95,12 +95,8 @@ class Config:
             raise ValueError(f"densities must name some of {', '.join(DENSITIES)}, got {self.densities}")
         if not self.families or any(f not in FLOW_FAMILIES for f in self.families):
             raise ValueError(f"families must name some of {', '.join(FLOW_FAMILIES)}, got {self.families}")
-        for name in ("layers", "hidden", "steps", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("n_train", "n_test", "n_val"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+        at_least(self, 1, "layers", "hidden", "steps", "batch_size")
+        at_least(self, 2, "n_train", "n_test", "n_val")
 
 
 PRESETS = {

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.generative.flows import (
     ContractiveMLP,
     ResidualFlow,
@@ -84,12 +84,8 @@ class Config:
         in_range(self, lipschitz=(0, 0.999), weight_scale=(0, 100))
         if list(self.lipschitz) != sorted(set(self.lipschitz)) or len(self.lipschitz) < 2:
             raise ValueError(f"lipschitz must be at least 2 increasing values, got {self.lipschitz}")
-        for name in ("features", "hidden", "layers", "terms"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("points", "probes", "max_iter"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+        at_least(self, 1, "features", "hidden", "layers", "terms")
+        at_least(self, 2, "points", "probes", "max_iter")
 
 
 PRESETS = {

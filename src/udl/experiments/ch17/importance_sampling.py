@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from udl.data import GaussianMixture, mixture_1d, ring_of_gaussians
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.generative import mixture_elbo, mixture_iwae
 from udl.report import Run
 from udl.report.figures import subplots
@@ -70,9 +70,7 @@ class Config:
             raise ValueError(f"ks must be strictly increasing integers starting at 1, got {self.ks}")
         if len(self.ks) < 2:
             raise ValueError(f"ks must name at least two values, got {self.ks}")
-        for name in ("points", "repeats"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+        at_least(self, 2, "points", "repeats")
 
 
 PRESETS = {

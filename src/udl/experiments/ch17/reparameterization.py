@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.generative import reparameterization_gradient, score_function_gradient
 from udl.report import Run
 from udl.report.figures import subplots
@@ -75,8 +75,7 @@ class Config:
             raise ValueError(f"phis must be a non-empty tuple of finite numbers in [-3, 3], got {self.phis}")
         if self.samples < 2:
             raise ValueError(f"samples must be >= 2 (the baseline leaves one out), got {self.samples}")
-        if self.seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+        at_least(self, 1, "seeds")
 
 
 PRESETS = {

@@ -57,15 +57,7 @@ class Config(VAERecipe):
     """The recipe's defaults: a Gaussian decoder with a learned σ per position on standardized MNIST-1D."""
 
 
-PRESETS = {
-    "smoke": Config(
-        latent_dim=4, encoder_hidden=(32,), decoder_hidden=(32,), steps=40, eval_samples=2, iwae_k=4, seeds=1
-    ),
-    "quick": Config(),
-    "full": Config(
-        encoder_hidden=(128, 128), decoder_hidden=(256, 256, 256), steps=20_000, seeds=5, iwae_k=1000
-    ),
-}
+PRESETS = Config.presets()
 
 
 def run(cfg: Config, run: Run) -> None:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from udl.experiments._checks import in_range
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.rl import DQNConfig, VectorCartPole, dqn, episode_returns, greedy_actor, gymnasium_deviation
@@ -134,7 +135,7 @@ def run(cfg: Config, run: Run) -> None:
     curves: dict[str, list[list[float]]] = {a: [] for a in arms}
     for arm, dqn_cfg in arms.items():
         num_envs = cfg.no_replay_envs if arm == "no_replay" else cfg.num_envs
-        for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+        for seed in seed_range(cfg):
             val_env = VectorCartPole(cfg.val_episodes, device=dev)
             q, result = dqn(
                 VectorCartPole(num_envs, device=dev),
@@ -166,12 +167,13 @@ def run(cfg: Config, run: Run) -> None:
         if arm not in returns:
             continue
         comparison = paired_difference(returns["dqn"], returns[arm])
-        run.claim(
+        claim_comparison(
+            run,
             f"{arm.replace('no_', '')}-matters",
             f"{what} matters: DQN's mean test return exceeds the agent without it ({n} seeds, paired, > 2 SE)",
-            holds=ablation_verdict(returns["dqn"], returns[arm]),
-            measured={**comparison.to_json(), "ablated_per_seed": returns[arm]},
+            comparison,
             expected="difference > 2 SE",
+            ablated_per_seed=returns[arm],
         )
     run.summary(**{f"{a}_test_return_mean": sum(r) / len(r) for a, r in returns.items()})
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import gymnasium
 import torch
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._tabular_rl import FROZEN_LAKE_ARROWS, near_optimal_verdict, plot_grid_values
 from udl.report import Run
 from udl.report.figures import subplots
@@ -84,9 +84,7 @@ class Config:
             values = getattr(self, name)
             if not values or min(values) < 1 or list(values) != sorted(set(values)):
                 raise ValueError(f"{name} must be strictly increasing integers >= 1, got {values}")
-        for name in ("start_policies", "model_seeds", "episode_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "start_policies", "model_seeds", "episode_steps")
 
 
 PRESETS = {

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import gymnasium
 import torch
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._tabular_rl import plot_grid_values, plot_path
 from udl.report import Run
 from udl.report.figures import subplots
@@ -72,11 +72,8 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, slip=(0, 1), gamma=(0, 0.999), closed_low=True)
-        for name in ("mc_episodes", "credit_episodes"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
-        if self.episode_steps < 1:
-            raise ValueError(f"episode_steps must be >= 1, got {self.episode_steps}")
+        at_least(self, 2, "mc_episodes", "credit_episodes")
+        at_least(self, 1, "episode_steps")
         if not self.delays or min(self.delays) < 1 or list(self.delays) != sorted(set(self.delays)):
             raise ValueError(f"delays must be strictly increasing integers >= 1, got {self.delays}")
 

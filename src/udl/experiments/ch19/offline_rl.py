@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from udl.experiments._checks import in_range
+from udl.experiments._recipes import seed_range
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.rl import VectorCartPole, episode_returns, greedy_actor
@@ -85,7 +86,7 @@ def run(cfg: Config, run: Run) -> None:
     logged_return = float(data.reward.sum() / data.terminated.sum().clamp_min(1))
     ocfg = OfflineConfig(steps=cfg.steps)
     returns: dict[str, list[float]] = {"bc": [], "naive_q": [], "cql": []}
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         bc, _ = behaviour_cloning(data, ocfg, num_actions=2, seed=seed, run=run, name=f"bc-seed{seed}")
         naive, _ = offline_q_learning(data, ocfg, num_actions=2, seed=seed, run=run, name=f"naive-seed{seed}")
         cql, _ = offline_q_learning(

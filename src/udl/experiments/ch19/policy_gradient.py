@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from udl.experiments._checks import in_range
+from udl.experiments._recipes import claim_comparison, seed_range
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.rl import VectorCartPole, collect_episodes, episode_returns
@@ -112,7 +113,7 @@ def a2c_verdict(trained: list[float], initial: list[float]) -> Verdict:
 
 def run(cfg: Config, run: Run) -> None:
     dev = run.device
-    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    seeds = list(seed_range(cfg))
     var_plain, var_base, ratios = [], [], []
     for seed in seeds:
         with torch.random.fork_rng(devices=[]):
@@ -157,12 +158,12 @@ def run(cfg: Config, run: Run) -> None:
             curves[kind].append([h["episodic_return"] for h in result.history])
     auc = {k: [sum(c) / len(c) for c in v] for k, v in curves.items()}
     faster = paired_difference(auc["value"], auc["none"])
-    run.claim(
+    claim_comparison(
+        run,
         "baseline-speeds-learning",
         f"REINFORCE with a value baseline learns faster: higher mean training return over {cfg.iterations} "
         f"updates ({cfg.seeds} seeds, paired, > 2 SE)",
-        holds=faster_verdict(auc["value"], auc["none"]),
-        measured=faster.to_json(),
+        faster,
         expected="difference > 2 SE",
     )
 

@@ -37,7 +37,7 @@ from typing import Any
 import gymnasium
 import torch
 
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._tabular_rl import near_optimal_verdict, plot_grid_values, plot_path
 from udl.report import Run
 from udl.report.figures import subplots
@@ -105,9 +105,7 @@ class Config:
         in_range(self, slip=(0, 1), gamma=(0, 0.999), epsilon=(0, 1), mc_epsilon=(0, 1), closed_low=True)
         in_range(self, cliff_epsilon=(0, 1), lr_power=(0, 1), closed_low=True)
         in_range(self, lr=(0, 1), cliff_lr=(0, 1))
-        for name in ("agents", "td_steps", "mc_updates", "mc_episodes_per_update", "cliff_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "agents", "td_steps", "mc_updates", "mc_episodes_per_update", "cliff_steps")
 
 
 PRESETS = {

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from udl.data import MNIST1DConfig
 from udl.experiments._checks import in_range
+from udl.experiments._recipes import seed_range
 from udl.experiments.ch20._common import mnist1d_tensors, show_progress
 from udl.report import Run
 from udl.report.figures import subplots
@@ -97,7 +98,7 @@ def sgd_verdict(full_batch_error: Tensor, sgd_error: Tensor) -> tuple[Verdict, C
 
 def run(cfg: Config, run: Run) -> None:
     x, y, x_test, y_test = mnist1d_tensors(cfg.num_samples, cfg.train_split, run.device)
-    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    seeds = list(seed_range(cfg))
     hidden = [(w, w) for w in cfg.widths for _ in seeds]
 
     def evaluate(model: StackedMLP) -> dict[str, Tensor]:

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from udl.experiments._checks import in_range
+from udl.experiments._recipes import seed_range
 from udl.experiments.ch20._common import show_progress
 from udl.optim import AdamW
 from udl.report import Run
@@ -135,7 +136,7 @@ def run(cfg: Config, run: Run) -> None:
     def evaluate(model: StackedMLP) -> dict[str, Tensor]:
         return {"train_error": error_rates(model, *train), "val_error": error_rates(model, *val)}
 
-    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    seeds = list(seed_range(cfg))
     curves: dict[str, tuple[list[int], list[list[float]], list[list[float]]]] = {}
     arms = {"weight decay": cfg.weight_decay, "no weight decay": 0.0}
     with run.progress(2 * 1000, "arms (‰ of steps)") as bar:

@@ -30,6 +30,7 @@ import torch
 
 from udl.data import MNIST1DConfig
 from udl.experiments._checks import in_range
+from udl.experiments._recipes import seed_range
 from udl.experiments.ch20._common import mnist1d_tensors, show_progress
 from udl.report import Run
 from udl.report.figures import subplots
@@ -116,7 +117,7 @@ def run(cfg: Config, run: Run) -> None:
         tolerance=0.0,
     )
 
-    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    seeds = list(seed_range(cfg))
     curves: dict[str, list[list[float]]] = {}
     test_error: dict[str, list[float]] = {}
     with run.progress(len(VERSIONS) * cfg.epochs, "versions × epochs") as bar:

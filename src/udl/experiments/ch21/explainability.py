@@ -30,7 +30,8 @@ from torch import Tensor, nn
 
 from udl.data import MNIST1DConfig, fairness_tabular, load_mnist1d
 from udl.ethics import deletion_curve, ice_curves, integrated_gradients, lime, partial_dependence, saliency
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import seed_range
 from udl.nn import MLP
 from udl.optim import Adam
 from udl.report import Run
@@ -82,13 +83,12 @@ class Config:
             raise ValueError(
                 f"num_samples and tabular_train must be >= 100, got {self.num_samples}, {self.tabular_train}"
             )
-        if self.ig_steps < 4:
-            raise ValueError(f"ig_steps must be >= 4, got {self.ig_steps}")
+        at_least(self, 4, "ig_steps")
         if not 1 <= self.top_k <= 40:
             raise ValueError(f"top_k must be in [1, 40] (MNIST-1D has 40 points), got {self.top_k}")
-        for name in ("epochs", "explained", "lime_samples", "tabular_epochs", "seeds"):
-            if getattr(self, name) < (2 if name in ("explained", "lime_samples") else 1):
-                raise ValueError(f"{name} must be >= {2 if name in ('explained', 'lime_samples') else 1}")
+        at_least(self, 1, "epochs")
+        at_least(self, 2, "explained", "lime_samples")
+        at_least(self, 1, "tabular_epochs", "seeds")
 
 
 PRESETS = {
@@ -154,7 +154,7 @@ def run(cfg: Config, run: Run) -> None:
     curves: dict[str, Tensor] = {}
     example: dict[str, Tensor] = {}
     with run.progress(cfg.seeds, "explaining MNIST-1D models") as bar:
-        for i, seed in enumerate(range(cfg.seed, cfg.seed + cfg.seeds)):
+        for i, seed in enumerate(seed_range(cfg)):
             g = torch.Generator().manual_seed(seed)
             net = MLP(40, (128, 128), 10, activation="gelu", generator=g)
             net = _train(

@@ -36,7 +36,8 @@ from udl.ethics import (
     group_rates,
     roc_curve,
 )
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
+from udl.experiments._recipes import seed_range
 from udl.nn import MLP
 from udl.optim import Adam
 from udl.report import Run
@@ -81,14 +82,8 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1))
-        for name in ("num_train", "num_val", "num_test"):
-            if getattr(self, name) < 100:
-                raise ValueError(
-                    f"{name} must be >= 100 (both classes in both groups), got {getattr(self, name)}"
-                )
-        for name in ("hidden", "epochs", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 100, "num_train", "num_val", "num_test", why="both classes in both groups")
+        at_least(self, 1, "hidden", "epochs", "seeds")
 
 
 PRESETS = {
@@ -146,7 +141,7 @@ def run(cfg: Config, run: Run) -> None:
     fit_gap = {c: 0.0 for c in FAIR}
     dominance, nesting = 0.0, 0.0
     shown = None
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+    for seed in seed_range(cfg):
         g = torch.Generator().manual_seed(seed)
         train, val, test = (
             fairness_tabular(n, generator=g) for n in (cfg.num_train, cfg.num_val, cfg.num_test)
