@@ -240,8 +240,7 @@ def _short(value: Any) -> str:
 
 def cmd_run(argv: Sequence[str]) -> int:
     from udl.experiments import experiment_names
-    from udl.report import runner
-    from udl.report._run import tensorboard_missing
+    from udl.report import runner, tensorboard_missing
     from udl.train import distributed
 
     if not argv or argv[0].startswith("-"):
@@ -336,7 +335,7 @@ def _launch_data_parallel(name: str, rest: list[str], parsed: Any, resume: str |
 
     import torch
 
-    from udl.experiments._registry import DATA_PARALLEL
+    from udl.experiments import DATA_PARALLEL
     from udl.report import runner
 
     if name not in DATA_PARALLEL:
@@ -454,7 +453,7 @@ def cmd_reproduce(argv: Sequence[str]) -> int:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
     if args.address is not None and args.executor != "ray":
         raise UsageError("--address is the Ray cluster's address: it needs --executor ray")
-    from udl.report._run import tensorboard_missing
+    from udl.report import tensorboard_missing
 
     if args.tensorboard and (missing := tensorboard_missing()) is not None:
         raise UsageError(missing)

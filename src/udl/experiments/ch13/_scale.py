@@ -12,8 +12,14 @@ import torch
 
 from udl.experiments._checks import at_least, in_range
 from udl.experiments._recipes import seed_range
-from udl.graph import GCN, Graph, fit_minibatch_node_classifier, fit_node_classifier, saved_tensor_bytes
-from udl.graph._sampling import SampledBatch
+from udl.graph import (
+    GCN,
+    Graph,
+    SampledBatch,
+    fit_minibatch_node_classifier,
+    fit_node_classifier,
+    saved_tensor_bytes,
+)
 from udl.graph.datasets import csbm_node_task
 from udl.report import Run
 from udl.report.figures import subplots

@@ -56,7 +56,7 @@ import torch
 from torch import Tensor
 
 from udl.data import GaussianMixture
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.generative import DiffusionSchedule, MLPDenoiser, beta_schedule, ddpm_loss
 from udl.generative.diffusion import sample
 from udl.metrics import wasserstein_1d
@@ -118,12 +118,8 @@ class Config:
 
     def __post_init__(self) -> None:
         in_range(self, beta=(0, 0.5), lr=(0, 1))
-        for name in ("steps_t", "train_steps", "batch_size", "hidden", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("forward_samples", "train_points", "sample_points"):
-            if getattr(self, name) < 10:
-                raise ValueError(f"{name} must be >= 10, got {getattr(self, name)}")
+        at_least(self, 1, "steps_t", "train_steps", "batch_size", "hidden", "seeds")
+        at_least(self, 10, "forward_samples", "train_points", "sample_points")
         if not 1 <= self.ddim_steps <= self.steps_t:
             raise ValueError(f"ddim_steps must be in [1, steps_t], got {self.ddim_steps}")
 

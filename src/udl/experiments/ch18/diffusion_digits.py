@@ -45,7 +45,7 @@ import torch
 from torch import Tensor
 
 from udl.data import load_digits_split
-from udl.experiments._checks import in_range
+from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import show_images, to_unit
 from udl.generative import DiffusionSchedule, UNetDenoiser, beta_schedule, ddpm_loss, guided
 from udl.generative.diffusion import sample
@@ -107,9 +107,7 @@ class Config:
     def __post_init__(self) -> None:
         in_range(self, lr=(0, 1), accelerated_factor=(1, 100))
         in_range(self, p_uncond=(0, 1), guidance_weights=(0, 100), closed_low=True)
-        for name in ("steps_t", "train_steps", "batch_size", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, 1, "steps_t", "train_steps", "batch_size", "seeds")
         if not 1 <= len(self.widths) <= 3 or min(self.widths) < 1:
             raise ValueError(f"widths must be 1 to 3 positive channel counts (8×8 images), got {self.widths}")
         if self.samples < 20 or self.samples % 10:
