@@ -8,18 +8,7 @@ AffineCoupling``), with the interface (``Flow``, ``SequentialFlow``, ``FlowDensi
 """
 
 from udl.generative import diffusion, flows, gan, vae
-from udl.generative.diffusion import (
-    DiffusionSchedule,
-    MLPDenoiser,
-    UNetDenoiser,
-    beta_schedule,
-    ddim_step,
-    ddpm_loss,
-    ddpm_step,
-    guided,
-    timestep_embedding,
-    timestep_subsequence,
-)
+from udl.generative.diffusion import *  # noqa: F403
 from udl.generative.flows import Flow, FlowDensity, SequentialFlow, StandardNormal
 from udl.generative.gan import *  # noqa: F403
 from udl.generative.vae import (
@@ -34,18 +23,7 @@ from udl.generative.vae import (
 __all__: list[str] = ["Flow", "FlowDensity", "SequentialFlow", "StandardNormal", "flows", "gan"]
 __all__ += gan.__all__
 __all__ += ["diffusion", "vae"]
-__all__ += [
-    "DiffusionSchedule",
-    "MLPDenoiser",
-    "UNetDenoiser",
-    "beta_schedule",
-    "ddim_step",
-    "ddpm_loss",
-    "ddpm_step",
-    "guided",
-    "timestep_embedding",
-    "timestep_subsequence",
-]
+__all__ += [name for name in diffusion.__all__ if name != "sample"]
 __all__ += [
     "VAE",
     "mixture_elbo",
@@ -54,3 +32,4 @@ __all__ += [
     "reparameterize",
     "score_function_gradient",
 ]
+del sample  # noqa: F821  the sampler stays udl.generative.diffusion.sample: a bare `sample` would be ambiguous
