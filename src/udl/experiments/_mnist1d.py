@@ -21,8 +21,8 @@ import torch
 from matplotlib.axes import Axes
 from torch import nn
 
+from udl.checks import in_range
 from udl.data import MNIST1D, MNIST1DConfig, load_mnist1d
-from udl.experiments._checks import in_range
 from udl.experiments._recipes import TrainingRecipe, fit_recipe, seed_range
 from udl.optim import SGD, StepDecay
 from udl.train import (

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Protocol
 import torch
 from torch import nn
 
-from udl.experiments._checks import at_least, in_range
+from udl.checks import at_least, in_range
 from udl.optim import Adam
 from udl.report import Run
 from udl.stats import Comparison, mean_se

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from udl.checks import at_least, in_range
 from udl.data import SequenceTask, exact_match
 from udl.data.sequences import BOS, EOS, SEP
-from udl.experiments._checks import at_least, in_range
 from udl.models import DecoderLM, EncoderDecoderTransformer, Seq2SeqConfig
 from udl.optim import AdamW, WarmupThenDecay
 from udl.stats import Verdict

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from udl.experiments._checks import at_least, in_range
+from udl.checks import at_least, in_range
 from udl.generative import VAE
 from udl.optim import Adam, CosineDecay
 from udl.report import Run

@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from udl.checks import at_least, in_unit_interval
 from udl.optim import Adam
-from udl.rl._checks import at_least, in_unit_interval
 from udl.rl.episodes import successor_obs
 from udl.rl.replay import ReplayBuffer, Transitions
 from udl.train import EarlyStopping, TrainResult, train

@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from udl.checks import at_least, in_unit_interval
 from udl.optim import Adam
-from udl.rl._checks import at_least, in_unit_interval
 from udl.rl.dqn import QNetwork, dqn_loss, td_target
 from udl.rl.episodes import successor_obs
 from udl.rl.replay import ReplayBuffer

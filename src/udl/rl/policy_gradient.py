@@ -26,8 +26,8 @@ from torch import Tensor, nn
 from torch.distributions import Categorical
 from torch.func import functional_call, grad, vmap
 
+from udl.checks import at_least, in_unit_interval
 from udl.optim import Adam
-from udl.rl._checks import at_least, in_unit_interval
 from udl.rl.episodes import Episodes, collect_episodes, successor_obs
 from udl.train import OptimizerStep, TrainResult, train
 

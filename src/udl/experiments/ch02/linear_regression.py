@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import torch
 
+from udl.checks import at_least
 from udl.data import linear_data
 from udl.errors import DivergenceError
-from udl.experiments._checks import at_least
 from udl.functional import (
     fit_linear_regression,
     gradient_descent_linear_regression,

@@ -35,8 +35,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from udl.checks import at_least, in_range
 from udl.data.toy import sine_exp_function
-from udl.experiments._checks import at_least, in_range
 from udl.functional import count_regions_2d, get_activation, zaslavsky_max_regions
 from udl.nn import BatchedShallowNetwork, ShallowNetwork
 from udl.optim import Adam, CosineDecay

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import at_least
+from udl.checks import at_least
 from udl.functional import (
     count_regions_1d,
     deep_max_regions_lower_bound,

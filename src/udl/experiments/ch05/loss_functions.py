@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from udl.checks import at_least
 from udl.data import (
     heteroscedastic_sine,
     heteroscedastic_std,
@@ -36,7 +37,6 @@ from udl.data import (
     plackett_luce_rankings,
     wrapped_angles,
 )
-from udl.experiments._checks import at_least
 from udl.functional import wrap_angle
 from udl.losses import categorical_nll, gaussian_nll, laplace_nll, plackett_luce_nll, von_mises_nll
 from udl.nn import MLP

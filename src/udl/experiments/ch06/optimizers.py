@@ -31,8 +31,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from udl.checks import at_least, in_range
 from udl.data import MNIST1DConfig, load_mnist1d
-from udl.experiments._checks import at_least, in_range
 from udl.functional import gabor_model, saddle_loss
 from udl.nn import MLP
 from udl.optim import (

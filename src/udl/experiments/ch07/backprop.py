@@ -24,8 +24,8 @@ from torch import nn
 from udl.autograd import Tensor, cross_entropy, no_grad
 from udl.autograd.nn import MLP as EngineMLP
 from udl.autograd.nn import SGD as EngineSGD
+from udl.checks import at_least
 from udl.data import MNIST1DConfig, load_mnist1d
-from udl.experiments._checks import at_least
 from udl.nn import MLP
 from udl.optim import SGD
 from udl.report import Run

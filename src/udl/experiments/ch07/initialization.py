@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import at_least
+from udl.checks import at_least
 from udl.report import Run
 from udl.report.figures import integer_ticks, subplots
 

@@ -33,8 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from udl.checks import in_range
 from udl.data import MNIST1DConfig, load_mnist1d
-from udl.experiments._checks import in_range
 from udl.experiments._mnist1d import sweep_classifiers
 from udl.report import Run
 from udl.report.figures import integer_ticks, subplots

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from udl.checks import at_least, in_range
 from udl.data import MNIST1DConfig, load_mnist1d
 from udl.errors import DivergenceError
-from udl.experiments._checks import at_least, in_range
 from udl.experiments._recipes import seed_range
 from udl.models import MNIST1DBiGRU, MNIST1DConvNet, MNIST1DLogistic, MNIST1DResMLP
 from udl.nn import StackedEnsemble, count_parameters

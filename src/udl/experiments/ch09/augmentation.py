@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
+from udl.checks import at_least, in_range
 from udl.data import augment_dataset, shift_and_scale
-from udl.experiments._checks import at_least, in_range
 from udl.experiments._mnist1d import (
     MNIST1DRecipe,
     classifier_evaluator,

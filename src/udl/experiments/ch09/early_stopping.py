@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from udl.checks import in_range
 from udl.data import MNIST1DConfig, load_mnist1d, validation_split
-from udl.experiments._checks import in_range
 from udl.experiments._mnist1d import classifier_evaluator
 from udl.experiments._recipes import claim_comparison, seed_range
 from udl.nn import MLP

@@ -47,8 +47,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from udl.checks import in_range
 from udl.data import MNIST1DConfig, load_mnist1d, regression_1d, sine_exp_function
-from udl.experiments._checks import in_range
 from udl.experiments._mnist1d import sweep_classifiers
 from udl.experiments._recipes import claim_comparison
 from udl.functional import (

@@ -36,7 +36,7 @@ import torch
 from matplotlib.ticker import NullFormatter
 from torch import Tensor
 
-from udl.experiments._checks import in_range
+from udl.checks import in_range
 from udl.functional import loglog_slope, valley_curvature, valley_loss
 from udl.losses import modified_loss_gradient
 from udl.optim import gradient_descent, gradient_flow

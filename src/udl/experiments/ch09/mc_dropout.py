@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from udl.checks import in_range
 from udl.data import regression_1d, sine_exp_function
-from udl.experiments._checks import in_range
 from udl.experiments._recipes import seed_range
 from udl.nn import DropoutMLP, mc_dropout_predict
 from udl.optim import Adam

@@ -39,8 +39,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from udl.checks import at_least
 from udl.data import MNIST1DConfig, mnist1d_with_shifts
-from udl.experiments._checks import at_least
 from udl.experiments._recipes import AdamRecipe, claim_comparison, seed_range, spread_sd, train_adam
 from udl.nn import MLP, TrunkWithHeads, mlp_trunk
 from udl.report import Run

@@ -46,7 +46,7 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from udl.experiments._checks import at_least, in_range
+from udl.checks import at_least, in_range
 from udl.experiments._mnist1d import (
     MNIST1DRecipe,
     classifier_evaluator,

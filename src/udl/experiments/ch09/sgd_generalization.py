@@ -32,8 +32,8 @@ import torch
 from matplotlib.ticker import NullFormatter
 from torch import Tensor
 
+from udl.checks import in_range
 from udl.data import MNIST1DConfig, load_mnist1d
-from udl.experiments._checks import in_range
 from udl.experiments._recipes import seed_range
 from udl.report import Run
 from udl.report.figures import subplots

@@ -45,8 +45,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from udl.checks import at_least, in_range
 from udl.data import MNIST1DConfig, load_mnist1d
-from udl.experiments._checks import at_least, in_range
 from udl.experiments._recipes import seed_range, spread_sd
 from udl.nn import MLP, mlp_trunk, replace_head
 from udl.optim import Adam

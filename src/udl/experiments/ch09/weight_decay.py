@@ -35,8 +35,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from udl.checks import in_range
 from udl.data import MNIST1DConfig, load_mnist1d, validation_split
-from udl.experiments._checks import in_range
 from udl.experiments._recipes import claim_comparison, seed_range
 from udl.losses import l2_penalty, stacked_cross_entropy, stacked_l2_penalty
 from udl.optim import SGD, Adam, AdamW, decay_groups

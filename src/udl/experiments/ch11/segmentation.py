@@ -42,8 +42,8 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from torch import Tensor, nn
 
+from udl.checks import at_least
 from udl.data import SHAPE_CLASSES, make_shapes
-from udl.experiments._checks import at_least
 from udl.experiments._recipes import ShapesRecipe, seed_range, train_adam
 from udl.functional import boundary_pixels
 from udl.metrics import confusion_matrix, iou_from_confusion, mask_iou, mean_iou

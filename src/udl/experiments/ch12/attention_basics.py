@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import at_least
+from udl.checks import at_least
 from udl.functional import attention_weights, scaled_dot_product_attention
 from udl.nn import MultiheadAttention, sinusoidal_encoding
 from udl.report import Run

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from udl.checks import at_least
 from udl.data import sequence_task
-from udl.experiments._checks import at_least
 from udl.experiments._sequence_tasks import SequenceRecipe, exact_match_rate, train_on_task
 from udl.models import EncoderDecoderTransformer
 from udl.nn import attention_modules, head_importance, prune_heads

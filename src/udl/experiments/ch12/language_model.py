@@ -39,8 +39,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from udl.checks import at_least, in_range
 from udl.data import decode_bytes, encode_bytes, load_text_corpus
-from udl.experiments._checks import at_least, in_range
 from udl.experiments.ch12._lm import train_on_windows
 from udl.models import DecoderLM, DecoderLMConfig
 from udl.report import Run

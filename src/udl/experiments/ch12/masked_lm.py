@@ -42,8 +42,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from udl.checks import at_least, in_range
 from udl.data import encode_bytes, load_text_corpus
-from udl.experiments._checks import at_least, in_range
 from udl.experiments.ch12._lm import train_on_windows
 from udl.models import MaskedLanguageModel, MaskedLMConfig, mask_tokens
 from udl.report import Run

@@ -38,8 +38,8 @@ from typing import Literal
 
 import numpy as np
 
+from udl.checks import at_least, in_range
 from udl.data import encode_bytes, load_text_corpus
-from udl.experiments._checks import at_least, in_range
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.stats import Verdict, all_of

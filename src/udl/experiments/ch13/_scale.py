@@ -10,7 +10,7 @@ from functools import partial
 
 import torch
 
-from udl.experiments._checks import at_least, in_range
+from udl.checks import at_least, in_range
 from udl.experiments._recipes import seed_range
 from udl.graph import (
     GCN,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import at_least, in_range
+from udl.checks import at_least, in_range
 from udl.experiments._recipes import claim_comparison, seed_range
 from udl.experiments.ch13._node import node_test_accuracy
 from udl.graph import GCN, GATConv, scatter_sum

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import networkx as nx
 import torch
 
-from udl.experiments._checks import at_least, in_range
+from udl.checks import at_least, in_range
 from udl.experiments._recipes import seed_range
 from udl.graph import (
     Graph,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import networkx as nx
 import torch
 
-from udl.experiments._checks import at_least, in_range
+from udl.checks import at_least, in_range
 from udl.experiments._recipes import seed_range
 from udl.graph import KipfConv, from_networkx, k_hop_mask
 from udl.graph.datasets import contextual_sbm

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import at_least
+from udl.checks import at_least
 from udl.experiments.ch13._scale import (
     MiniBatches,
     ScaleRecipe,

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from udl.checks import at_least, in_range
 from udl.data import GaussianMixture, load_digits_split, ring_of_gaussians
-from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import draw, scatter_2d, show_images
 from udl.experiments._recipes import seed_range
 from udl.metrics import (

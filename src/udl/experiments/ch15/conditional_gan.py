@@ -26,8 +26,8 @@ from functools import partial
 import torch
 from torch import Tensor
 
+from udl.checks import at_least, in_range
 from udl.data import load_digits_split
-from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import show_images, to_unit, train_gan
 from udl.experiments._recipes import seed_range
 from udl.generative import DCGANDiscriminator, DCGANGenerator, conditional_gan_step, latent

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from udl.checks import at_least, in_range
 from udl.data import mixture_1d
-from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import draw, gan_adams
 from udl.experiments._recipes import claim_comparison, seed_range
 from udl.generative import GeneratorLossKind, gan_step, generator_loss, latent

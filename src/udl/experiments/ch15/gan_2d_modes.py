@@ -35,8 +35,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from udl.checks import at_least, in_range
 from udl.data import GaussianMixture, grid_of_gaussians, ring_of_gaussians
-from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import draw, scatter_2d
 from udl.experiments._recipes import seed_range
 from udl.generative import MLPDiscriminator, gan_step, latent, wgan_gp_step

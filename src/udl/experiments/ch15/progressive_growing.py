@@ -35,8 +35,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from udl.checks import at_least, in_range
 from udl.data import load_digits_split
-from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import gan_adams, show_images, to_unit
 from udl.experiments._recipes import claim_comparison, seed_range
 from udl.generative import (

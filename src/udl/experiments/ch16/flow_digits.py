@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import torch
 
+from udl.checks import at_least, in_range
 from udl.data import load_digits_split, validation_split
-from udl.experiments._checks import at_least, in_range
 from udl.generative.flows import FlowDensity, LogitTransform, SequentialFlow, multiscale_realnvp
 from udl.metrics import bits_per_dim, uniform_dequantize
 from udl.optim import Adam

@@ -42,8 +42,8 @@ from dataclasses import dataclass
 
 import torch
 
+from udl.checks import at_least, in_range
 from udl.data import GaussianMixture, grid_of_gaussians, ring_of_gaussians
-from udl.experiments._checks import at_least, in_range
 from udl.generative.flows import FLOW_FAMILIES, FlowDensity, flow_stack
 from udl.optim import Adam, CosineDecay
 from udl.report import Run

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import at_least, in_range
+from udl.checks import at_least, in_range
 from udl.generative.flows import (
     ContractiveMLP,
     ResidualFlow,

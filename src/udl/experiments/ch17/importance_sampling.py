@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from udl.checks import at_least, in_range
 from udl.data import GaussianMixture, mixture_1d, ring_of_gaussians
-from udl.experiments._checks import at_least, in_range
 from udl.generative import mixture_elbo, mixture_iwae
 from udl.report import Run
 from udl.report.figures import subplots

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from udl.experiments._checks import at_least, in_range
+from udl.checks import at_least, in_range
 from udl.generative import reparameterization_gradient, score_function_gradient
 from udl.report import Run
 from udl.report.figures import subplots

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
+from udl.checks import in_range
 from udl.data import load_digits_split
-from udl.experiments._checks import in_range
 from udl.experiments._vae import VAERecipe, evaluate_vaes, plot_kl_per_dimension, state_vae_claims
 from udl.report import Run
 from udl.report.figures import subplots

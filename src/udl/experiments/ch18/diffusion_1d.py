@@ -55,8 +55,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from udl.checks import at_least, in_range
 from udl.data import GaussianMixture
-from udl.experiments._checks import at_least, in_range
 from udl.generative import DiffusionSchedule, MLPDenoiser, beta_schedule, ddpm_loss
 from udl.generative.diffusion import sample
 from udl.metrics import wasserstein_1d

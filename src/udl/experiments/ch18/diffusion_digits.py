@@ -44,8 +44,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from udl.checks import at_least, in_range
 from udl.data import load_digits_split
-from udl.experiments._checks import at_least, in_range
 from udl.experiments._generative import show_images, to_unit
 from udl.generative import DiffusionSchedule, UNetDenoiser, beta_schedule, ddpm_loss, guided
 from udl.generative.diffusion import sample

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import gymnasium
 import torch
 
-from udl.experiments._checks import at_least, in_range
+from udl.checks import at_least, in_range
 from udl.experiments._tabular_rl import FROZEN_LAKE_ARROWS, near_optimal_verdict, plot_grid_values
 from udl.report import Run
 from udl.report.figures import subplots

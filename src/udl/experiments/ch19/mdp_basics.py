@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import gymnasium
 import torch
 
-from udl.experiments._checks import at_least, in_range
+from udl.checks import at_least, in_range
 from udl.experiments._tabular_rl import plot_grid_values, plot_path
 from udl.report import Run
 from udl.report.figures import subplots

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import in_range
+from udl.checks import in_range
 from udl.experiments._recipes import claim_comparison, seed_range
 from udl.report import Run
 from udl.report.figures import subplots

@@ -37,7 +37,7 @@ from typing import Any
 import gymnasium
 import torch
 
-from udl.experiments._checks import at_least, in_range
+from udl.checks import at_least, in_range
 from udl.experiments._tabular_rl import near_optimal_verdict, plot_grid_values, plot_path
 from udl.report import Run
 from udl.report.figures import subplots

@@ -26,8 +26,8 @@ from functools import partial
 import torch
 from torch import Tensor
 
+from udl.checks import in_range
 from udl.data import MNIST1DConfig
-from udl.experiments._checks import in_range
 from udl.experiments._recipes import seed_range
 from udl.experiments.ch20._common import mnist1d_tensors, show_progress
 from udl.report import Run

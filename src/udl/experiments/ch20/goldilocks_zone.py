@@ -27,8 +27,8 @@ from torch import nn
 from torch.func import jvp
 from torch.nn.utils import parameters_to_vector
 
+from udl.checks import in_range
 from udl.data import MNIST1DConfig, load_mnist1d
-from udl.experiments._checks import in_range
 from udl.functional import flat_loss, hessian_vector_product, projected_hessian, random_subspace
 from udl.nn import MLP
 from udl.report import Run

@@ -31,7 +31,7 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from udl.experiments._checks import in_range
+from udl.checks import in_range
 from udl.experiments._recipes import seed_range
 from udl.experiments.ch20._common import show_progress
 from udl.optim import AdamW

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.autograd.functional import hessian
 
-from udl.experiments._checks import in_range
+from udl.checks import in_range
 from udl.functional import linear_autoencoder_critical_points, linear_autoencoder_loss
 from udl.optim import SGD
 from udl.report import Run

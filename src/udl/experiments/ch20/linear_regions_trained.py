@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from udl.experiments._checks import in_range
+from udl.checks import in_range
 from udl.experiments._mnist1d import MNIST1DRecipe, load_split, seed_range, train_classifier
 from udl.functional import count_regions_1d, count_regions_2d, deep_max_regions_upper_bound
 from udl.nn import MLP

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parameters_to_vector
 
-from udl.experiments._checks import in_range
+from udl.checks import in_range
 from udl.experiments._mnist1d import MNIST1DRecipe, load_split, seed_range, train_classifier
 from udl.functional import flat_loss, largest_step_up, line_losses
 from udl.nn import MLP

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from udl.experiments._checks import in_range
+from udl.checks import in_range
 from udl.experiments._mnist1d import (
     MNIST1DRecipe,
     classifier_evaluator,

@@ -32,8 +32,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parameters_to_vector
 
+from udl.checks import in_range
 from udl.data import validation_split
-from udl.experiments._checks import in_range
 from udl.experiments._mnist1d import MNIST1DRecipe, load_split, seed_range
 from udl.functional import trajectory_pca
 from udl.nn import MLP, RandomSubspace, count_parameters

@@ -28,9 +28,9 @@ import torch
 from matplotlib.ticker import NullLocator
 from torch import Tensor, nn
 
+from udl.checks import at_least, in_range
 from udl.data import MNIST1DConfig, fairness_tabular, load_mnist1d
 from udl.ethics import deletion_curve, ice_curves, integrated_gradients, lime, partial_dependence, saliency
-from udl.experiments._checks import at_least, in_range
 from udl.experiments._recipes import seed_range
 from udl.nn import MLP
 from udl.optim import Adam

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from udl.checks import at_least, in_range
 from udl.data import fairness_tabular
 from udl.ethics import (
     CRITERIA,
@@ -36,7 +37,6 @@ from udl.ethics import (
     group_rates,
     roc_curve,
 )
-from udl.experiments._checks import at_least, in_range
 from udl.experiments._recipes import seed_range
 from udl.nn import MLP
 from udl.optim import Adam

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from udl.experiments._checks import in_range
+from udl.checks import in_range
 from udl.experiments._tabular_rl import near_optimal_verdict, plot_grid_values
 from udl.report import Run
 from udl.report.figures import subplots

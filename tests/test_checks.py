@@ -1,4 +1,4 @@
-"""The Config field checks the experiments share (udl.experiments._checks)."""
+"""The Config field checks the experiments and the RL agents share (udl.checks)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from udl.experiments._checks import at_least, in_range
+from udl.checks import at_least, in_range
 
 
 @dataclass(frozen=True)
@@ -47,3 +47,20 @@ def test_in_range_is_half_open_unless_closed_low() -> None:
     in_range(_Cfg(lr=0), closed_low=True, lr=(0, 1))
     with pytest.raises(ValueError, match=r"widths must be in \(0, 0.8\], got 1.0"):
         in_range(_Cfg(), widths=(0, 0.8))
+
+
+@dataclass(frozen=True)
+class _Discount:
+    gamma: float = 0.99
+    rate: float = 0.5
+
+
+def test_in_unit_interval_closed_and_open_low() -> None:
+    from udl.checks import in_unit_interval
+
+    in_unit_interval(_Discount(gamma=0.0), "gamma")  # [0, 1] includes 0
+    in_unit_interval(_Discount(gamma=1.0), "gamma", "rate")
+    with pytest.raises(ValueError, match=r"gamma must be in \[0, 1\], got 1.5"):
+        in_unit_interval(_Discount(gamma=1.5), "gamma")
+    with pytest.raises(ValueError, match=r"rate must be in \(0, 1\], got 0.0"):
+        in_unit_interval(_Discount(rate=0.0), "gamma", "rate", open_low=True)
