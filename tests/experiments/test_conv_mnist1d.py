@@ -9,12 +9,12 @@ from udl.experiments._mnist1d import MNIST1DRecipe
 from udl.stats import Verdict
 
 
-def test_cnn_beats_mlp_verdict() -> None:
-    assert cm.cnn_beats_mlp_verdict([90.0, 90.5, 89.8], [69.0, 70.1, 68.2]) is Verdict.HOLDS
-    assert cm.cnn_beats_mlp_verdict([69.0, 70.1, 68.2], [90.0, 90.5, 89.8]) is Verdict.FAILS  # wrong sign
-    assert cm.cnn_beats_mlp_verdict([80.0, 80.0], [80.0, 80.0]) is Verdict.FAILS  # no difference
-    assert cm.cnn_beats_mlp_verdict([80.0, 71.0, 85.0], [79.0, 75.0, 80.0]) is Verdict.NOT_ESTABLISHED
-    assert cm.cnn_beats_mlp_verdict([90.0], [70.0]) is Verdict.NOT_ESTABLISHED  # one seed: no spread
+def test_cnn_beats_mlp() -> None:
+    assert cm.cnn_beats_mlp([90.0, 90.5, 89.8], [69.0, 70.1, 68.2]).verdict is Verdict.HOLDS
+    assert cm.cnn_beats_mlp([69.0, 70.1, 68.2], [90.0, 90.5, 89.8]).verdict is Verdict.FAILS  # wrong sign
+    assert cm.cnn_beats_mlp([80.0, 80.0], [80.0, 80.0]).verdict is Verdict.FAILS  # no difference
+    assert cm.cnn_beats_mlp([80.0, 71.0, 85.0], [79.0, 75.0, 80.0]).verdict is Verdict.NOT_ESTABLISHED
+    assert cm.cnn_beats_mlp([90.0], [70.0]).verdict is Verdict.NOT_ESTABLISHED  # one seed: no spread
 
 
 def test_benchmark_accuracy_verdict() -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from udl.experiments.ch15.dcgan_digits import Config, lower_verdict
+from udl.experiments.ch15.dcgan_digits import Config, lower
 from udl.stats import Verdict
 
 
-def test_lower_verdict() -> None:
-    assert lower_verdict([20.0, 25.0, 22.0], [150.0, 148.0, 151.0]) is Verdict.HOLDS
-    assert lower_verdict([150.0, 148.0, 151.0], [20.0, 25.0, 22.0]) is Verdict.FAILS
-    assert lower_verdict([20.0], [150.0]) is Verdict.NOT_ESTABLISHED  # one seed
+def test_lower() -> None:
+    assert lower([20.0, 25.0, 22.0], [150.0, 148.0, 151.0]).verdict is Verdict.HOLDS
+    assert lower([150.0, 148.0, 151.0], [20.0, 25.0, 22.0]).verdict is Verdict.FAILS
+    assert lower([20.0], [150.0]).verdict is Verdict.NOT_ESTABLISHED  # one seed
+    assert lower([20.0, 25.0, 22.0], [150.0, 148.0, 151.0]).diff > 0  # higher − lower
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from udl.experiments.ch19.dqn_cartpole import Config, ablation_verdict, solved_verdict
+from udl.experiments.ch19.dqn_cartpole import Config, ablation, solved_verdict
 from udl.stats import Verdict
 
 
@@ -13,13 +13,13 @@ def test_solved_verdict() -> None:
     assert solved_verdict([500.0, 500.0, 474.9]) is Verdict.FAILS  # one seed short of the threshold
 
 
-def test_ablation_verdict() -> None:
-    assert ablation_verdict([480.0, 490.0, 470.0], [200.0, 250.0, 180.0]) is Verdict.HOLDS
+def test_ablation() -> None:
+    assert ablation([480.0, 490.0, 470.0], [200.0, 250.0, 180.0]).verdict is Verdict.HOLDS
     assert (
-        ablation_verdict([400.0, 450.0, 280.0], [500.0, 470.0, 380.0]) is Verdict.FAILS
+        ablation([400.0, 450.0, 280.0], [500.0, 470.0, 380.0]).verdict is Verdict.FAILS
     )  # ablated is better
-    assert ablation_verdict([500.0, 405.0, 480.0], [480.0, 400.0, 420.0]) is Verdict.NOT_ESTABLISHED
-    assert ablation_verdict([480.0], [200.0]) is Verdict.NOT_ESTABLISHED  # one seed
+    assert ablation([500.0, 405.0, 480.0], [480.0, 400.0, 420.0]).verdict is Verdict.NOT_ESTABLISHED
+    assert ablation([480.0], [200.0]).verdict is Verdict.NOT_ESTABLISHED  # one seed
 
 
 @pytest.mark.parametrize(

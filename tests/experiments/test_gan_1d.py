@@ -5,20 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from udl.experiments.ch15.gan_1d import Config, Shift, _gradient_ratio_error, falls_verdict, faster_verdict
+from udl.experiments.ch15.gan_1d import Config, Shift, _gradient_ratio_error, falls, faster
 from udl.stats import Verdict
 
 
-def test_falls_verdict() -> None:
-    assert falls_verdict([4.5, 4.4, 4.6], [0.5, 0.7, 0.4]) is Verdict.HOLDS
-    assert falls_verdict([0.5, 0.7, 0.4], [4.5, 4.4, 4.6]) is Verdict.FAILS  # it rose
-    assert falls_verdict([1.0, 1.0, 1.0], [1.2, 0.7, 1.0]) is Verdict.NOT_ESTABLISHED  # +0.03 ± 0.15
-    assert falls_verdict([1.0], [0.5]) is Verdict.NOT_ESTABLISHED  # one seed
+def test_falls() -> None:
+    assert falls([4.5, 4.4, 4.6], [0.5, 0.7, 0.4]).verdict is Verdict.HOLDS
+    assert falls([0.5, 0.7, 0.4], [4.5, 4.4, 4.6]).verdict is Verdict.FAILS  # it rose
+    assert falls([1.0, 1.0, 1.0], [1.2, 0.7, 1.0]).verdict is Verdict.NOT_ESTABLISHED  # +0.03 ± 0.15
+    assert falls([1.0], [0.5]).verdict is Verdict.NOT_ESTABLISHED  # one seed
 
 
-def test_faster_verdict() -> None:
-    assert faster_verdict([3.2, 3.3, 3.0], [0.1, 0.05, 0.08]) is Verdict.HOLDS
-    assert faster_verdict([0.1, 0.05, 0.08], [3.2, 3.3, 3.0]) is Verdict.FAILS
+def test_faster() -> None:
+    assert faster([3.2, 3.3, 3.0], [0.1, 0.05, 0.08]).verdict is Verdict.HOLDS
+    assert faster([0.1, 0.05, 0.08], [3.2, 3.3, 3.0]).verdict is Verdict.FAILS
 
 
 def test_gradient_identity_and_shift() -> None:

@@ -6,21 +6,21 @@ import pytest
 
 from udl.experiments.ch13.gcn_node_classification import (
     Config,
-    graph_helps_verdict,
+    graph_helps,
     karate_verdict,
-    kipf_helps_verdict,
+    kipf_helps,
 )
 from udl.stats import Verdict
 
 
-def test_paired_verdicts() -> None:
+def test_paired_comparisons() -> None:
     better = [0.70, 0.72, 0.69, 0.71, 0.73]
     worse = [0.60, 0.61, 0.62, 0.60, 0.59]
-    for verdict in (graph_helps_verdict, kipf_helps_verdict):
-        assert verdict(better, worse) is Verdict.HOLDS
-        assert verdict(worse, better) is Verdict.FAILS
-        assert verdict(better, better) is Verdict.FAILS  # no difference
-        assert verdict([0.70, 0.60, 0.71], [0.65, 0.66, 0.64]) is Verdict.NOT_ESTABLISHED  # noisy
+    for compare in (graph_helps, kipf_helps):
+        assert compare(better, worse).verdict is Verdict.HOLDS
+        assert compare(worse, better).verdict is Verdict.FAILS
+        assert compare(better, better).verdict is Verdict.FAILS  # no difference
+        assert compare([0.70, 0.60, 0.71], [0.65, 0.66, 0.64]).verdict is Verdict.NOT_ESTABLISHED  # noisy
 
 
 def test_karate_verdict() -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from udl.experiments.ch15.infogan import Config, above_verdict, shuffled_chance
+from udl.experiments.ch15.infogan import Config, above, shuffled_chance
 from udl.stats import Verdict
 
 
-def test_above_verdict() -> None:
-    assert above_verdict([0.6, 0.7, 0.65], [0.12, 0.11, 0.12]) is Verdict.HOLDS
-    assert above_verdict([0.1, 0.11, 0.1], [0.12, 0.11, 0.12]) is Verdict.FAILS
-    assert above_verdict([0.6], [0.1]) is Verdict.NOT_ESTABLISHED
+def test_above() -> None:
+    assert above([0.6, 0.7, 0.65], [0.12, 0.11, 0.12]).verdict is Verdict.HOLDS
+    assert above([0.1, 0.11, 0.1], [0.12, 0.11, 0.12]).verdict is Verdict.FAILS
+    assert above([0.6], [0.1]).verdict is Verdict.NOT_ESTABLISHED
 
 
 def test_shuffled_chance_is_near_one_over_k() -> None:

@@ -6,9 +6,9 @@ import pytest
 
 from udl.experiments.ch13.over_smoothing import (
     Config,
-    accuracy_falls_verdict,
+    accuracy_falls,
     collapse_verdict,
-    mitigation_verdict,
+    mitigation,
     suspended_verdict,
 )
 from udl.stats import Verdict
@@ -24,12 +24,12 @@ def test_collapse_verdict() -> None:
     assert collapse_verdict(DEPTHS, one_seed_stays) is Verdict.FAILS  # a seed above 1% of the shallowest
 
 
-def test_paired_accuracy_verdicts() -> None:
+def test_paired_accuracy_comparisons() -> None:
     high, low = [0.96, 0.95, 0.97], [0.34, 0.33, 0.35]
-    for verdict in (accuracy_falls_verdict, mitigation_verdict):
-        assert verdict(high, low) is Verdict.HOLDS
-        assert verdict(low, high) is Verdict.FAILS
-        assert verdict([0.9, 0.5, 0.9], [0.6, 0.6, 0.6]) is Verdict.NOT_ESTABLISHED
+    for compare in (accuracy_falls, mitigation):
+        assert compare(high, low).verdict is Verdict.HOLDS
+        assert compare(low, high).verdict is Verdict.FAILS
+        assert compare([0.9, 0.5, 0.9], [0.6, 0.6, 0.6]).verdict is Verdict.NOT_ESTABLISHED
 
 
 def test_suspended_verdict() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from udl.experiments.ch19.policy_gradient import Config, a2c_verdict, faster_verdict, variance_verdict
+from udl.experiments.ch19.policy_gradient import Config, a2c_verdict, faster, variance_verdict
 from udl.stats import Verdict
 
 
@@ -15,8 +15,8 @@ def test_variance_verdict() -> None:
 
 
 def test_faster_and_a2c_verdicts() -> None:
-    assert faster_verdict([300.0, 310.0, 295.0], [280.0, 290.0, 285.0]) is Verdict.HOLDS
-    assert faster_verdict([280.0, 290.0, 285.0], [300.0, 310.0, 295.0]) is Verdict.FAILS
+    assert faster([300.0, 310.0, 295.0], [280.0, 290.0, 285.0]).verdict is Verdict.HOLDS
+    assert faster([280.0, 290.0, 285.0], [300.0, 310.0, 295.0]).verdict is Verdict.FAILS
     assert a2c_verdict([146.0, 415.0, 288.0], [21.0, 23.0, 22.5]) is Verdict.HOLDS
     assert a2c_verdict([20.0, 22.0, 21.0], [21.0, 23.0, 22.5]) is Verdict.FAILS
     assert a2c_verdict([300.0], [22.0]) is Verdict.NOT_ESTABLISHED

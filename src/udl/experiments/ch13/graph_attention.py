@@ -33,7 +33,7 @@ from udl.graph import GCN, GATConv, scatter_sum
 from udl.graph.datasets import csbm_node_task
 from udl.report import Run
 from udl.report.figures import subplots
-from udl.stats import Verdict, mean_se, paired_difference
+from udl.stats import Comparison, mean_se, paired_difference
 from udl.train import seed_everything
 
 CHAPTER = 13
@@ -91,14 +91,15 @@ PRESETS = {
 }
 
 
-def attention_helps_verdict(gat: list[float], gcn: list[float]) -> Verdict:
-    """GAT's test accuracy exceeds GCN's (paired by seed, > 2 SE)."""
-    return paired_difference(gat, gcn).verdict
+def attention_helps(gat: list[float], gcn: list[float]) -> Comparison:
+    """Does GAT's test accuracy exceed GCN's (gat − gcn, paired by seed; holds at > 2 SE)?"""
+    return paired_difference(gat, gcn)
 
 
-def attention_selects_verdict(same: list[float], cross: list[float]) -> Verdict:
-    """Mean attention on same-class edges exceeds that on cross-class edges (paired by seed, > 2 SE)."""
-    return paired_difference(same, cross).verdict
+def attention_selects(same: list[float], cross: list[float]) -> Comparison:
+    """Does the mean attention on same-class edges exceed that on cross-class edges (same − cross, paired by seed;
+    holds at > 2 SE)?"""
+    return paired_difference(same, cross)
 
 
 def run(cfg: Config, run: Run) -> None:
@@ -157,7 +158,7 @@ def run(cfg: Config, run: Run) -> None:
         tolerance=1e-5,
     )
     noisy = levels[-1]
-    helps = paired_difference(acc["gat"][-1], acc["gcn"][-1])
+    helps = attention_helps(acc["gat"][-1], acc["gcn"][-1])
     per_level = {
         f"h={h:g}": paired_difference(acc["gat"][j], acc["gcn"][j]).to_json() for j, h in enumerate(levels)
     }
@@ -170,7 +171,7 @@ def run(cfg: Config, run: Run) -> None:
         expected="accuracy gain > 2 SE",
         gat_minus_gcn_by_homophily=per_level,
     )
-    selects = paired_difference(same_attention, cross_attention)
+    selects = attention_selects(same_attention, cross_attention)
     claim_comparison(
         run,
         "attention-prefers-same-class-edges",

@@ -34,7 +34,7 @@ from udl.graph import GCN, KipfConv, rayleigh_quotient
 from udl.graph.datasets import csbm_node_task
 from udl.report import Run
 from udl.report.figures import subplots
-from udl.stats import Verdict, all_of, mean_se, paired_difference, spearman
+from udl.stats import Comparison, Verdict, all_of, mean_se, paired_difference, spearman
 from udl.train import seed_everything
 
 CHAPTER = 13
@@ -99,14 +99,16 @@ def collapse_verdict(depths: list[int], smoothness: list[list[float]]) -> Verdic
     return all_of(spearman(depths, medians) <= -0.9, max(ratios) < 0.01)
 
 
-def accuracy_falls_verdict(shallow: list[float], deep: list[float]) -> Verdict:
-    """The shallowest plain GCN's test accuracy exceeds the deepest's (paired by seed, > 2 SE)."""
-    return paired_difference(shallow, deep).verdict
+def accuracy_falls(shallow: list[float], deep: list[float]) -> Comparison:
+    """Does the shallowest plain GCN's test accuracy exceed the deepest's (shallow − deep, paired by seed; holds at
+    > 2 SE)?"""
+    return paired_difference(shallow, deep)
 
 
-def mitigation_verdict(residual: list[float], plain: list[float]) -> Verdict:
-    """At the largest depth the residual + norm GCN's test accuracy exceeds the plain GCN's (paired, > 2 SE)."""
-    return paired_difference(residual, plain).verdict
+def mitigation(residual: list[float], plain: list[float]) -> Comparison:
+    """At the largest depth, does the residual + norm GCN's test accuracy exceed the plain GCN's (residual − plain,
+    paired by seed; holds at > 2 SE)?"""
+    return paired_difference(residual, plain)
 
 
 def suspended_verdict(shallow: list[float], deep: list[float]) -> Verdict:
@@ -181,7 +183,7 @@ def run(cfg: Config, run: Run) -> None:
         measured={"depths": depths, "median_smoothness": [sorted(v)[len(v) // 2] for v in smooth["plain"]]},
         expected="ρ ≤ −0.9 and deepest/shallowest < 0.01",
     )
-    falls = paired_difference(acc["plain"][0], acc["plain"][-1])
+    falls = accuracy_falls(acc["plain"][0], acc["plain"][-1])
     claim_comparison(
         run,
         "accuracy-falls-with-depth",
@@ -190,7 +192,7 @@ def run(cfg: Config, run: Run) -> None:
         falls,
         expected="accuracy drop > 2 SE",
     )
-    mitigates = paired_difference(acc["residual"][-1], acc["plain"][-1])
+    mitigates = mitigation(acc["residual"][-1], acc["plain"][-1])
     claim_comparison(
         run,
         "residual-and-norm-mitigate",

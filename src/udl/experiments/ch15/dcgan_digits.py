@@ -35,7 +35,7 @@ from udl.generative import DCGANDiscriminator, DCGANGenerator, gan_step, latent
 from udl.metrics import digits_features, frechet_digits_distance
 from udl.report import Run
 from udl.report.figures import subplots
-from udl.stats import Verdict, paired_difference
+from udl.stats import Comparison, paired_difference
 
 CHAPTER = 15
 SECTION = "15.3"
@@ -93,9 +93,10 @@ PRESETS = {
 }
 
 
-def lower_verdict(lower: list[float], higher: list[float]) -> Verdict:
-    """``lower`` is below ``higher``, paired by seed: mean(higher − lower) > 2 SE."""
-    return paired_difference(higher, lower).verdict
+def lower(lower: list[float], higher: list[float]) -> Comparison:
+    """Is ``lower`` below ``higher``? The paired-by-seed ``higher − lower`` (note the order); holds when its mean is
+    > 2 SE."""
+    return paired_difference(higher, lower)
 
 
 def run(cfg: Config, run: Run) -> None:
@@ -142,7 +143,7 @@ def run(cfg: Config, run: Run) -> None:
                 samples = to_unit(gen.eval()(fixed[:64]))
 
     start, end = [c[0] for c in curves], [c[-1] for c in curves]
-    falls = paired_difference(start, end)
+    falls = lower(end, start)
     claim_comparison(
         run,
         "fdd-falls",
@@ -153,7 +154,7 @@ def run(cfg: Config, run: Run) -> None:
         fdd_start=start,
         fdd_end=end,
     )
-    beats = paired_difference(shuffled_fdd, end)
+    beats = lower(end, shuffled_fdd)
     claim_comparison(
         run,
         "samples-beat-shuffled-pixels",

@@ -37,7 +37,7 @@ from udl.nn import MLP
 from udl.optim import SGD
 from udl.report import Run
 from udl.report.figures import subplots
-from udl.stats import Verdict, paired_difference
+from udl.stats import Comparison, paired_difference
 from udl.train import OptimizerStep, minibatches, train
 
 CHAPTER = 15
@@ -100,14 +100,15 @@ PRESETS = {
 KINDS: tuple[GeneratorLossKind, ...] = ("minimax", "non_saturating")
 
 
-def faster_verdict(minimax: list[float], non_saturating: list[float]) -> Verdict:
-    """The non-saturating loss ends closer to the data: W₁(minimax) − W₁(non-saturating) > 2 SE, paired."""
-    return paired_difference(minimax, non_saturating).verdict
+def faster(minimax: list[float], non_saturating: list[float]) -> Comparison:
+    """Does the non-saturating loss end closer to the data? W₁(minimax) − W₁(non-saturating), paired by seed; holds
+    at > 2 SE."""
+    return paired_difference(minimax, non_saturating)
 
 
-def falls_verdict(start: list[float], end: list[float]) -> Verdict:
-    """W₁ at the end is below W₁ at the start, paired by seed, mean drop > 2 SE."""
-    return paired_difference(start, end).verdict
+def falls(start: list[float], end: list[float]) -> Comparison:
+    """Is W₁ at the end below W₁ at the start? The drop start − end, paired by seed; holds at > 2 SE."""
+    return paired_difference(start, end)
 
 
 class Shift(nn.Module):
@@ -218,7 +219,7 @@ def run(cfg: Config, run: Run) -> None:
     for name, label in (("shift_minimax", "notebook 15.1's x* = z + θ vs logistic regression, minimax loss"),
                         ("mlp", "MLP GAN on a four-mode 1-D mixture, non-saturating loss")):  # fmt: skip
         start, end = [c[0] for c in curves[name]], [c[-1] for c in curves[name]]
-        comparison = paired_difference(start, end)
+        comparison = falls(start, end)
         claim_comparison(
             run,
             f"wasserstein-falls-{name.split('_')[0]}",
@@ -230,7 +231,7 @@ def run(cfg: Config, run: Run) -> None:
             w1_end=end,
         )
     minimax, saturating = ([c[-1] for c in curves[f"shift_{k}"]] for k in KINDS)
-    comparison = paired_difference(minimax, saturating)
+    comparison = faster(minimax, saturating)
     claim_comparison(
         run,
         "non-saturating-moves-faster",

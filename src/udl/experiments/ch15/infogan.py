@@ -42,7 +42,7 @@ from udl.generative import (
 from udl.metrics import clustering_accuracy, digits_features
 from udl.report import Run
 from udl.report.figures import subplots
-from udl.stats import Verdict, paired_difference
+from udl.stats import Comparison, paired_difference
 
 CHAPTER = 15
 SECTION = "15.4"
@@ -96,9 +96,9 @@ PRESETS = {
 }
 
 
-def above_verdict(values: list[float], reference: list[float]) -> Verdict:
-    """``values`` exceed ``reference``, paired by seed, mean difference > 2 SE."""
-    return paired_difference(values, reference).verdict
+def above(values: list[float], reference: list[float]) -> Comparison:
+    """Do ``values`` exceed ``reference``? values − reference, paired by seed; holds when its mean is > 2 SE."""
+    return paired_difference(values, reference)
 
 
 def shuffled_chance(clusters: Tensor, labels: Tensor, shuffles: int, generator: torch.Generator) -> float:
@@ -152,7 +152,7 @@ def run(cfg: Config, run: Run) -> None:
             rows = torch.arange(k)[:, None] * cfg.per_code + torch.arange(min(8, cfg.per_code))
             shown = images[rows.reshape(-1)]
 
-    mi = paired_difference(bounds, [0.0] * cfg.seeds)
+    mi = above(bounds, [0.0] * cfg.seeds)
     claim_comparison(
         run,
         "code-carries-information",
@@ -163,7 +163,7 @@ def run(cfg: Config, run: Run) -> None:
         expected="bound > 2 SE above 0",
         per_seed=bounds,
     )
-    gain = paired_difference(held_out, chance)
+    gain = above(held_out, chance)
     claim_comparison(
         run,
         "code-captures-digit-identity",

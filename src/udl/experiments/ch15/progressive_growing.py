@@ -50,7 +50,7 @@ from udl.metrics import digits_features, frechet_digits_distance
 from udl.optim import Adam
 from udl.report import Run
 from udl.report.figures import subplots
-from udl.stats import Verdict, paired_difference
+from udl.stats import Comparison, paired_difference
 from udl.train import OptimizerStep, minibatches, train
 
 CHAPTER = 15
@@ -101,9 +101,10 @@ PRESETS = {
 }
 
 
-def at_least_as_good_verdict(progressive: list[float], direct: list[float]) -> Verdict:
-    """Progressive FDD below direct FDD: mean(direct − progressive) > 2 SE holds, ≤ 0 fails (paired by seed)."""
-    return paired_difference(direct, progressive).verdict
+def at_least_as_good(progressive: list[float], direct: list[float]) -> Comparison:
+    """Is the progressive FDD below the direct FDD? direct − progressive (note the order), paired by seed; its mean
+    > 2 SE holds, ≤ 0 fails."""
+    return paired_difference(direct, progressive)
 
 
 def _phase(
@@ -188,7 +189,7 @@ def run(cfg: Config, run: Run) -> None:
             run.log(seed, **{f"{arm}_fdd": fdd[arm][-1]})
             shown.setdefault(arm, images[:64])
 
-    comparison = paired_difference(fdd["direct"], fdd["progressive"])
+    comparison = at_least_as_good(fdd["progressive"], fdd["direct"])
     claim_comparison(
         run,
         "progressive-at-least-as-good",

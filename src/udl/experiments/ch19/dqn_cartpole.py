@@ -41,7 +41,7 @@ from udl.experiments._recipes import claim_comparison, seed_range
 from udl.report import Run
 from udl.report.figures import subplots
 from udl.rl import DQNConfig, VectorCartPole, dqn, episode_returns, greedy_actor, gymnasium_deviation
-from udl.stats import Verdict, mean_se, paired_difference
+from udl.stats import Comparison, Verdict, mean_se, paired_difference
 from udl.train import EarlyStopping
 
 CHAPTER = 19
@@ -106,9 +106,10 @@ def solved_verdict(test_returns: list[float], threshold: float = THRESHOLD) -> V
     return Verdict.of(all(r >= threshold for r in test_returns))
 
 
-def ablation_verdict(full: list[float], ablated: list[float]) -> Verdict:
-    """DQN's test return exceeds the ablated agent's, paired by seed (> 2 SE; one seed: not established)."""
-    return paired_difference(full, ablated).verdict
+def ablation(full: list[float], ablated: list[float]) -> Comparison:
+    """Does DQN's test return exceed the ablated agent's? full − ablated, paired by seed; holds at > 2 SE (one seed:
+    not established)."""
+    return paired_difference(full, ablated)
 
 
 def _validate(env: VectorCartPole, q: nn.Module) -> dict[str, float]:
@@ -166,7 +167,7 @@ def run(cfg: Config, run: Run) -> None:
     for arm, what in (("no_replay", "Experience replay"), ("no_target", "The target network")):
         if arm not in returns:
             continue
-        comparison = paired_difference(returns["dqn"], returns[arm])
+        comparison = ablation(returns["dqn"], returns[arm])
         claim_comparison(
             run,
             f"{arm.replace('no_', '')}-matters",
