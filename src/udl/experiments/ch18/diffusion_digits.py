@@ -47,6 +47,7 @@ from torch import Tensor
 from udl.checks import at_least, in_range
 from udl.data import load_digits_split
 from udl.experiments._generative import show_images, to_unit
+from udl.experiments._recipes import seed_range
 from udl.generative import DiffusionSchedule, UNetDenoiser, beta_schedule, ddpm_loss, guided
 from udl.generative.diffusion import sample
 from udl.metrics import digits_features, frechet_digits_distance, within_class_diversity
@@ -212,24 +213,22 @@ def run(cfg: Config, run: Run) -> None:
                    device=run.device, **kw)  # fmt: skip
         return to_unit(z).cpu()
 
-    fdd = {c: [] for c in cfg.ddim_counts}  # type: dict[int, list[float]]
+    fdd: dict[int, list[float]] = {c: [] for c in cfg.ddim_counts}
     fdd_ancestral: list[float] = []
-    accuracy = {w: [] for w in cfg.guidance_weights}  # type: dict[float, list[float]]
-    diversity = {w: [] for w in cfg.guidance_weights}  # type: dict[float, list[float]]
+    accuracy: dict[float, list[float]] = {w: [] for w in cfg.guidance_weights}
+    diversity: dict[float, list[float]] = {w: [] for w in cfg.guidance_weights}
     shown_steps: dict[int, Tensor] = {}
     shown_guided: dict[float, Tensor] = {}
     with run.progress(cfg.seeds, "training and sampling denoisers") as bar:
-        for s in range(cfg.seeds):
-            seed = cfg.seed + s
+        for s, seed in enumerate(seed_range(cfg)):
             model = _train_denoiser(cfg, schedule, x, y, seed, run)
             null = torch.full((n,), NULL, device=run.device)
 
             def unconditional(z: Tensor, t: Tensor) -> Tensor:
                 return model(z, t, null)  # noqa: B023
 
-            for count in (
-                cfg.ddim_counts
-            ):  # the same z_T for every count: the deterministic paths differ only in steps
+            # the same z_T for every count: the deterministic paths differ only in their steps
+            for count in cfg.ddim_counts:
                 imgs = images(unconditional, 10_000 + seed, method="ddim", count=count)
                 fdd[count].append(frechet_digits_distance(data.x_train, imgs, features))
                 if s == 0:
