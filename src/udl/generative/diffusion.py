@@ -21,7 +21,7 @@ Time runs t = 0 (data, z_0 = x) .. T. Arrays of :class:`DiffusionSchedule` have 
   :func:`sample` runs the loop.
 - :class:`MLPDenoiser`: a small noise-prediction network g[z_t, t (, c)] for 1-D / 2-D data;
   :class:`UNetDenoiser`: the same for images, a U-Net (section 11.5.3) whose residual blocks add an embedding of
-  the step and the class (section 18.5: "the U-Net is the usual choice" for images).
+  the step and the class (the kind of network the book describes for images, section 18.5).
 """
 
 from __future__ import annotations
