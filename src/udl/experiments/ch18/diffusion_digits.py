@@ -207,6 +207,7 @@ def run(cfg: Config, run: Run) -> None:
     floor = frechet_digits_distance(data.x_train, data.x_test[:n], features)
     real_diversity = within_class_diversity(features.features(data.x_test), data.y_test)
     wanted = torch.arange(10).repeat_interleave(n // 10)  # (n,) the requested digits
+    labels, null = wanted.to(run.device), torch.full((n,), NULL, device=run.device)
 
     def images(model_fn: Callable[[Tensor, Tensor], Tensor], seed: int, **kw: Any) -> Tensor:
         z = sample(model_fn, shape, schedule, clip=1.0, generator=torch.Generator().manual_seed(seed),
@@ -222,7 +223,6 @@ def run(cfg: Config, run: Run) -> None:
     with run.progress(cfg.seeds, "training and sampling denoisers") as bar:
         for s, seed in enumerate(seed_range(cfg)):
             model = _train_denoiser(cfg, schedule, x, y, seed, run)
-            null = torch.full((n,), NULL, device=run.device)
 
             def unconditional(z: Tensor, t: Tensor) -> Tensor:
                 return model(z, t, null)  # noqa: B023
@@ -235,7 +235,6 @@ def run(cfg: Config, run: Run) -> None:
                     shown_steps[count] = imgs[:16]
             imgs = images(unconditional, 20_000 + seed, method="ddpm", variance="posterior")
             fdd_ancestral.append(frechet_digits_distance(data.x_train, imgs, features))
-            labels = wanted.to(run.device)
             for w in cfg.guidance_weights:
                 imgs = images(
                     guided(model, labels, w, NULL), 30_000 + seed, method="ddim", count=cfg.guidance_steps
